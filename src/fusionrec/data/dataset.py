@@ -1,0 +1,142 @@
+"""The in-memory data model: a ``Dataset`` and its ``Split`` into train/valid/test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from fusionrec.data.interactions import Interactions
+from fusionrec.data.vocabulary import Vocabulary
+from fusionrec.errors import FeatureShapeError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Protocol = Literal["warm", "cold"]
+Part = Literal["train", "valid", "test"]
+
+
+@dataclass
+class Dataset:
+    """Interactions plus everything known about the items.
+
+    Attributes:
+        name: a short name used in reports (``"baby"``).
+        users: user vocabulary (raw id <-> index).
+        items: item vocabulary (raw id <-> index).
+        interactions: every interaction, in index space.
+        item_table: one row per item index (columns such as ``title``,
+            ``genres``, ``overview``, ``poster``), or None.
+        features: precomputed modality features, ``{modality: float32 (n_items, d)}``.
+        feature_masks: ``{modality: bool (n_items,)}``; True where the item's
+            input for that modality was usable. Missing means all usable.
+        media_root: folder that relative media paths in ``item_table`` are relative to.
+        problems: human-readable findings of validation (duplicates kept, rows dropped, ...).
+    """
+
+    name: str
+    users: Vocabulary
+    items: Vocabulary
+    interactions: Interactions
+    item_table: pd.DataFrame | None = None
+    features: dict[str, np.ndarray] = field(default_factory=dict)
+    feature_masks: dict[str, np.ndarray] = field(default_factory=dict)
+    media_root: Path | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def n_users(self) -> int:
+        return len(self.users)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    @property
+    def modalities(self) -> list[str]:
+        """Names of the modalities with features, in sorted order."""
+        return sorted(self.features)
+
+    def add_feature(self, modality: str, values: np.ndarray, mask: np.ndarray | None = None, *, source: str = "") -> None:
+        """Attach a ``(n_items, d)`` feature array; ``mask`` marks usable rows."""
+        values = np.asarray(values, dtype=np.float32)
+        origin = source or f"{modality} features"
+        if values.ndim != 2 or values.shape[0] != self.n_items:
+            raise FeatureShapeError(
+                f"{origin} has shape {values.shape} but the dataset has {self.n_items:,} items; "
+                "one row per item (n_items, dim) is expected, in item-index order"
+            )
+        if mask is None:
+            mask = np.ones(self.n_items, dtype=bool)
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (self.n_items,):
+            raise FeatureShapeError(f"{origin} mask has shape {mask.shape}; ({self.n_items},) is expected")
+        self.features[modality] = values
+        self.feature_masks[modality] = mask
+
+    def feature_mask(self, modality: str) -> np.ndarray:
+        """Boolean (n_items,) mask of usable rows of ``modality``."""
+        mask = self.feature_masks.get(modality)
+        return np.ones(self.n_items, dtype=bool) if mask is None else mask
+
+    def item_titles(self, item_indices: np.ndarray | list[int]) -> list[str]:
+        """Titles for display; falls back to the raw item id."""
+        raw_ids = self.items.id(item_indices)
+        if self.item_table is None or "title" not in self.item_table.columns:
+            return raw_ids
+        titles = self.item_table["title"].to_numpy()
+        return [str(titles[int(i)]) if isinstance(titles[int(i)], str) else raw for i, raw in zip(item_indices, raw_ids)]
+
+
+@dataclass
+class Split:
+    """A dataset partitioned into train / valid / test interactions.
+
+    ``protocol`` is ``"warm"`` (every held-out item may be ranked against the
+    whole catalog) or ``"cold"`` (valid and test items never occur in train;
+    the candidates of a part are that part's items).
+    """
+
+    dataset: Dataset
+    train: Interactions
+    valid: Interactions
+    test: Interactions
+    protocol: Protocol = "warm"
+    description: str = ""
+
+    @property
+    def n_users(self) -> int:
+        return self.dataset.n_users
+
+    @property
+    def n_items(self) -> int:
+        return self.dataset.n_items
+
+    def part(self, name: Part) -> Interactions:
+        return {"train": self.train, "valid": self.valid, "test": self.test}[name]
+
+    def candidates(self, name: Part) -> np.ndarray | None:
+        """Item indices that may be ranked for ``name``; None means all items."""
+        if self.protocol != "cold":
+            return None
+        return self.part(name).items()
+
+    def with_protocol(self, protocol: Protocol) -> Split:
+        return replace(self, protocol=protocol)
+
+    def statistics(self) -> dict[str, int | float]:
+        """Counts used by ``fusionrec inspect`` and reports."""
+        n_train = len(self.train)
+        return {
+            "users": self.n_users,
+            "items": self.n_items,
+            "train": n_train,
+            "valid": len(self.valid),
+            "test": len(self.test),
+            "sparsity": 1.0 - n_train / max(self.n_users * self.n_items, 1),
+            "items_without_train": int(self.n_items - len(self.train.items())),
+            "users_without_train": int(self.n_users - len(self.train.users())),
+        }

@@ -1,0 +1,29 @@
+"""Recommenders: ID baselines, multimodal models from the literature and the flagship.
+
+Models are looked up by name in :data:`MODEL_REGISTRY` (import paths, so
+nothing heavy is imported until a model is built).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from fusionrec.errors import ConfigError
+from fusionrec.models.base import Recommender
+
+MODEL_REGISTRY: dict[str, str] = {}
+"""``{name: "module:Class"}``; models register here by name."""
+
+
+def build_model(name: str, **params: Any) -> Recommender:
+    """Build a registered model by name with keyword hyper-parameters."""
+    if name not in MODEL_REGISTRY:
+        raise ConfigError(f"unknown model {name!r}; choose one of {sorted(MODEL_REGISTRY)}")
+    module_name, class_name = MODEL_REGISTRY[name].split(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    model: Recommender = cls(**params)
+    return model
+
+
+__all__ = ["MODEL_REGISTRY", "Recommender", "build_model"]
