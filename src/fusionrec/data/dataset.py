@@ -60,7 +60,9 @@ class Dataset:
         """Names of the modalities with features, in sorted order."""
         return sorted(self.features)
 
-    def add_feature(self, modality: str, values: np.ndarray, mask: np.ndarray | None = None, *, source: str = "") -> None:
+    def add_feature(
+        self, modality: str, values: np.ndarray, mask: np.ndarray | None = None, *, source: str = ""
+    ) -> None:
         """Attach a ``(n_items, d)`` feature array; ``mask`` marks usable rows."""
         values = np.asarray(values, dtype=np.float32)
         origin = source or f"{modality} features"
@@ -88,7 +90,10 @@ class Dataset:
         if self.item_table is None or "title" not in self.item_table.columns:
             return raw_ids
         titles = self.item_table["title"].to_numpy()
-        return [str(titles[int(i)]) if isinstance(titles[int(i)], str) else raw for i, raw in zip(item_indices, raw_ids)]
+        return [
+            str(titles[int(i)]) if isinstance(titles[int(i)], str) else raw
+            for i, raw in zip(item_indices, raw_ids, strict=True)
+        ]
 
 
 @dataclass

@@ -108,13 +108,15 @@ def read_mmrec(folder: str | Path, name: str | None = None, protocol: Protocol |
         len(users),
         len(items),
     )
-    dataset = Dataset(name=name, users=users, items=items, interactions=interactions, item_table=item_table, media_root=media_root)
+    dataset = Dataset(
+        name=name, users=users, items=items, interactions=interactions, item_table=item_table, media_root=media_root
+    )
     for modality, path in features.items():
         dataset.add_feature(modality, load_feature(path, len(items)), source=str(path))
     labels = frame["x_label"].to_numpy()
-    parts = [interactions.select(labels == label) for label in sorted(LABELS)]
+    train, valid, test = (interactions.select(labels == label) for label in sorted(LABELS))
     chosen: Protocol = protocol or ("cold" if name.endswith("-cold") else "warm")
-    return Split(dataset, *parts, protocol=chosen, description=f"fixed split from {name}.inter")
+    return Split(dataset, train, valid, test, protocol=chosen, description=f"fixed split from {name}.inter")
 
 
 def _read_item_table(folder: Path) -> tuple[pd.DataFrame | None, Path | None]:

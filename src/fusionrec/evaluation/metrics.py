@@ -19,7 +19,8 @@ def _discounts(k: int) -> np.ndarray:
 
 def recall(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
     """Share of a user's relevant items found in the top ``k``."""
-    return hits[:, :k].sum(axis=1) / np.maximum(n_relevant, 1)
+    found: np.ndarray = hits[:, :k].sum(axis=1) / np.maximum(n_relevant, 1)
+    return found
 
 
 def precision(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:

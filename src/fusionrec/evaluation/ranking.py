@@ -84,7 +84,9 @@ def evaluate_scores(
         relevant = heldout[chunk]
         hits = _hits(relevant, top, k_max)
         per_chunk.append(compute_metrics(hits, n_relevant_all[chunk], ks, metrics))
-    per_user = {name: np.concatenate([c[name] for c in per_chunk]) if per_chunk else np.zeros(0) for name in _names(ks, metrics)}
+    per_user = {
+        name: np.concatenate([c[name] for c in per_chunk]) if per_chunk else np.zeros(0) for name in _names(ks, metrics)
+    }
     return Evaluation(users=users, per_user=per_user, seconds=time.perf_counter() - started)
 
 
@@ -105,7 +107,9 @@ def _exclude(scores: object, seen: sp.csr_matrix, blocked: np.ndarray | None) ->
 def _hits(relevant: sp.csr_matrix, top: np.ndarray, k_max: int) -> np.ndarray:
     """bool (n, k_max): whether each ranked item is in the user's held-out set."""
     n_items = relevant.shape[1]
-    keys = np.repeat(np.arange(relevant.shape[0], dtype=np.int64), np.diff(relevant.indptr)) * n_items + relevant.indices
+    keys = (
+        np.repeat(np.arange(relevant.shape[0], dtype=np.int64), np.diff(relevant.indptr)) * n_items + relevant.indices
+    )
     ranked = np.arange(top.shape[0], dtype=np.int64)[:, None] * n_items + top
     hits = np.isin(ranked, keys)
     if hits.shape[1] < k_max:  # fewer candidates than k: pad with misses

@@ -12,7 +12,14 @@ from typing import Any
 from fusionrec.errors import ConfigError
 from fusionrec.models.base import Recommender
 
-MODEL_REGISTRY: dict[str, str] = {}
+MODEL_REGISTRY: dict[str, str] = {
+    "pop": "fusionrec.models.popularity:Popularity",
+    "itemknn": "fusionrec.models.itemknn:ItemKNN",
+    "bpr": "fusionrec.models.bpr:BPRMF",
+    "lightgcn": "fusionrec.models.lightgcn:LightGCN",
+    "vbpr": "fusionrec.models.vbpr:VBPR",
+    "freedom": "fusionrec.models.freedom:FREEDOM",
+}
 """``{name: "module:Class"}``; models register here by name."""
 
 

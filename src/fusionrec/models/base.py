@@ -14,7 +14,8 @@ Example:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -79,6 +80,18 @@ class Recommender(ABC):
         """float32 (n, d) user vectors such that score = user @ item.T, or None."""
         return None
 
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """Learned state as named arrays, for saving an artifact (never pickled).
+
+        Together with :meth:`get_params` and the training data this must be
+        enough for :meth:`load_state_arrays` to give identical scores.
+        """
+        raise ModelError(f"{type(self).__name__} cannot be saved yet: it does not implement state_arrays()")
+
+    def load_state_arrays(self, split: Split, arrays: dict[str, np.ndarray]) -> None:
+        """Restore learned state saved by :meth:`state_arrays` for ``split`` (no training)."""
+        raise ModelError(f"{type(self).__name__} cannot be loaded: it does not implement load_state_arrays()")
+
     def _require_fitted(self) -> Split:
         if self.split_ is None:
             raise ModelError(f"{type(self).__name__} is not fitted; call fit(split) before scoring")
@@ -116,3 +129,22 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
     return np.take_along_axis(part, order, axis=1)
+
+
+@runtime_checkable
+class ContentAware(Protocol):
+    """A recommender that can place items in its space from content alone (cold items).
+
+    ``content_item_vectors`` returns vectors in the same space as
+    :meth:`Recommender.item_embeddings`, so a new item can be added to a
+    retrieval index without retraining; ``modality_item_vectors`` splits
+    each item vector into per-modality parts for explanations.
+    """
+
+    def content_item_vectors(self, features: Mapping[str, np.ndarray], masks: Mapping[str, np.ndarray]) -> np.ndarray:
+        """float32 (n, d) item vectors from ``{modality: (n, dim)}`` features and bool (n,) masks."""
+        ...
+
+    def modality_item_vectors(self) -> dict[str, np.ndarray]:
+        """``{modality or "id": float32 (n_items, d)}`` parts whose contributions explain a score."""
+        ...

@@ -82,7 +82,9 @@ class TorchRecommender(Recommender):
 
     def __init__(self, train_config: TrainConfig | dict[str, Any] | None = None, **params: Any) -> None:
         super().__init__(**params)
-        self.train_config = train_config if isinstance(train_config, TrainConfig) else TrainConfig(**(train_config or {}))
+        self.train_config = (
+            train_config if isinstance(train_config, TrainConfig) else TrainConfig(**(train_config or {}))
+        )
         self.module_: torch.nn.Module | None = None
         self.history_: History | None = None
         self._user_vectors: np.ndarray | None = None
@@ -124,6 +126,18 @@ class TorchRecommender(Recommender):
         assert self._user_vectors is not None and self._item_vectors is not None
         return self._user_vectors[user_index] @ self._item_vectors.T
 
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        assert self.module_ is not None, "fit() first"
+        return {name: tensor.detach().cpu().numpy() for name, tensor in self.module_.state_dict().items()}
+
+    def load_state_arrays(self, split: Split, arrays: dict[str, np.ndarray]) -> None:
+        import torch
+
+        self.split_, self.train_matrix_ = split, split.train.to_csr()
+        self.module_ = self.build(split, seed_everything(self.train_config.seed))
+        self.module_.load_state_dict({name: torch.from_numpy(np.array(value)) for name, value in arrays.items()})
+        self.refresh_vectors()
+
     def item_embeddings(self) -> np.ndarray | None:
         return self._item_vectors
 
@@ -157,13 +171,19 @@ def train(model: TorchRecommender, split: Split, config: TrainConfig) -> History
             continue
         model.refresh_vectors()
         evaluation = evaluate_scores(
-            model.score_users, train_matrix, valid_matrix, ks=(k,), metrics=(config.valid_metric.split("@")[0],),
+            model.score_users,
+            train_matrix,
+            valid_matrix,
+            ks=(k,),
+            metrics=(config.valid_metric.split("@")[0],),
             candidates=split.candidates("valid"),
         )
         history.eval_seconds += evaluation.seconds
         value = evaluation[config.valid_metric]
         history.valid_scores.append((epoch, value))
-        bar.set_postfix(loss=f"{history.losses[-1]:.4f}", valid=f"{value:.4f}", best=f"{max(history.best_valid, value):.4f}")
+        bar.set_postfix(
+            loss=f"{history.losses[-1]:.4f}", valid=f"{value:.4f}", best=f"{max(history.best_valid, value):.4f}"
+        )
         if value > history.best_valid:
             history.best_valid, history.best_epoch, stale = value, epoch, 0
             best_state = copy.deepcopy(module.state_dict())
@@ -173,11 +193,24 @@ def train(model: TorchRecommender, split: Split, config: TrainConfig) -> History
                 break
     module.load_state_dict(best_state)
     model.refresh_vectors()
-    logger.info("%s: best %s %.4f at epoch %d of %d", model.name, config.valid_metric, history.best_valid, history.best_epoch, history.epochs_run)
+    logger.info(
+        "%s: best %s %.4f at epoch %d of %d",
+        model.name,
+        config.valid_metric,
+        history.best_valid,
+        history.best_epoch,
+        history.epochs_run,
+    )
     return history
 
 
-def _run_epoch(model: TorchRecommender, module: torch.nn.Module, optimizer: torch.optim.Optimizer, split: Split, rng: np.random.Generator) -> float:
+def _run_epoch(
+    model: TorchRecommender,
+    module: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    split: Split,
+    rng: np.random.Generator,
+) -> float:
     module.train()
     total, count = 0.0, 0
     for batch in model.batches(split, rng):
