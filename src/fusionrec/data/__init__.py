@@ -1,8 +1,37 @@
-"""Data layer: vocabularies, interactions, datasets, readers and splitters."""
+"""Data layer: vocabularies, interactions, datasets, readers, validation, splitters and the demo catalog."""
 
+from fusionrec.data.catalog import CatalogColumns, read_catalog
 from fusionrec.data.dataset import Dataset, Split
+from fusionrec.data.demo import demo_split, make_demo_catalog
+from fusionrec.data.inspect import inspect_dataset
 from fusionrec.data.interactions import Interactions
 from fusionrec.data.mmrec import read_mmrec, write_mmrec
+from fusionrec.data.splits import (
+    cold_start_split,
+    leave_one_out_split,
+    random_split,
+    split_from_file,
+    temporal_split,
+)
+from fusionrec.data.validation import validate_split
 from fusionrec.data.vocabulary import Vocabulary
 
-__all__ = ["Dataset", "Interactions", "Split", "Vocabulary", "read_mmrec", "write_mmrec"]
+__all__ = [
+    "CatalogColumns",
+    "Dataset",
+    "Interactions",
+    "Split",
+    "Vocabulary",
+    "cold_start_split",
+    "demo_split",
+    "inspect_dataset",
+    "leave_one_out_split",
+    "make_demo_catalog",
+    "random_split",
+    "read_catalog",
+    "read_mmrec",
+    "split_from_file",
+    "temporal_split",
+    "validate_split",
+    "write_mmrec",
+]

@@ -34,6 +34,8 @@ class Dataset:
         feature_masks: ``{modality: bool (n_items,)}``; True where the item's
             input for that modality was usable. Missing means all usable.
         media_root: folder that relative media paths in ``item_table`` are relative to.
+        text_columns: columns of ``item_table`` that hold text to encode (``title``, ``overview``).
+        media_columns: columns of ``item_table`` that hold media file paths (``poster``).
         problems: human-readable findings of validation (duplicates kept, rows dropped, ...).
     """
 
@@ -46,6 +48,8 @@ class Dataset:
     feature_masks: dict[str, np.ndarray] = field(default_factory=dict)
     media_root: Path | None = None
     problems: list[str] = field(default_factory=list)
+    text_columns: list[str] = field(default_factory=list)
+    media_columns: list[str] = field(default_factory=list)
 
     @property
     def n_users(self) -> int:
