@@ -1,25 +1,39 @@
 """Full-ranking evaluation, vectorised and chunked over users.
 
-Scores for a chunk of users are computed, the user's training items are
-set to -inf, the top max(K) items are taken with ``torch.topk`` and
-compared with the held-out items. Memory is bounded by
-``chunk_size x n_items`` floats whatever the number of users.
+For each chunk of users with held-out items the scores of every item are
+computed, the user's training items are set to -inf, the candidate columns
+are kept (cold protocol), the top max(K) items are taken with
+``torch.topk`` and looked up in a dense boolean block of the chunk's
+held-out items. Memory is bounded by ``chunk_size x n_items`` (float32
+scores plus one bool block) whatever the number of users.
+
+Ties between equal scores are broken arbitrarily (by ``torch.topk``); an
+item scored -inf (a training item) is never counted as a hit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
-from fusionrec.evaluation.metrics import METRICS, compute_metrics
+from fusionrec.errors import ArtifactError, ModelError
+from fusionrec.evaluation.metrics import METRICS, compute_metrics, metric_names, validate_metrics
+
+if TYPE_CHECKING:
+    import torch
 
 ScoreFunction = Callable[[np.ndarray], np.ndarray]
-"""Maps int64 (n,) user indices to float32 (n, n_items) scores."""
+"""Maps int64 (n,) user indices to float32 (n, n_items) scores (a fresh array it may be overwritten)."""
 
 DEFAULT_KS = (10, 20, 50)
+_USERS_KEY = "__users__"
+_SECONDS_KEY = "__seconds__"
 
 
 @dataclass
@@ -27,20 +41,59 @@ class Evaluation:
     """Per-user metric values of one model on one part of a split.
 
     Attributes:
-        users: int64 (n,) indices of the evaluated users (those with held-out items).
+        users: int64 (n,) indices of the evaluated users (those with held-out items), ascending.
         per_user: ``{"recall@20": float64 (n,)}``, aligned with ``users``.
+        seconds: wall time of the evaluation, scoring included.
     """
 
     users: np.ndarray
     per_user: dict[str, np.ndarray] = field(default_factory=dict)
     seconds: float = 0.0
 
+    @property
+    def metric_names(self) -> list[str]:
+        """The metric columns, e.g. ``["recall@10", "recall@20", ...]``."""
+        return list(self.per_user)
+
     def summary(self) -> dict[str, float]:
-        """Mean of every metric over the evaluated users."""
+        """Mean of every metric over the evaluated users (0.0 when no user was evaluated)."""
         return {name: float(values.mean()) if len(values) else 0.0 for name, values in self.per_user.items()}
 
     def __getitem__(self, metric: str) -> float:
-        return self.summary()[metric]
+        if metric not in self.per_user:
+            raise KeyError(f"metric {metric!r} was not computed; available: {self.metric_names}")
+        values = self.per_user[metric]
+        return float(values.mean()) if len(values) else 0.0
+
+    def save(self, path: str | Path) -> Path:
+        """Write users, per-user values and seconds to an ``.npz`` file (no pickle); returns the path.
+
+        Example:
+            >>> evaluation.save("runs/bpr-seed0-test.npz")  # doctest: +SKIP
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {_USERS_KEY: self.users, _SECONDS_KEY: np.float64(self.seconds), **self.per_user}
+        np.savez(path, **arrays)  # type: ignore[arg-type]
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Evaluation:
+        """Read an ``.npz`` written by :meth:`save`."""
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in archive.files}
+        except (OSError, ValueError) as exc:
+            raise ArtifactError(f"{path} cannot be read as saved per-user values ({exc})") from exc
+        if _USERS_KEY not in arrays:
+            raise ArtifactError(f"{path} has no {_USERS_KEY!r} array; it was not written by Evaluation.save")
+        users = arrays.pop(_USERS_KEY).astype(np.int64)
+        seconds = float(arrays.pop(_SECONDS_KEY, 0.0))
+        wrong = {name: values.shape for name, values in arrays.items() if values.shape != users.shape}
+        if wrong:
+            raise ArtifactError(f"{path}: arrays {wrong} do not match the {len(users):,} users")
+        return cls(users=users, per_user=arrays, seconds=seconds)
 
 
 def evaluate_scores(
@@ -55,77 +108,160 @@ def evaluate_scores(
     """Rank every candidate item for every user with held-out items.
 
     Args:
-        score_users: user indices -> float32 (n, n_items) scores.
-        train: (n_users, n_items) CSR of items to exclude (the user's training items).
-        heldout: (n_users, n_items) CSR of relevant items.
+        score_users: user indices int64 (n,) -> float32 (n, n_items) scores; the
+            returned array may be overwritten, so it must not be model state.
+        train: (n_users, n_items) sparse matrix of items to exclude (the user's training items).
+        heldout: (n_users, n_items) sparse matrix of relevant items.
         ks: cut-offs, all computed in one pass.
         metrics: metric names from :data:`fusionrec.evaluation.metrics.METRICS`.
         candidates: item indices that may be ranked (cold-start protocol); None = all.
-        chunk_size: users scored at once; bounds memory.
+            Held-out items outside the candidates are ignored.
+        chunk_size: users scored at once; bounds memory to chunk_size x n_items.
+
+    Returns:
+        An :class:`Evaluation` over the users with at least one (candidate) held-out item.
+
+    Example:
+        >>> evaluation = evaluate_scores(model.score_users, train_csr, test_csr, ks=(20,))  # doctest: +SKIP
+        >>> evaluation["recall@20"]  # doctest: +SKIP
     """
-    import time
-
-    import torch
-
     started = time.perf_counter()
-    heldout = heldout.tocsr()
+    validate_metrics(ks, metrics)
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    train_csr, relevant = _check_matrices(train, heldout)
+    candidates = _check_candidates(candidates, relevant.shape[1])
     if candidates is not None:
-        heldout = _restrict_columns(heldout, candidates)
-    n_relevant_all = np.diff(heldout.indptr)
-    users = np.flatnonzero(n_relevant_all > 0).astype(np.int64)
-    k_max = max(ks)
-    blocked = None if candidates is None else _blocked_columns(train.shape[1], candidates)
-    per_chunk: list[dict[str, np.ndarray]] = []
-    for start in range(0, len(users), chunk_size):
-        chunk = users[start : start + chunk_size]
-        scores = torch.from_numpy(np.ascontiguousarray(score_users(chunk), dtype=np.float32))
-        _exclude(scores, train[chunk], blocked)
-        top = torch.topk(scores, min(k_max, scores.shape[1]), dim=1, sorted=True).indices.numpy()
-        relevant = heldout[chunk]
-        hits = _hits(relevant, top, k_max)
-        per_chunk.append(compute_metrics(hits, n_relevant_all[chunk], ks, metrics))
+        relevant = _restrict_columns(relevant, candidates)
+    n_relevant = np.diff(relevant.indptr)
+    users = np.flatnonzero(n_relevant > 0).astype(np.int64)
+    lookup = _HeldoutLookup(relevant, min(chunk_size, len(users)))
+    per_chunk = [
+        compute_metrics(
+            _chunk_hits(score_users, chunk, train_csr, lookup, candidates, max(ks)), n_relevant[chunk], ks, metrics
+        )
+        for chunk in _chunks(users, chunk_size)
+    ]
     per_user = {
-        name: np.concatenate([c[name] for c in per_chunk]) if per_chunk else np.zeros(0) for name in _names(ks, metrics)
+        name: np.concatenate([c[name] for c in per_chunk]) if per_chunk else np.zeros(0)
+        for name in metric_names(ks, metrics)
     }
     return Evaluation(users=users, per_user=per_user, seconds=time.perf_counter() - started)
 
 
-def _names(ks: tuple[int, ...], metrics: tuple[str, ...]) -> list[str]:
-    return [f"{m}@{k}" for m in metrics for k in ks]
+def _chunks(users: np.ndarray, chunk_size: int) -> Iterator[np.ndarray]:
+    for start in range(0, len(users), chunk_size):
+        yield users[start : start + chunk_size]
 
 
-def _exclude(scores: object, seen: sp.csr_matrix, blocked: np.ndarray | None) -> None:
+def _chunk_hits(
+    score_users: ScoreFunction,
+    chunk: np.ndarray,
+    train: sp.csr_matrix,
+    lookup: _HeldoutLookup,
+    candidates: np.ndarray | None,
+    k_max: int,
+) -> np.ndarray:
+    """bool (len(chunk), k_max): whether each of the top ``k_max`` ranked items is held out."""
     import torch
 
-    assert isinstance(scores, torch.Tensor)
-    rows = np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))
-    scores[torch.from_numpy(rows), torch.from_numpy(seen.indices.astype(np.int64))] = -torch.inf
-    if blocked is not None:
-        scores[:, torch.from_numpy(blocked)] = -torch.inf
-
-
-def _hits(relevant: sp.csr_matrix, top: np.ndarray, k_max: int) -> np.ndarray:
-    """bool (n, k_max): whether each ranked item is in the user's held-out set."""
-    n_items = relevant.shape[1]
-    keys = (
-        np.repeat(np.arange(relevant.shape[0], dtype=np.int64), np.diff(relevant.indptr)) * n_items + relevant.indices
-    )
-    ranked = np.arange(top.shape[0], dtype=np.int64)[:, None] * n_items + top
-    hits = np.isin(ranked, keys)
-    if hits.shape[1] < k_max:  # fewer candidates than k: pad with misses
+    scores = _as_score_tensor(score_users(chunk), (len(chunk), train.shape[1]))
+    _exclude(scores, train[chunk])
+    if candidates is not None:
+        scores = scores.index_select(1, torch.from_numpy(candidates))  # (n, n_candidates)
+    values, top = torch.topk(scores, min(k_max, scores.shape[1]), dim=1, sorted=True)
+    top_values, top_items = values.numpy(), top.numpy()  # (n, k)
+    if np.isnan(top_values[:, :1]).any():  # topk ranks NaN first, so column 0 shows any NaN of a row
+        n_bad = int(np.isnan(top_values[:, 0]).sum())
+        raise ModelError(f"the model scored NaN for {n_bad:,} of {len(chunk):,} users (e.g. user {chunk[0]})")
+    if candidates is not None:
+        top_items = candidates[top_items]
+    hits = lookup.hits(chunk, top_items)
+    hits &= top_values > -np.inf  # excluded items fill the list only when too few remain
+    if hits.shape[1] < k_max:  # fewer candidates than k: the rest are misses
         hits = np.pad(hits, ((0, 0), (0, k_max - hits.shape[1])))
     return hits
 
 
+def _as_score_tensor(scores: np.ndarray, expected: tuple[int, int]) -> torch.Tensor:
+    """A writable float32 C-contiguous tensor sharing memory with ``scores`` when possible."""
+    import torch
+
+    scores = np.asarray(scores)
+    if scores.shape != expected:
+        raise ModelError(
+            f"score_users returned shape {scores.shape} but {expected} (n_users_in_chunk, n_items) was expected"
+        )
+    scores = np.ascontiguousarray(scores, dtype=np.float32)
+    if not scores.flags.writeable:
+        scores = scores.copy()
+    return torch.from_numpy(scores)
+
+
+def _exclude(scores: torch.Tensor, seen: sp.csr_matrix) -> None:
+    """Set the (row, item) entries of ``seen`` to -inf in place."""
+    import torch
+
+    rows = np.repeat(np.arange(seen.shape[0], dtype=np.int64), np.diff(seen.indptr))
+    scores[torch.from_numpy(rows), torch.from_numpy(seen.indices.astype(np.int64))] = -torch.inf
+
+
+class _HeldoutLookup:
+    """Membership of ranked items in held-out sets through one reused dense bool block.
+
+    The block (chunk_size, n_items) is allocated once; each chunk sets its
+    held-out entries, reads the ranked positions and clears them again, so
+    no per-chunk allocation (and page faulting) is paid.
+    """
+
+    def __init__(self, relevant: sp.csr_matrix, chunk_size: int) -> None:
+        self.relevant = relevant
+        self.block = np.zeros((max(chunk_size, 0), relevant.shape[1]), dtype=bool)
+
+    def hits(self, chunk: np.ndarray, top_items: np.ndarray) -> np.ndarray:
+        """bool (len(chunk), k): whether ``top_items[row, r]`` is held out for ``chunk[row]``."""
+        sub = self.relevant[chunk]
+        rows = np.repeat(np.arange(len(chunk)), np.diff(sub.indptr))
+        block = self.block[: len(chunk)]
+        block[rows, sub.indices] = True
+        try:
+            return np.take_along_axis(block, top_items, axis=1)
+        finally:
+            block[rows, sub.indices] = False
+
+
+def _check_matrices(train: sp.csr_matrix, heldout: sp.csr_matrix) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """CSR train matrix and a canonical boolean held-out matrix of the same shape."""
+    if train.shape != heldout.shape:
+        raise ValueError(
+            f"train has shape {train.shape} but held-out has {heldout.shape}; both must be (n_users, n_items)"
+        )
+    relevant = heldout.tocsr().astype(np.float32)  # a copy we may canonicalise in place
+    relevant.sum_duplicates()
+    relevant.eliminate_zeros()
+    return train.tocsr(), relevant
+
+
+def _check_candidates(candidates: np.ndarray | None, n_items: int) -> np.ndarray | None:
+    """Sorted unique int64 candidate indices, validated against ``n_items``."""
+    if candidates is None:
+        return None
+    unique = np.unique(np.asarray(candidates, dtype=np.int64))
+    if len(unique) and (unique[0] < 0 or unique[-1] >= n_items):
+        raise ValueError(
+            f"candidates must be item indices in [0, {n_items:,}); got values from {unique[0]} to {unique[-1]}"
+        )
+    return unique
+
+
 def _restrict_columns(matrix: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
-    mask = np.zeros(matrix.shape[1], dtype=np.float32)
-    mask[keep] = 1.0
-    restricted = (matrix @ sp.diags(mask)).tocsr()
-    restricted.eliminate_zeros()
-    return restricted
+    """``matrix`` with every column outside ``keep`` emptied."""
+    allowed = np.zeros(matrix.shape[1], dtype=bool)
+    allowed[keep] = True
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    inside = allowed[matrix.indices]
+    data = np.ones(int(inside.sum()), dtype=bool)
+    return sp.csr_matrix((data, (rows[inside], matrix.indices[inside])), shape=matrix.shape)
 
 
-def _blocked_columns(n_items: int, candidates: np.ndarray) -> np.ndarray:
-    allowed = np.zeros(n_items, dtype=bool)
-    allowed[candidates] = True
-    return np.flatnonzero(~allowed)
+__all__ = ["DEFAULT_KS", "Evaluation", "ScoreFunction", "evaluate_scores"]
