@@ -281,13 +281,24 @@ def natural_order(raw_ids: np.ndarray) -> list[str]:
     return sorted(str(u) for u in unique)
 
 
-def _attach_item_table(dataset: Dataset, table: pd.DataFrame, columns: CatalogColumns, root: Path, path: Path) -> None:
+def item_column_roles(table: pd.DataFrame, columns: CatalogColumns | None = None) -> tuple[list[str], list[str]]:
+    """``(text columns, media columns)`` of an item table, as configured or inferred.
+
+    Media columns are those whose non-empty values all end in a media
+    suffix; text columns are the rest except ``item_id``.
+    """
+    columns = columns or CatalogColumns()
     media = columns.media if columns.media is not None else _media_like(table)
     text = columns.text if columns.text is not None else [c for c in table.columns if c not in {"item_id", *media}]
+    return list(text), list(media)
+
+
+def _attach_item_table(dataset: Dataset, table: pd.DataFrame, columns: CatalogColumns, root: Path, path: Path) -> None:
+    text, media = item_column_roles(table, columns)
     require_columns(table, [("text", c) for c in text] + [("media", c) for c in media], path, "CatalogColumns")
     dataset.item_table, dataset.media_root = table, root
-    dataset.text_columns, dataset.media_columns = list(text), list(media)
-    check_media_files(table, list(media), root, dataset.problems)
+    dataset.text_columns, dataset.media_columns = text, media
+    check_media_files(table, media, root, dataset.problems)
 
 
 def _media_like(table: pd.DataFrame) -> list[str]:

@@ -111,8 +111,12 @@ def read_mmrec(folder: str | Path, name: str | None = None, protocol: Protocol |
     dataset = Dataset(
         name=name, users=users, items=items, interactions=interactions, item_table=item_table, media_root=media_root
     )
+    if item_table is not None:
+        from fusionrec.data.catalog import item_column_roles
+
+        dataset.text_columns, dataset.media_columns = item_column_roles(item_table)
     for modality, path in features.items():
-        dataset.add_feature(modality, load_feature(path, len(items)), source=str(path))
+        dataset.add_feature(modality, load_feature(path, len(items)), _load_mask(folder, modality), source=str(path))
     labels = frame["x_label"].to_numpy()
     train, valid, test = (interactions.select(labels == label) for label in sorted(LABELS))
     chosen: Protocol = protocol or ("cold" if name.endswith("-cold") else "warm")
@@ -147,7 +151,34 @@ def write_mmrec(split: Split, folder: str | Path, name: str | None = None) -> Pa
         )
     path = folder / f"{name}.inter"
     pd.concat(frames).to_csv(path, sep="\t", index=False)
+    _write_item_table(split.dataset, folder)
     for modality, values in split.dataset.features.items():
         np.save(folder / f"{modality}_feat.npy", values)
+        mask = split.dataset.feature_mask(modality)
+        if not mask.all():
+            np.save(folder / f"{modality}_mask.npy", mask)
     logger.info("wrote %s (%d interactions)", path, sum(len(f) for f in frames))
     return path
+
+
+def _load_mask(folder: Path, modality: str) -> np.ndarray | None:
+    """The bool (n_items,) ``<modality>_mask.npy`` written beside a feature array, if any."""
+    path = folder / f"{modality}_mask.npy"
+    return np.load(path, allow_pickle=False).astype(bool) if path.is_file() else None
+
+
+def _write_item_table(dataset: Dataset, folder: Path) -> None:
+    """Write ``items.csv`` (``item_id`` first, in index order) so that reading keeps the item order.
+
+    Relative media paths are made absolute, since they were relative to the
+    dataset's own media root.
+    """
+    table = pd.DataFrame({"item_id": list(dataset.items.ids)})
+    if dataset.item_table is not None:
+        extra = dataset.item_table.drop(columns=["item_id"], errors="ignore").reset_index(drop=True)
+        table = pd.concat([table, extra], axis=1)
+    if dataset.media_root is not None:
+        root = dataset.media_root
+        for column in dataset.media_columns:
+            table[column] = [str((root / p).resolve()) if p.strip() else "" for p in table[column].astype(str)]
+    table.to_csv(folder / "items.csv", index=False)

@@ -70,7 +70,7 @@ def require_rows(frame: pd.DataFrame, path: str | Path) -> None:
     """Raise when a table has a header but no data rows."""
     if len(frame) == 0:
         raise DataFileError(
-            f"{Path(path).name} has no data rows (columns {list(frame.columns)}); it must hold at least one"
+            f"{Path(path).name} has a header {list(frame.columns)} but no data rows; it must hold at least one row"
         )
 
 
@@ -94,13 +94,14 @@ def parse_timestamps(values: pd.Series, path: str | Path, column: str) -> np.nda
     if numbers.notna().all():
         return numbers.to_numpy(dtype=np.float64).astype(np.int64)
     times = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
-    bad = times.isna().to_numpy()
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
+    bad = (times.isna() & numbers.isna()).to_numpy()
+    if bad.any() or numbers.notna().any():
+        first = int(np.flatnonzero(bad if bad.any() else numbers.notna().to_numpy())[0])
+        problem = "are neither numbers nor dates" if bad.any() else "are numbers among dates"
         raise DataFileError(
-            f"{Path(path).name}: {int(bad.sum()):,} value(s) in column {column!r} are neither numbers nor dates, "
-            f"first at {line_of(path, first)} (value {values.iloc[first]!r}); use Unix seconds or ISO 8601 "
-            "dates, or pass CatalogColumns(timestamp=None) to read without times"
+            f"{Path(path).name}: {int(bad.sum() or numbers.notna().sum()):,} value(s) in column {column!r} {problem}, "
+            f"first at {line_of(path, first)} (value {values.iloc[first]!r}); use either Unix seconds or ISO 8601 "
+            "dates throughout, or pass CatalogColumns(timestamp=None) to read without times"
         )
     seconds: np.ndarray = (times - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy().astype(np.int64)
     return seconds

@@ -1,0 +1,51 @@
+"""The public API of fusionrec.data is pinned, and its docstring examples run."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+import fusionrec.data
+
+MODULES = [
+    "fusionrec.data.catalog",
+    "fusionrec.data.demo",
+    "fusionrec.data.inspect",
+    "fusionrec.data.splits",
+    "fusionrec.data.validation",
+    "fusionrec.data.vocabulary",
+    "fusionrec.testing.datasets",
+]
+
+
+def test_public_names_are_pinned() -> None:
+    assert sorted(fusionrec.data.__all__) == [
+        "CatalogColumns",
+        "Dataset",
+        "Interactions",
+        "Split",
+        "Vocabulary",
+        "cold_start_split",
+        "demo_split",
+        "inspect_dataset",
+        "leave_one_out_split",
+        "make_demo_catalog",
+        "random_split",
+        "read_catalog",
+        "read_mmrec",
+        "split_from_file",
+        "temporal_split",
+        "validate_split",
+        "write_mmrec",
+    ]
+    for name in fusionrec.data.__all__:
+        assert getattr(fusionrec.data, name) is not None
+
+
+@pytest.mark.parametrize("module_name", MODULES)
+def test_docstring_examples_run(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
