@@ -155,3 +155,18 @@ def test_movielens_catalog_with_min_rating(data_dir: Path) -> None:
     assert dataset.item_table is not None
     assert (dataset.item_table["poster"] == "").sum() == 19
     assert dataset.problems == []
+
+
+def test_item_column_defaults_to_the_item_tables_id_column_when_both_share_it(tmp_path: Path) -> None:
+    ratings = write(tmp_path / "r.csv", "user_id,movie_id\nu1,7\nu2,8\n")
+    items = write(tmp_path / "items.csv", "movie_id,title\n7,Seven\n8,Eight\n9,Nine\n")
+    dataset = read_catalog(ratings, items)
+    assert dataset.items.ids == ("7", "8", "9")
+    assert len(dataset.interactions) == 2
+
+
+def test_without_a_shared_name_the_missing_item_column_is_reported(tmp_path: Path) -> None:
+    ratings = write(tmp_path / "r.csv", "user_id,film\nu1,7\n")
+    items = write(tmp_path / "items.csv", "movie_id,title\n7,Seven\n")
+    with pytest.raises(DataError, match=r"r\.csv lacks the column\(s\) 'item_id' \(item\)"):
+        read_catalog(ratings, items)

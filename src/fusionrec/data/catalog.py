@@ -165,7 +165,9 @@ def read_catalog(
         interactions: CSV, Parquet or JSON Lines file of user-item events.
         items: item table in one of those formats, or None (items then come
             from the interactions).
-        columns: column names; defaults to ``CatalogColumns()``.
+        columns: column names; defaults to ``CatalogColumns()``, with the
+            item column taken from the item table's first column when the
+            interactions have no ``item_id`` column but one of that name.
         min_rating: keep only interactions rated at least this (implicit
             positives), applied after duplicates are resolved.
         name: dataset name; defaults to the interactions file's folder name.
@@ -188,35 +190,60 @@ def read_catalog(
     Example:
         >>> read_catalog("events.parquet", "items.jsonl", min_rating=4)  # doctest: +SKIP
     """
-    columns = columns or CatalogColumns()
     path = Path(interactions)
     problems: list[str] = []
-    frame = _read_interactions(path, columns, min_rating)
+    frame = read_table(path)
+    columns = columns or _default_columns(frame, items)
+    _check_interaction_columns(frame, path, columns, min_rating)
+    item_table = read_item_table(items, columns.item_id_column) if items is not None else None
+    item_vocab = None if item_table is None else Vocabulary.from_ids(item_table["item_id"], kind="item")
     keep = non_empty_ids(frame, [columns.user, columns.item], path, problems)
-    item_table, item_vocab, root = None, None, None
-    if items is not None:
-        item_table = read_item_table(items, columns.item_id_column)
-        item_vocab = Vocabulary.from_ids(item_table["item_id"], kind="item")
-        keep &= check_known_items(
-            frame[columns.item], set(item_vocab.ids), path, Path(items).name, unknown_items, problems
-        )
-        root = Path(media_root) if media_root is not None else Path(items).parent
-    frame = frame.loc[keep]
-    values = _parse_values(frame, path, columns)
-    keep = resolve_duplicates(frame, [columns.user, columns.item], duplicates, path, problems, values.get("timestamp"))
-    keep &= _positive(values.get("rating"), min_rating, path)
-    frame, values = frame.loc[keep], {key: column[keep] for key, column in values.items()}
+    if items is not None and item_vocab is not None:
+        known = set(item_vocab.ids)
+        keep &= check_known_items(frame[columns.item], known, path, Path(items).name, unknown_items, problems)
+    frame, values = _select_interactions(frame.loc[keep], path, columns, duplicates, min_rating, problems)
     dataset = _build_dataset(frame, values, columns, item_vocab, name or path.resolve().parent.name)
     dataset.problems = problems
-    if items is not None and item_table is not None and root is not None:
+    if items is not None and item_table is not None:
+        root = Path(media_root) if media_root is not None else Path(items).parent
         _attach_item_table(dataset, item_table, columns, root, Path(items))
     for modality, source in (features or {}).items():
         _attach_feature(dataset, modality, source, Path(items).name if items else path.name)
     return dataset
 
 
-def _read_interactions(path: Path, columns: CatalogColumns, min_rating: float | None) -> pd.DataFrame:
-    frame = read_table(path)
+def _select_interactions(
+    frame: pd.DataFrame,
+    path: Path,
+    columns: CatalogColumns,
+    duplicates: DuplicatePolicy,
+    min_rating: float | None,
+    problems: list[str],
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Parse ratings and times, resolve duplicate pairs, then keep ratings >= ``min_rating``."""
+    values = _parse_values(frame, path, columns)
+    keys = [columns.user, columns.item]
+    keep = resolve_duplicates(frame, keys, duplicates, path, problems, values.get("timestamp"))
+    keep &= _positive(values.get("rating"), min_rating, path)
+    return frame.loc[keep], {key: column[keep] for key, column in values.items()}
+
+
+def _default_columns(frame: pd.DataFrame, items: str | Path | None) -> CatalogColumns:
+    """``CatalogColumns()``, except that the item column is the item table's first column
+    when the interactions lack ``item_id`` but share that name (``movie_id`` in both)."""
+    default = CatalogColumns()
+    if items is None or default.item in frame.columns:
+        return default
+    first = str(read_table(items).columns[0])
+    if first in frame.columns:
+        logger.info("item column: %r (the first column of %s, also in the interactions)", first, Path(items).name)
+        return CatalogColumns(item=first)
+    return default
+
+
+def _check_interaction_columns(
+    frame: pd.DataFrame, path: Path, columns: CatalogColumns, min_rating: float | None
+) -> None:
     required = [("user", columns.user), ("item", columns.item)]
     if min_rating is not None:
         if columns.rating is None:
@@ -224,7 +251,6 @@ def _read_interactions(path: Path, columns: CatalogColumns, min_rating: float | 
         required.append(("rating", columns.rating))
     require_columns(frame, required, path, "CatalogColumns")
     require_rows(frame, path)
-    return frame
 
 
 def _parse_values(frame: pd.DataFrame, path: Path, columns: CatalogColumns) -> dict[str, np.ndarray]:
@@ -306,7 +332,8 @@ def _media_like(table: pd.DataFrame) -> list[str]:
     found = []
     for column in table.columns:
         filled = table[column][table[column].str.strip() != ""]
-        if len(filled) and filled.map(lambda v: Path(v).suffix.lower() in MEDIA_SUFFIXES).all():
+        suffixes = filled.str.lower().str.extract(r"(\.[^./\\]+)$", expand=False)
+        if len(filled) and suffixes.isin(MEDIA_SUFFIXES).all():
             found.append(column)
     return found
 

@@ -33,8 +33,9 @@ def inspect_dataset(data: Split | Dataset) -> dict[str, Any]:
         "sparsity", "per_user", "per_item", "ratings", "timestamps", "modalities":
         {name: {"dim", "masked"}}, "item_columns": {column: {"empty"}},
         "text_columns", "media_columns", "protocol", "description", "problems": [...]}``.
-        ``sparsity`` is ``1 - interactions / (users * items)`` over train for a
-        split, over all interactions for a dataset.
+        ``sparsity`` (``1 - distinct pairs / (users * items)``), ``per_user``
+        and ``per_item`` (min / median / mean / max counts) are over train for
+        a split and over all interactions for a dataset.
 
     Example:
         >>> inspect_dataset(demo_split())["interactions"]["train"] > 0  # doctest: +SKIP

@@ -248,8 +248,9 @@ def _with_values_from(parts: Interactions, source: Interactions) -> Interactions
     order = np.argsort(source_keys, kind="stable")
     keys = parts.user_index * parts.n_items + parts.item_index
     at = np.clip(np.searchsorted(source_keys[order], keys), 0, max(len(order) - 1, 0))
-    found = len(order) > 0 and bool(np.all(source_keys[order][at] == keys))
-    if not found:
+    found = source_keys[order][at] == keys if len(order) else np.zeros(len(keys), dtype=bool)
+    if not found.all():
+        logger.info("%d of %d split rows are not in the dataset; no ratings or times", (~found).sum(), len(keys))
         return parts
     rows = order[at]
     rating = None if source.rating is None else source.rating[rows]
