@@ -170,3 +170,14 @@ def test_without_a_shared_name_the_missing_item_column_is_reported(tmp_path: Pat
     items = write(tmp_path / "items.csv", "movie_id,title\n7,Seven\n")
     with pytest.raises(DataError, match=r"r\.csv lacks the column\(s\) 'item_id' \(item\)"):
         read_catalog(ratings, items)
+
+
+def test_integer_ids_with_gaps_in_json_lines_keep_their_text_form(tmp_path: Path) -> None:
+    lines = '{"user_id": 1, "item_id": 7, "rating": 4.5}\n{"user_id": 2, "item_id": null, "rating": 3}\n'
+    ratings = write(tmp_path / "ratings.jsonl", lines)
+    items = write(tmp_path / "items.csv", "item_id,title\n7,Seven\n")
+    dataset = read_catalog(ratings, items)
+    assert dataset.items.ids == ("7",)
+    assert dataset.interactions.rating is not None
+    assert dataset.interactions.rating.tolist() == [4.5]
+    assert "dropped 1 row(s) with an empty user_id or item_id, first at line 2" in dataset.problems[0]

@@ -187,3 +187,14 @@ def test_validate_split_finds_leakage_and_rejects_bad_indices() -> None:
     broken = Interactions(np.array([0]), np.array([split.n_items]), split.n_users, split.n_items)
     with pytest.raises(DataError, match=r"split\.test holds 1 item index\(es\) outside 0\.\.399 \(e\.g\. 400\)"):
         validate_split(type(split)(split.dataset, split.train, split.valid, broken))
+
+
+def test_line_numbers_stay_right_after_rows_were_dropped(tmp_path: Path) -> None:
+    text = "user_id,item_id,rating\n,i1,5\nu1,zz,4\nu1,i1,4\nu2,i2,bad\n"
+    ratings = write(tmp_path / "ratings.csv", text)
+    items = write(tmp_path / "items.csv", ITEMS)
+    with pytest.raises(DataFileError, match=r"first at line 5 \(value 'bad'\)"):
+        read_catalog(ratings, items, unknown_items="drop")
+    write(ratings, "user_id,item_id\n,i1\nu1,i2\nu1,i1\nu1,i1\n")
+    dataset = read_catalog(ratings, items)
+    assert "first repeat at line 5" in dataset.problems[1]

@@ -104,7 +104,22 @@ def read_table(path: str | Path) -> pd.DataFrame:
         frame = _read_by_suffix(path, suffix)
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise DataFileError(f"{path} cannot be read as {suffix[1:]} ({exc}); check its format and encoding") from exc
-    return frame.astype(object).where(frame.notna(), "").astype(str)
+    return _as_text(frame)
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every column as text; missing values become "" and whole floats lose their ".0".
+
+    JSON and Parquet store an integer id column with gaps as floats; without
+    this, id 7 would read as "7.0" and not match "7" in the item table.
+    """
+    columns = {}
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_float_dtype(values) and bool((values.dropna() % 1 == 0).all()):
+            values = values.astype("Int64")
+        columns[column] = values.astype(object).where(values.notna(), "").astype(str)
+    return pd.DataFrame(columns, index=frame.index)
 
 
 def _read_by_suffix(path: Path, suffix: str) -> pd.DataFrame:
@@ -197,11 +212,12 @@ def read_catalog(
     _check_interaction_columns(frame, path, columns, min_rating)
     item_table = read_item_table(items, columns.item_id_column) if items is not None else None
     item_vocab = None if item_table is None else Vocabulary.from_ids(item_table["item_id"], kind="item")
-    keep = non_empty_ids(frame, [columns.user, columns.item], path, problems)
+    frame = frame.loc[non_empty_ids(frame, [columns.user, columns.item], path, problems)]
     if items is not None and item_vocab is not None:
         known = set(item_vocab.ids)
-        keep &= check_known_items(frame[columns.item], known, path, Path(items).name, unknown_items, problems)
-    frame, values = _select_interactions(frame.loc[keep], path, columns, duplicates, min_rating, problems)
+        catalog = Path(items).name
+        frame = frame.loc[check_known_items(frame[columns.item], known, path, catalog, unknown_items, problems)]
+    frame, values = _select_interactions(frame, path, columns, duplicates, min_rating, problems)
     dataset = _build_dataset(frame, values, columns, item_vocab, name or path.resolve().parent.name)
     dataset.problems = problems
     if items is not None and item_table is not None:

@@ -34,11 +34,22 @@ _EXAMPLES_SHOWN = 5
 
 
 def line_of(path: str | Path, row: int) -> str:
-    """Where data row ``row`` (0-based) of ``path`` is, e.g. ``"line 7"`` for CSV row 5."""
+    """Where data row ``row`` (0-based) of ``path`` is, e.g. ``"line 7"`` for CSV row 5.
+
+    The checks below take ``row`` from a table's index, which
+    :func:`~fusionrec.data.catalog.read_table` sets to the 0-based data row,
+    so line numbers stay right after rows were dropped.
+    """
     suffix = Path(path).suffix.lower()
     if suffix == ".parquet":
         return f"row {row + 1}"
     return f"line {row + (1 if suffix in ('.jsonl', '.ndjson') else 2)}"
+
+
+def _first(path: str | Path, index: pd.Index, mask: np.ndarray) -> tuple[int, str]:
+    """Position of the first True of ``mask`` and where that row is in the file."""
+    position = int(np.flatnonzero(mask)[0])
+    return position, line_of(path, int(index[position]))
 
 
 def report(problems: list[str], message: str) -> None:
@@ -79,10 +90,10 @@ def parse_numbers(values: pd.Series, path: str | Path, column: str) -> np.ndarra
     numbers = pd.to_numeric(values, errors="coerce")
     bad = numbers.isna().to_numpy()
     if bad.any():
-        first = int(np.flatnonzero(bad)[0])
+        first, at = _first(path, values.index, bad)
         raise DataFileError(
             f"{Path(path).name}: {int(bad.sum()):,} value(s) in column {column!r} are not numbers, first at "
-            f"{line_of(path, first)} (value {values.iloc[first]!r}); use numbers such as 4 or 3.5, "
+            f"{at} (value {values.iloc[first]!r}); use numbers such as 4 or 3.5, "
             "or remove those rows"
         )
     return numbers.to_numpy(dtype=np.float64)
@@ -96,11 +107,12 @@ def parse_timestamps(values: pd.Series, path: str | Path, column: str) -> np.nda
     times = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
     bad = (times.isna() & numbers.isna()).to_numpy()
     if bad.any() or numbers.notna().any():
-        first = int(np.flatnonzero(bad if bad.any() else numbers.notna().to_numpy())[0])
+        wrong = bad if bad.any() else numbers.notna().to_numpy()
+        first, at = _first(path, values.index, wrong)
         problem = "are neither numbers nor dates" if bad.any() else "are numbers among dates"
         raise DataFileError(
-            f"{Path(path).name}: {int(bad.sum() or numbers.notna().sum()):,} value(s) in column {column!r} {problem}, "
-            f"first at {line_of(path, first)} (value {values.iloc[first]!r}); use either Unix seconds or ISO 8601 "
+            f"{Path(path).name}: {int(wrong.sum()):,} value(s) in column {column!r} {problem}, "
+            f"first at {at} (value {values.iloc[first]!r}); use either Unix seconds or ISO 8601 "
             "dates throughout, or pass CatalogColumns(timestamp=None) to read without times"
         )
     seconds: np.ndarray = (times - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy().astype(np.int64)
@@ -114,11 +126,10 @@ def non_empty_ids(frame: pd.DataFrame, columns: list[str], path: str | Path, pro
         empty |= (frame[column].astype(str).str.strip() == "").to_numpy()
     if not empty.any():
         return ~empty
-    first = int(np.flatnonzero(empty)[0])
     report(
         problems,
         f"{Path(path).name}: dropped {int(empty.sum()):,} row(s) with an empty {' or '.join(columns)}, "
-        f"first at {line_of(path, first)}; fill in the ids to keep them",
+        f"first at {_first(path, frame.index, empty)[1]}; fill in the ids to keep them",
     )
     return ~empty
 
@@ -146,10 +157,8 @@ def resolve_duplicates(
     keep[order[keep_ordered]] = True
     if keep.all():
         return keep
-    first = int(np.flatnonzero(frame[keys].duplicated(keep="first").to_numpy())[0])
-    where = (
-        f"{Path(path).name}: {int((~keep).sum()):,} duplicate user-item row(s), first repeat at {line_of(path, first)}"
-    )
+    _, at = _first(path, frame.index, frame[keys].duplicated(keep="first").to_numpy())
+    where = f"{Path(path).name}: {int((~keep).sum()):,} duplicate user-item row(s), first repeat at {at}"
     if policy == "error":
         raise DataFileError(f"{where}; remove them or pass duplicates='latest', 'first' or 'last'")
     how = {"latest": "the latest by timestamp" if times is not None else "the last row"}
@@ -166,11 +175,10 @@ def check_known_items(
     if known_rows.all():
         return known_rows
     unknown = item_ids[~known_rows]
-    first = int(np.flatnonzero(~known_rows)[0])
     examples = list(dict.fromkeys(unknown))[:_EXAMPLES_SHOWN]
     where = (
         f"{Path(path).name}: {len(unknown):,} row(s) name {unknown.nunique():,} item id(s) that are not in "
-        f"{catalog} (e.g. {examples}), first at {line_of(path, first)}"
+        f"{catalog} (e.g. {examples}), first at {_first(path, item_ids.index, ~known_rows)[1]}"
     )
     if policy == "error":
         raise UnknownIdError(f"{where}; add those items to {catalog} or pass unknown_items='drop'")
