@@ -1,0 +1,454 @@
+"""Benchmark runner: fit a model for several seeds and report valid and test at the valid-chosen point.
+
+For each seed the model is built from the registry (torch models get a
+``TrainConfig`` carrying the seed), fitted on train (a torch model stops
+early on valid inside ``fit`` and restores its best state), then valid and
+test are evaluated once. Test is never used to choose anything.
+
+The result is a JSON-ready dict::
+
+    {"dataset", "model", "protocol", "seeds",
+     "metrics": {"recall@20": {"mean", "std"}, ...},      # test, over seeds
+     "valid":   {"recall@20": {"mean", "std"}, ...},
+     "timing":  {"seconds_per_epoch", "epochs", "epochs_run", "train_seconds",
+                 "fit_seconds", "eval_seconds", "peak_rss_mb"},
+     "config":  {...}, "per_seed": [...], "n_users": {"valid", "test"}}
+
+``std`` is the sample standard deviation over seeds (0 for one seed).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import os
+import resource
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fusionrec.errors import ConfigError, DataFileError
+from fusionrec.evaluation.metrics import METRICS
+from fusionrec.evaluation.protocol import evaluate_model
+from fusionrec.evaluation.ranking import DEFAULT_KS, Evaluation
+
+if TYPE_CHECKING:
+    from fusionrec.config import DataSettings, ExperimentConfig
+    from fusionrec.data.dataset import Protocol, Split
+    from fusionrec.models.base import Recommender
+    from fusionrec.models.training import TrainConfig
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SeedRun:
+    """What one seed produced: valid and test evaluations and timings."""
+
+    seed: int
+    valid: Evaluation
+    test: Evaluation
+    timing: dict[str, float]
+    best_valid: float | None = None
+
+
+def run_benchmark(
+    data_dir: str | Path | None,
+    dataset: str,
+    model: str | type[Recommender],
+    seeds: Sequence[int] = (0,),
+    protocol: Protocol | None = None,
+    params: Mapping[str, Any] | None = None,
+    train: TrainConfig | Mapping[str, Any] | None = None,
+    ks: tuple[int, ...] = DEFAULT_KS,
+    out_dir: str | Path | None = None,
+    *,
+    metrics: tuple[str, ...] = METRICS,
+    split: Split | None = None,
+) -> dict[str, Any]:
+    """Fit and evaluate ``model`` on ``dataset`` once per seed; summarise over seeds.
+
+    Args:
+        data_dir: folder of datasets; None means ``$FUSIONREC_DATA``. Unused when ``split`` is given.
+        dataset: a folder under ``data_dir`` (``"baby"``) or an ``.inter`` stem inside one
+            (``"ml100k-mm-cold"`` lives in ``ml100k-mm/``); with ``split`` just its name.
+        model: a registry name or a :class:`~fusionrec.models.base.Recommender` subclass.
+        seeds: one fit per seed (torch models: ``TrainConfig.seed``; others: a ``seed``
+            argument when their constructor has one).
+        protocol: ``"warm"`` or ``"cold"``; None keeps the split's own.
+        params: model hyper-parameters.
+        train: training settings for torch models (``seed`` is set per run).
+        ks: cut-offs.
+        out_dir: where per-user values (``<dataset>_<model>_seed<k>_{valid,test}.npz``),
+            ``config.json`` and ``result.json`` are written; None writes nothing.
+        metrics: metric names.
+        split: an already loaded split to use instead of reading ``dataset``.
+
+    Returns:
+        The result dict described in the module docstring.
+
+    Example:
+        >>> result = run_benchmark(None, "baby", "bpr", seeds=[0, 1], train={"epochs": 50})  # doctest: +SKIP
+        >>> result["metrics"]["recall@20"]  # doctest: +SKIP
+        {'mean': 0.051, 'std': 0.0007}
+    """
+    if not seeds:
+        raise ConfigError("seeds is empty; give at least one seed, e.g. [0]")
+    if split is None:
+        split = load_split(data_dir, dataset, protocol)
+    elif protocol is not None:
+        split = split.with_protocol(protocol)
+    name = model if isinstance(model, str) else model.name
+    runs = [_run_seed(split, model, params or {}, train, seed, ks, metrics) for seed in seeds]
+    config = _run_config(data_dir, dataset, name, split, seeds, params, train, model, ks, metrics)
+    result = summarise(dataset, name, split.protocol, runs, config)
+    if out_dir is not None:
+        _write_outputs(Path(out_dir), dataset, name, runs, result)
+    return result
+
+
+def run_benchmark_grid(
+    data_dir: str | Path | None,
+    datasets: Sequence[str],
+    models: Sequence[str | type[Recommender]],
+    seeds: Sequence[int] = (0,),
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    train: TrainConfig | Mapping[str, Any] | None = None,
+    ks: tuple[int, ...] = DEFAULT_KS,
+    out_dir: str | Path | None = None,
+    *,
+    protocol: Protocol | None = None,
+    metrics: tuple[str, ...] = METRICS,
+) -> list[dict[str, Any]]:
+    """:func:`run_benchmark` for every dataset x model; ``params`` maps model name -> hyper-parameters.
+
+    Each dataset is read once; results go to ``out_dir/<dataset>/<model>/``.
+
+    Example:
+        >>> results = run_benchmark_grid(None, ["baby", "tiktok"], ["pop", "bpr"], seeds=[0, 1, 2])  # doctest: +SKIP
+        >>> print(markdown_table(results))  # doctest: +SKIP
+    """
+    results = []
+    for dataset in datasets:
+        split = load_split(data_dir, dataset, protocol)
+        for model in models:
+            name = model if isinstance(model, str) else model.name
+            target = None if out_dir is None else Path(out_dir) / dataset / name
+            logger.info("benchmark %s on %s, seeds %s", name, dataset, list(seeds))
+            run = run_benchmark(
+                data_dir,
+                dataset,
+                model,
+                seeds,
+                params=(params or {}).get(name),
+                train=train,
+                ks=ks,
+                out_dir=target,
+                metrics=metrics,
+                split=split,
+            )
+            results.append(run)
+    return results
+
+
+def run_experiment(config: ExperimentConfig) -> dict[str, Any]:
+    """Run the benchmark an :class:`~fusionrec.config.ExperimentConfig` describes.
+
+    Writes what :func:`run_benchmark` writes to ``output.dir`` plus the whole
+    resolved experiment as ``experiment.json``.
+
+    Example:
+        >>> run_experiment(load_config(Path("exp.toml"), {"train.lr": "0.01"}))  # doctest: +SKIP
+    """
+    from fusionrec.config import dump_config
+
+    data = config.data
+    split = split_from_settings(data)
+    dataset = data.dataset or split.dataset.name
+    result = run_benchmark(
+        data.dir,
+        dataset,
+        config.model.name,
+        config.seeds,
+        params=config.model.params,
+        train=config.train,
+        ks=config.evaluation.ks,
+        out_dir=config.output.dir,
+        metrics=config.evaluation.metrics,
+        split=split,
+    )
+    dump_config(config, config.output.dir / "experiment.json")
+    return result
+
+
+def load_split(data_dir: str | Path | None, dataset: str, protocol: Protocol | None = None) -> Split:
+    """Read ``dataset`` under ``data_dir`` (None: ``$FUSIONREC_DATA``) with :func:`read_mmrec`."""
+    from fusionrec.data import read_mmrec
+
+    folder, stem = resolve_dataset(_data_dir(data_dir), dataset)
+    return read_mmrec(folder, name=stem, protocol=protocol)
+
+
+def resolve_dataset(data_dir: Path, dataset: str) -> tuple[Path, str]:
+    """``(folder, .inter stem)`` of ``dataset``: ``data_dir/dataset/`` or the folder holding ``<dataset>.inter``."""
+    if (data_dir / dataset).is_dir():
+        return data_dir / dataset, dataset
+    matches = sorted(data_dir.glob(f"*/{dataset}.inter"))
+    if len(matches) == 1:
+        return matches[0].parent, dataset
+    if matches:
+        raise DataFileError(
+            f"{dataset}.inter is in {len(matches)} folders under {data_dir} ({[str(m.parent) for m in matches]}); "
+            "name the folder as the dataset"
+        )
+    known = sorted(p.stem for p in data_dir.glob("*/*.inter"))
+    raise DataFileError(
+        f"no dataset {dataset!r} under {data_dir}: neither a folder {dataset}/ nor a file */{dataset}.inter; "
+        f"available: {known}"
+    )
+
+
+def split_from_settings(data: DataSettings) -> Split:
+    """The split a config's ``data`` section describes: a prepared dataset or a split raw catalog."""
+    if data.dataset is not None:
+        return load_split(data.resolved_dir(), data.dataset, data.protocol)
+    if data.interactions is None:
+        raise ConfigError("data.dataset or data.interactions must be set; neither was given")
+    from fusionrec.data import splits
+    from fusionrec.data.catalog import read_catalog
+
+    catalog = read_catalog(data.interactions, data.items, columns=data.columns, min_rating=data.min_rating)
+    kind, ratios, seed, minimum = data.split.kind, data.split.ratios, data.split.seed, data.split.min_interactions
+    if kind == "random":
+        split = splits.random_split(catalog, ratios, seed=seed, min_interactions=minimum)
+    elif kind == "temporal":
+        split = splits.temporal_split(catalog, ratios, min_interactions=minimum)
+    elif kind == "leave_one_out":
+        split = splits.leave_one_out_split(catalog, seed=seed, min_interactions=minimum)
+    else:
+        split = splits.cold_start_split(catalog, ratios, seed=seed)
+    return split if data.protocol is None else split.with_protocol(data.protocol)
+
+
+def summarise(
+    dataset: str, model: str, protocol: str, runs: Sequence[SeedRun], config: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The result dict of several seed runs (see the module docstring)."""
+    return {
+        "dataset": dataset,
+        "model": model,
+        "protocol": protocol,
+        "seeds": [run.seed for run in runs],
+        "metrics": _mean_std([run.test.summary() for run in runs]),
+        "valid": _mean_std([run.valid.summary() for run in runs]),
+        "timing": {**_mean_of([run.timing for run in runs]), "peak_rss_mb": peak_rss_mb()},
+        "n_users": {"valid": len(runs[0].valid.users), "test": len(runs[0].test.users)},
+        "config": dict(config),
+        "per_seed": [_seed_record(run) for run in runs],
+    }
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
+
+
+def _run_seed(
+    split: Split,
+    model: str | type[Recommender],
+    params: Mapping[str, Any],
+    train: TrainConfig | Mapping[str, Any] | None,
+    seed: int,
+    ks: tuple[int, ...],
+    metrics: tuple[str, ...],
+) -> SeedRun:
+    recommender = build_for_seed(model, params, train, seed)
+    started = time.perf_counter()
+    recommender.fit(split)
+    fit_seconds = time.perf_counter() - started
+    valid = evaluate_model(recommender, split, "valid", ks, metrics)
+    test = evaluate_model(recommender, split, "test", ks, metrics)
+    history = getattr(recommender, "history_", None)
+    timing = _timing(history, fit_seconds, test.seconds)
+    logger.info("seed %d: fitted in %.1fs, test %s", seed, fit_seconds, _short(test.summary()))
+    best = None if history is None else float(history.best_valid)
+    return SeedRun(seed=seed, valid=valid, test=test, timing=timing, best_valid=best)
+
+
+def build_for_seed(
+    model: str | type[Recommender],
+    params: Mapping[str, Any],
+    train: TrainConfig | Mapping[str, Any] | None,
+    seed: int,
+) -> Recommender:
+    """A fresh model; torch models get ``train_config`` with ``seed``, others ``seed=`` if they take it."""
+    from fusionrec.models import build_model
+
+    cls = _model_class(model)
+    kwargs = dict(params)
+    if _is_torch_model(cls):
+        kwargs["train_config"] = train_config_for_seed(train, seed)
+    elif "seed" in inspect.signature(cls.__init__).parameters and "seed" not in kwargs:
+        kwargs["seed"] = seed
+    try:
+        return build_model(model, **kwargs) if isinstance(model, str) else cls(**kwargs)
+    except TypeError as exc:
+        accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+        raise ConfigError(
+            f"model {cls.name!r} rejected parameters {sorted(kwargs)} ({exc}); it accepts {accepted}"
+        ) from None
+
+
+def train_config_for_seed(train: TrainConfig | Mapping[str, Any] | None, seed: int) -> TrainConfig:
+    """``train`` as a validated :class:`TrainConfig` with ``seed`` set; ConfigError on bad values."""
+    from pydantic import ValidationError
+
+    from fusionrec.models.training import TrainConfig
+
+    values = train.model_dump() if isinstance(train, TrainConfig) else dict(train or {})
+    try:
+        return TrainConfig(**{**values, "seed": seed})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"train.{'.'.join(map(str, e['loc']))}: got {e.get('input')!r}, {e['msg']}" for e in exc.errors()
+        )
+        allowed = sorted(TrainConfig.model_fields)
+        raise ConfigError(f"invalid training settings: {problems}; allowed keys: {allowed}") from None
+
+
+def _model_class(model: str | type[Recommender]) -> type[Recommender]:
+    if not isinstance(model, str):
+        return model
+    import importlib
+
+    from fusionrec.models import MODEL_REGISTRY
+
+    if model not in MODEL_REGISTRY:
+        raise ConfigError(f"unknown model {model!r}; choose one of {sorted(MODEL_REGISTRY)}")
+    module_name, class_name = MODEL_REGISTRY[model].split(":")
+    cls: type[Recommender] = getattr(importlib.import_module(module_name), class_name)
+    return cls
+
+
+def _is_torch_model(cls: type[Recommender]) -> bool:
+    from fusionrec.models.training import TorchRecommender
+
+    return issubclass(cls, TorchRecommender)
+
+
+def _timing(history: Any, fit_seconds: float, eval_seconds: float) -> dict[str, float]:
+    """Seconds and epochs of one fit; non-torch models (no ``history_``) have 0 epochs."""
+    if history is None:
+        return {
+            "seconds_per_epoch": 0.0,
+            "epochs": 0,
+            "epochs_run": 0,
+            "train_seconds": fit_seconds,
+            "fit_seconds": fit_seconds,
+            "eval_seconds": eval_seconds,
+        }
+    return {
+        "seconds_per_epoch": float(history.seconds_per_epoch),
+        "epochs": int(history.best_epoch),
+        "epochs_run": int(history.epochs_run),
+        "train_seconds": float(history.train_seconds),
+        "fit_seconds": fit_seconds,
+        "eval_seconds": eval_seconds,
+    }
+
+
+def _mean_std(summaries: Sequence[Mapping[str, float]]) -> dict[str, dict[str, float]]:
+    """``{metric: {"mean", "std"}}`` over seeds; std is the sample std (ddof=1), 0 for one seed."""
+    result = {}
+    for name in summaries[0]:
+        values = np.array([s[name] for s in summaries], dtype=np.float64)
+        std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        result[name] = {"mean": float(values.mean()), "std": std}
+    return result
+
+
+def _mean_of(records: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    return {key: float(np.mean([r[key] for r in records])) for key in records[0]}
+
+
+def _seed_record(run: SeedRun) -> dict[str, Any]:
+    return {
+        "seed": run.seed,
+        "test": run.test.summary(),
+        "valid": run.valid.summary(),
+        "timing": run.timing,
+        "best_valid": run.best_valid,
+    }
+
+
+def _run_config(
+    data_dir: str | Path | None,
+    dataset: str,
+    model: str,
+    split: Split,
+    seeds: Sequence[int],
+    params: Mapping[str, Any] | None,
+    train: TrainConfig | Mapping[str, Any] | None,
+    model_spec: str | type[Recommender],
+    ks: tuple[int, ...],
+    metrics: tuple[str, ...],
+) -> dict[str, Any]:
+    """The resolved settings of a run, JSON-ready."""
+    torch_model = _is_torch_model(_model_class(model_spec))
+    return {
+        "data_dir": None if data_dir is None else str(data_dir),
+        "dataset": dataset,
+        "split": split.description,
+        "protocol": split.protocol,
+        "model": model,
+        "params": dict(params or {}),
+        "train": train_config_for_seed(train, seeds[0]).model_dump(exclude={"seed"}) if torch_model else None,
+        "seeds": list(seeds),
+        "ks": list(ks),
+        "metrics": list(metrics),
+    }
+
+
+def _write_outputs(out_dir: Path, dataset: str, model: str, runs: Sequence[SeedRun], result: Mapping[str, Any]) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for run in runs:
+        for part, evaluation in (("valid", run.valid), ("test", run.test)):
+            evaluation.save(out_dir / f"{dataset}_{model}_seed{run.seed}_{part}.npz")
+    (out_dir / "config.json").write_text(json.dumps(result["config"], indent=2, default=str) + "\n")
+    (out_dir / "result.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    logger.info("wrote per-user values, config.json and result.json to %s", out_dir)
+
+
+def _data_dir(data_dir: str | Path | None) -> Path:
+    if data_dir is not None:
+        return Path(data_dir)
+    value = os.environ.get("FUSIONREC_DATA")
+    if not value:
+        raise ConfigError("no data folder: pass data_dir or set $FUSIONREC_DATA to the benchmark data folder")
+    return Path(value)
+
+
+def _short(summary: Mapping[str, float]) -> str:
+    return ", ".join(f"{k} {v:.4f}" for k, v in summary.items() if k.endswith("@20"))
+
+
+__all__ = [
+    "SeedRun",
+    "build_for_seed",
+    "load_split",
+    "peak_rss_mb",
+    "resolve_dataset",
+    "run_benchmark",
+    "run_benchmark_grid",
+    "run_experiment",
+    "split_from_settings",
+    "summarise",
+    "train_config_for_seed",
+]

@@ -1,0 +1,54 @@
+"""evaluate_model: the split's protocol (candidates, excluded training items) applied to a fitted model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fusionrec.errors import ModelError
+from fusionrec.evaluation.protocol import evaluate_model
+from fusionrec.evaluation.ranking import evaluate_scores
+
+
+def test_warm_protocol_ranks_every_item_and_excludes_training_items(warm_split, noisy_popularity):
+    model = noisy_popularity(seed=1).fit(warm_split)
+    evaluation = evaluate_model(model, warm_split, "test", ks=(5, 10))
+    expected = evaluate_scores(model.score_users, warm_split.train.to_csr(), warm_split.test.to_csr(), ks=(5, 10))
+    np.testing.assert_array_equal(evaluation.users, warm_split.test.users())
+    for name, values in expected.per_user.items():
+        np.testing.assert_array_equal(evaluation.per_user[name], values)
+
+
+def test_cold_protocol_ranks_only_that_parts_items(cold_split, noisy_popularity):
+    model = noisy_popularity(seed=1).fit(cold_split)
+    for part in ("valid", "test"):
+        candidates = cold_split.part(part).items()
+        evaluation = evaluate_model(model, cold_split, part, ks=(3,))
+        expected = evaluate_scores(
+            model.score_users,
+            cold_split.train.to_csr(),
+            cold_split.part(part).to_csr(),
+            ks=(3,),
+            candidates=candidates,
+        )
+        np.testing.assert_array_equal(evaluation.users, expected.users)
+        np.testing.assert_array_equal(evaluation.per_user["recall@3"], expected.per_user["recall@3"])
+    # cold items have no training counts, so popularity ranks them by noise alone: recall is far from 1
+    assert 0.0 <= evaluate_model(model, cold_split, "test", ks=(3,))["recall@3"] < 1.0
+
+
+def test_same_split_as_warm_gives_other_numbers_when_read_as_cold(cold_split, noisy_popularity):
+    model = noisy_popularity(seed=1).fit(cold_split)
+    cold = evaluate_model(model, cold_split, "test", ks=(3,))
+    warm = evaluate_model(model, cold_split.with_protocol("warm"), "test", ks=(3,))
+    assert cold["recall@3"] > warm["recall@3"]  # warm ranks popular train items above every cold item
+
+
+def test_unfitted_or_mismatched_models_are_refused(warm_split, noisy_popularity, make_split):
+    with pytest.raises(ModelError, match="not fitted"):
+        evaluate_model(noisy_popularity(), warm_split)
+    model = noisy_popularity().fit(warm_split)
+    with pytest.raises(ModelError, match="fitted on 60 users x 40 items"):
+        evaluate_model(model, make_split(n_users=30))
+    with pytest.raises(ValueError, match="train is never evaluated"):
+        evaluate_model(model, warm_split, "train")
