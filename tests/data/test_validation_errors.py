@@ -198,3 +198,10 @@ def test_line_numbers_stay_right_after_rows_were_dropped(tmp_path: Path) -> None
     write(ratings, "user_id,item_id\n,i1\nu1,i2\nu1,i1\nu1,i1\n")
     dataset = read_catalog(ratings, items)
     assert "first repeat at line 5" in dataset.problems[1]
+
+
+def test_csv_that_is_not_utf8_text(tmp_path: Path) -> None:
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_bytes(b"user_id,item_id\nu\xff\xfe1,\x80i\n")
+    with pytest.raises(DataFileError, match=r"ratings\.csv cannot be read as csv \('utf-8' codec.*check its format"):
+        read_catalog(ratings)
