@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import typer
@@ -12,7 +13,8 @@ from rich.table import Table
 
 from fusionrec.errors import FusionrecError
 
-console = Console()
+# Piped output (CI logs, files) gets a wide console so tables are not squeezed to 80 columns.
+console = Console() if sys.stdout.isatty() else Console(width=200)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -38,7 +40,7 @@ def print_mapping(title: str, values: Mapping[str, Any]) -> None:
     console.print(table)
 
 
-def print_rows(title: str, rows: list[Mapping[str, Any]]) -> None:
+def print_rows(title: str, rows: Sequence[Mapping[str, Any]]) -> None:
     """A table with one row per mapping; columns are the keys of the first row."""
     if not rows:
         console.print(f"{title}: nothing to show")
