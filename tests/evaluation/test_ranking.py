@@ -75,7 +75,7 @@ def ranking_cases(draw):
 
 
 @settings(max_examples=150, deadline=None)
-@given(ranking_cases(), st.sampled_from([(1,), (2, 5), (3, 20)]), st.integers(1, 4))
+@given(ranking_cases(), st.sampled_from([(1,), (2, 5), (3, 20)]), st.one_of(st.none(), st.integers(1, 4)))
 def test_matches_naive_reference(case, ks, chunk_size):
     scores, train, heldout, candidates = case
     evaluation = evaluate_scores(

@@ -28,7 +28,7 @@ def evaluate_model(
     part: Part = "test",
     ks: tuple[int, ...] = DEFAULT_KS,
     metrics: tuple[str, ...] = METRICS,
-    chunk_size: int = 4096,
+    chunk_size: int | None = None,
 ) -> Evaluation:
     """Evaluate a fitted model on ``split.valid`` or ``split.test``.
 
@@ -42,7 +42,7 @@ def evaluate_model(
         part: ``"valid"`` or ``"test"``.
         ks: cut-offs.
         metrics: metric names.
-        chunk_size: users scored at once.
+        chunk_size: users scored at once; None sizes chunks to about 128 MiB of scores.
 
     Returns:
         Per-user values for every ``metric@k``.
