@@ -52,3 +52,20 @@ def test_unfitted_or_mismatched_models_are_refused(warm_split, noisy_popularity,
         evaluate_model(model, make_split(n_users=30))
     with pytest.raises(ValueError, match="train is never evaluated"):
         evaluate_model(model, warm_split, "train")
+
+
+@pytest.mark.realdata
+def test_baby_test_part_every_user_and_an_oracle_scores_one(data_dir, noisy_popularity):
+    from fusionrec.data import read_mmrec
+
+    split = read_mmrec(data_dir / "baby")
+    test = split.test.to_csr()
+
+    class Oracle(noisy_popularity):  # scores 1 on the user's held-out items, 0 elsewhere
+        def score_users(self, user_index: np.ndarray) -> np.ndarray:
+            return test[user_index].toarray()  # (n, n_items)
+
+    evaluation = evaluate_model(Oracle().fit(split), split, "test", ks=(10, 50))
+    assert len(evaluation.users) == len(split.test.users())
+    assert evaluation["ndcg@50"] == pytest.approx(1.0)
+    assert evaluation["mrr@10"] == pytest.approx(1.0)
