@@ -22,6 +22,9 @@ MODEL_REGISTRY: dict[str, str] = {
 }
 """``{name: "module:Class"}``; models register here by name."""
 
+DEFAULT_MODEL = "lightgcn"
+"""The model fusionrec trains when none is named."""
+
 
 def build_model(name: str, **params: Any) -> Recommender:
     """Build a registered model by name with keyword hyper-parameters."""
@@ -33,4 +36,4 @@ def build_model(name: str, **params: Any) -> Recommender:
     return model
 
 
-__all__ = ["MODEL_REGISTRY", "Recommender", "build_model"]
+__all__ = ["DEFAULT_MODEL", "MODEL_REGISTRY", "Recommender", "build_model"]
