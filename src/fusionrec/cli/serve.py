@@ -1,0 +1,82 @@
+"""``fusionrec serve ARTIFACT`` and ``fusionrec verify-artifact ARTIFACT``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fusionrec.cli.app import app
+
+
+@app.command()
+def serve(
+    artifact: Annotated[Path, typer.Argument(help="artifact folder written by fusionrec train / save_artifact")],
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes (each loads the model)")] = 1,
+    store_url: Annotated[
+        str, typer.Option(envvar="FUSIONREC_STORE_URL", help="SQLAlchemy URL of the event store")
+    ] = "sqlite:///fusionrec-events.sqlite3",
+    api_key: Annotated[
+        str | None, typer.Option(envvar="FUSIONREC_API_KEY", help="key for write routes (X-API-Key); none: read-only")
+    ] = None,
+    index: Annotated[str, typer.Option(help="auto, exact, hnsw or ivf")] = "auto",
+    index_cache_dir: Annotated[
+        Path | None, typer.Option(help="reuse built approximate indexes from this folder")
+    ] = None,
+    media_root: Annotated[Path | None, typer.Option(help="poster folder (default: the artifact's)")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Serve ARTIFACT over HTTP: recommendations, events, explanations, metrics and a web page at /.
+
+    Example: fusionrec serve artifacts/ml100k --port 8000 --api-key s3cret
+    """
+    import uvicorn
+
+    from fusionrec.errors import ArtifactError
+    from fusionrec.models.artifact import verify_artifact
+    from fusionrec.serve.settings import ServeSettings
+
+    try:
+        verify_artifact(artifact)  # fail here, with the reason, rather than in every worker
+    except ArtifactError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    values = {
+        "artifact": str(artifact.resolve()),
+        "store_url": store_url,
+        "index": index,
+        "api_key": api_key,
+        "index_cache_dir": str(index_cache_dir) if index_cache_dir else None,
+        "media_root": str(media_root) if media_root else None,
+    }
+    ServeSettings.model_validate({k: v for k, v in values.items() if v is not None})  # fail before the workers start
+    os.environ.update({f"FUSIONREC_{k.upper()}": v for k, v in values.items() if v is not None})
+    uvicorn.run(
+        "fusionrec.serve.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+    )
+
+
+@app.command("verify-artifact")
+def verify_artifact_command(artifact: Annotated[Path, typer.Argument(help="artifact folder")]) -> None:
+    """Check an artifact's format version and checksums, and print what it holds."""
+    from fusionrec.errors import ArtifactError
+    from fusionrec.models.artifact import verify_artifact
+
+    try:
+        manifest = verify_artifact(artifact)
+    except ArtifactError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    typer.echo(f"{artifact}: ok ({len(manifest['files'])} files verified)")
+    for key in ("component", "dataset", "created_at", "data_fingerprint"):
+        typer.echo(f"  {key}: {manifest.get(key)}")
+    typer.echo(f"  versions: {manifest.get('versions')}")

@@ -1,0 +1,69 @@
+"""The app factory: a FastAPI application built from settings, with no import-time state.
+
+Example:
+    >>> from fusionrec.serve import ServeSettings, create_app
+    >>> app = create_app(ServeSettings(artifact="artifacts/ml100k", api_key="s3cret"))  # doctest: +SKIP
+
+    Under uvicorn with several workers, each worker builds its own app from
+    ``FUSIONREC_*`` environment variables::
+
+        uvicorn --factory fusionrec.serve.app:create_app_from_env --workers 2
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from fusionrec.serve.http_errors import install_error_handlers
+from fusionrec.serve.metrics import ServiceMetrics
+from fusionrec.serve.middleware import BodyLimitMiddleware, MetricsMiddleware
+from fusionrec.serve.routes import events, health, items, recommendations, users, web
+from fusionrec.serve.service import RecommendationService
+from fusionrec.serve.settings import ServeSettings
+
+DESCRIPTION = """Recommendations from a fusionrec artifact: for a user, for an ad-hoc history, similar items,
+explanations; recording events (which update the user's profile at once) and adding items (placed from content).
+Write routes need the `X-API-Key` header. Every error answers `{"error": {"code": ..., "message": ...}}`."""
+
+
+def create_app(settings: ServeSettings, service: RecommendationService | None = None) -> FastAPI:
+    """Build the service's app.
+
+    Args:
+        settings: what to serve and how.
+        service: an already-built service (tests); by default one is loaded from ``settings``.
+
+    Returns:
+        A FastAPI app; its ``state`` holds ``service``, ``settings`` and ``metrics``.
+    """
+    from fusionrec import __version__
+
+    service = service or RecommendationService.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.close()
+
+    app = FastAPI(title="fusionrec", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.service, app.state.settings = service, settings
+    app.state.metrics = ServiceMetrics(lambda: len(service.catalog))
+    install_error_handlers(app)
+    app.include_router(health.build_router(settings))
+    for module in (recommendations, users, items, events):
+        app.include_router(module.build_router(settings))
+    if settings.web_page:
+        app.include_router(web.build_router())
+        app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """An app from ``FUSIONREC_*`` environment variables (what ``fusionrec serve`` runs under uvicorn)."""
+    return create_app(ServeSettings())  # type: ignore[call-arg]  # artifact comes from FUSIONREC_ARTIFACT

@@ -1,0 +1,164 @@
+"""The served catalog: raw item ids, titles, posters and metadata, growing as items are added.
+
+Unlike :class:`~fusionrec.data.Vocabulary` (frozen), the catalog appends
+items in place; index ``i < n_trained`` is the artifact's item ``i``.
+
+Example:
+    >>> catalog = ItemCatalog(["a", "b"])
+    >>> catalog.upsert("c", title="C")
+    (2, True)
+    >>> catalog.info(2).title
+    'C'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fusionrec.serve.errors import NotFoundError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from fusionrec.data.dataset import Dataset
+
+_SPECIAL_COLUMNS = ("item_id", "title", "poster")
+_EXAMPLES_SHOWN = 5
+
+
+@dataclass
+class ItemInfo:
+    """What the service shows about an item."""
+
+    index: int
+    item_id: str
+    title: str
+    poster: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+class ItemCatalog:
+    """Raw item ids <-> indices plus display fields.
+
+    Args:
+        item_ids: raw ids in index order.
+        table: optional item table, one row per item, with ``title``,
+            ``poster`` (path relative to the media root, or an http(s) URL)
+            and any other text columns (returned as metadata).
+    """
+
+    def __init__(self, item_ids: list[str], table: pd.DataFrame | None = None) -> None:
+        self._ids = list(item_ids)
+        self._lookup = {raw: i for i, raw in enumerate(self._ids)}
+        self.n_trained = len(self._ids)
+        self._titles = _column(table, "title", len(self._ids))
+        self._posters = _column(table, "poster", len(self._ids))
+        self._table = table
+        self._added: dict[int, dict[str, str]] = {}
+
+    @classmethod
+    def from_dataset(cls, dataset: Dataset) -> ItemCatalog:
+        return cls(list(dataset.items.ids), dataset.item_table)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, item_id: object) -> bool:
+        return str(item_id) in self._lookup
+
+    def index_of(self, item_id: str) -> int | None:
+        """The index of ``item_id``, or None when unknown."""
+        return self._lookup.get(item_id)
+
+    def indices(self, item_ids: list[str], *, source: str) -> np.ndarray:
+        """int64 indices of ``item_ids``; raises NotFoundError naming the unknown ones."""
+        found = [self._lookup.get(raw, -1) for raw in item_ids]
+        unknown = [raw for raw, i in zip(item_ids, found, strict=True) if i < 0]
+        if unknown:
+            raise NotFoundError(
+                f"{source}: {len(unknown)} of {len(item_ids)} item id(s) are not in the catalog of "
+                f"{len(self):,} items (e.g. {unknown[:_EXAMPLES_SHOWN]}); add them with PUT /v1/items/{{item_id}} first"
+            )
+        return np.asarray(found, dtype=np.int64)
+
+    def item_id(self, index: int) -> str:
+        return self._ids[index]
+
+    def info(self, index: int) -> ItemInfo:
+        """Display fields of the item at ``index``."""
+        raw = self._ids[index]
+        title = self._titles[index] if index < len(self._titles) else None
+        poster = self._posters[index] if index < len(self._posters) else None
+        return ItemInfo(index, raw, title or raw, poster or None, self._metadata(index))
+
+    def _metadata(self, index: int) -> dict[str, str]:
+        if index in self._added:
+            return dict(self._added[index])
+        if self._table is None or index >= self.n_trained:
+            return {}
+        row = self._table.iloc[index]
+        return {str(k): str(v) for k, v in row.items() if k not in _SPECIAL_COLUMNS and isinstance(v, str) and v}
+
+    def upsert(
+        self, item_id: str, title: str | None = None, poster: str | None = None, metadata: dict[str, str] | None = None
+    ) -> tuple[int, bool]:
+        """Add ``item_id`` or update its fields (None keeps a field); returns ``(index, created)``."""
+        index = self._lookup.get(item_id)
+        created = index is None
+        if index is None:
+            index = len(self._ids)
+            self._ids.append(item_id)
+            self._lookup[item_id] = index
+            self._titles.append(None)
+            self._posters.append(None)
+        if title is not None:
+            self._titles[index] = title
+        if poster is not None:
+            self._posters[index] = poster
+        if metadata is not None:
+            self._added[index] = dict(metadata)
+        return index, created
+
+    def poster_path(self, index: int, media_root: Path | None) -> Path | None:
+        """The poster file of an item, only if it lies inside ``media_root`` (no path traversal)."""
+        poster = self.info(index).poster
+        if not poster or media_root is None or _is_url(poster):
+            return None
+        root = media_root.resolve()
+        path = (root / poster).resolve()
+        return path if path.is_relative_to(root) and path.is_file() else None
+
+
+def _column(table: pd.DataFrame | None, name: str, n: int) -> list[str | None]:
+    if table is None or name not in table.columns:
+        return [None] * n
+    return [value if isinstance(value, str) and value else None for value in table[name].tolist()]
+
+
+def _is_url(value: str) -> bool:
+    return value.startswith(("http://", "https://"))
+
+
+def poster_url(info: ItemInfo) -> str | None:
+    """The URL a browser loads the poster from: the item's poster route, or its own http(s) URL."""
+    if not info.poster:
+        return None
+    return info.poster if _is_url(info.poster) else f"/v1/items/{_quote(info.item_id)}/poster"
+
+
+def _quote(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(value, safe="")
+
+
+def metadata_payload(values: dict[str, Any] | None) -> dict[str, str] | None:
+    """Metadata as text values (what the catalog stores)."""
+    return None if values is None else {str(k): str(v) for k, v in values.items()}
+
+
+__all__ = ["ItemCatalog", "ItemInfo", "poster_url"]

@@ -1,0 +1,67 @@
+"""Errors the service raises on purpose; each carries the HTTP status and a stable code.
+
+::
+
+    FusionrecError
+    └── ServeError             status, code
+        ├── NotFoundError      404 an id the service does not know
+        ├── ConflictError      409 the request clashes with stored state (idempotency key reuse)
+        ├── UnsupportedError   409 the served model cannot do this (no embeddings, no content)
+        ├── InvalidInputError  422 a value is out of range or the wrong shape
+        ├── UnauthorizedError  401 the API key is missing or wrong
+        └── WritesDisabledError 403 no API key is configured, so write routes are off
+
+The HTTP layer turns them into ``{"error": {"code": ..., "message": ...}}``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from fusionrec.errors import FusionrecError
+
+
+class ServeError(FusionrecError):
+    """Base of the service's errors."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFoundError(ServeError):
+    status, code = 404, "not_found"
+
+
+class ConflictError(ServeError):
+    status, code = 409, "conflict"
+
+
+class UnsupportedError(ServeError):
+    status, code = 409, "unsupported"
+
+
+class InvalidInputError(ServeError):
+    status, code = 422, "invalid_input"
+
+
+class UnauthorizedError(ServeError):
+    status, code = 401, "unauthorized"
+
+
+class WritesDisabledError(ServeError):
+    status, code = 403, "writes_disabled"
+
+
+__all__ = [
+    "ConflictError",
+    "InvalidInputError",
+    "NotFoundError",
+    "ServeError",
+    "UnauthorizedError",
+    "UnsupportedError",
+    "WritesDisabledError",
+]

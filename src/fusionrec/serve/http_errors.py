@@ -1,0 +1,90 @@
+"""Every error becomes JSON ``{"error": {"code", "message", "details"?}}`` with a fitting 4xx/5xx status."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fusionrec.errors import DataError, UnknownIdError
+from fusionrec.serve.errors import ServeError
+
+logger = logging.getLogger(__name__)
+
+_SHOWN_INPUT = 80
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media_type"}
+
+
+def error_response(status: int, code: str, message: str, details: list[dict[str, str]] | None = None) -> JSONResponse:
+    """The JSON error body every route and middleware answers with."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    return JSONResponse({"error": body}, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn exceptions into JSON errors."""
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(ServeError, _serve_error)  # type: ignore[arg-type]
+    app.add_exception_handler(UnknownIdError, _unknown_id)  # type: ignore[arg-type]
+    app.add_exception_handler(DataError, _data_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected)
+
+
+async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = list(exc.errors())
+    details = [_detail(e) for e in errors]
+    if any(e.get("type") == "json_invalid" for e in errors):
+        reason = errors[0].get("ctx", {}).get("error", "invalid JSON")
+        return error_response(
+            400, "malformed_json", f"the request body is not valid JSON ({reason}); send a JSON object"
+        )
+    message = "; ".join(f"{d['location']}: {d['message']} (got {d['input']})" for d in details[:5])
+    return error_response(422, "invalid_request", f"{len(details)} invalid value(s): {message}", details)
+
+
+def _detail(error: dict[str, Any]) -> dict[str, str]:
+    location = ".".join(str(part) for part in error.get("loc", ()))
+    shown = repr(error.get("input"))
+    if len(shown) > _SHOWN_INPUT:
+        shown = shown[:_SHOWN_INPUT] + "..."
+    return {
+        "location": location,
+        "message": str(error.get("msg", "")),
+        "type": str(error.get("type", "")),
+        "input": shown,
+    }
+
+
+async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    message = str(exc.detail)
+    if exc.status_code == 404 and message == "Not Found":
+        message = "no such route; the API is described at /docs and /openapi.json"
+    response = error_response(exc.status_code, code, message)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _serve_error(_request: Request, exc: ServeError) -> JSONResponse:
+    return error_response(exc.status, exc.code, exc.message)
+
+
+async def _unknown_id(_request: Request, exc: UnknownIdError) -> JSONResponse:
+    return error_response(404, "not_found", str(exc))
+
+
+async def _data_error(_request: Request, exc: DataError) -> JSONResponse:
+    return error_response(422, "invalid_input", str(exc))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", f"unexpected {type(exc).__name__}; see the server log")

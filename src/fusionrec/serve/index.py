@@ -1,0 +1,210 @@
+"""Retrieval over item vectors with faiss: exact for small catalogs, HNSW or IVF for large ones.
+
+Scores are inner products (score = user @ item). Slots are append-only:
+an item whose vector changes gets a new slot and its old one is retired,
+because HNSW cannot remove vectors. Searches over-fetch to make up for
+excluded (seen) items and retired slots.
+
+Example:
+    >>> index = ItemIndex(np.eye(3, dtype=np.float32))
+    >>> index.search(np.array([0, 1, 0], np.float32), k=1, exclude={2})[0].tolist()
+    [1]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fusionrec.serve.locking import ReadWriteLock
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    """How to build the index; ``kind="auto"`` picks exact up to ``exact_max_items`` items, else HNSW."""
+
+    kind: str = "auto"
+    exact_max_items: int = 20_000
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 40
+    hnsw_ef_search: int = 64
+    ivf_nprobe: int = 16
+    cache_dir: Path | None = None
+    search_threads: int = 1
+
+    def resolve(self, n_items: int) -> str:
+        """The concrete kind (``exact``, ``hnsw`` or ``ivf``) for a catalog of ``n_items``."""
+        if self.kind != "auto":
+            return self.kind
+        return "exact" if n_items <= self.exact_max_items else "hnsw"
+
+
+class ItemIndex:
+    """A faiss inner-product index whose results are item indices.
+
+    Args:
+        vectors: float32 (n_items, d) item vectors; row ``i`` is item ``i``.
+        options: index kind and parameters.
+    """
+
+    def __init__(self, vectors: np.ndarray, options: IndexOptions | None = None) -> None:
+        faiss = _faiss()
+        self.options = options or IndexOptions()
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self.kind = self.options.resolve(len(vectors))
+        self.dim = vectors.shape[1]
+        self._lock = ReadWriteLock()
+        self._vectors = vectors.copy()  # (n_items, d), row = item index; grows as items are added
+        self._n_items = len(vectors)
+        self._slot_item = np.arange(len(vectors), dtype=np.int64)  # slot -> item index, -1 when retired
+        self._item_slot = np.arange(len(vectors), dtype=np.int64)  # item -> its live slot
+        self._retired = 0
+        self._index = _cached_or_built(vectors, self.kind, self.options)
+        faiss.omp_set_num_threads(self.options.search_threads)
+
+    @property
+    def n_items(self) -> int:
+        return self._n_items
+
+    def vectors(self, items: np.ndarray) -> np.ndarray:
+        """float32 (len(items), d) current vectors of item indices."""
+        with self._lock.reading():
+            return self._vectors[items]
+
+    def search(
+        self, query: np.ndarray, k: int, exclude: set[int] | frozenset[int] = frozenset()
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` items for one query vector, skipping ``exclude``.
+
+        Args:
+            query: float32 (d,) user or profile vector.
+            k: number of items wanted.
+            exclude: item indices never returned.
+
+        Returns:
+            int64 (<= k,) item indices best first and float32 (<= k,) their scores.
+        """
+        query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)  # (1, d)
+        with self._lock.reading():
+            total = int(self._index.ntotal)
+            fetch = min(total, k + len(exclude) + self._retired)
+            while True:
+                scores, slots = self._search(query, max(fetch, 1))
+                items, kept = self._filter(slots[0], scores[0], exclude, k)
+                if len(items) >= k or fetch >= total:
+                    return items, kept
+                fetch = min(total, fetch * 2)
+
+    def _search(self, query: np.ndarray, fetch: int) -> tuple[np.ndarray, np.ndarray]:
+        faiss = _faiss()
+
+        params: Any = None
+        if self.kind == "hnsw":
+            params = faiss.SearchParametersHNSW(efSearch=max(self.options.hnsw_ef_search, fetch))
+        elif self.kind == "ivf":
+            params = faiss.SearchParametersIVF(nprobe=self.options.ivf_nprobe)
+        return self._index.search(query, fetch, params=params)
+
+    def _filter(
+        self, slots: np.ndarray, scores: np.ndarray, exclude: set[int] | frozenset[int], k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        valid = slots >= 0  # faiss pads with -1 when it finds fewer
+        items, scores = self._slot_item[slots[valid]], scores[valid]
+        keep = items >= 0
+        if exclude:
+            keep &= ~np.isin(items, np.fromiter(exclude, np.int64, len(exclude)))
+        return items[keep][:k], scores[keep][:k].astype(np.float32)
+
+    def upsert(self, item: int, vector: np.ndarray) -> None:
+        """Give item ``item`` the float32 (d,) ``vector``; ``item == n_items`` appends a new item."""
+        vector = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, self.dim)  # (1, d)
+        with self._lock.writing():
+            if item == self._n_items:
+                self._grow()
+            elif not 0 <= item < self._n_items:
+                raise IndexError(f"item index {item} is outside 0..{self._n_items} (n_items is {self._n_items})")
+            else:
+                self._slot_item[self._item_slot[item]] = -1
+                self._retired += 1
+            self._index.add(vector)
+            self._slot_item = np.append(self._slot_item, item)
+            self._item_slot[item] = len(self._slot_item) - 1
+            self._vectors[item] = vector[0]
+
+    def _grow(self) -> None:
+        if self._n_items == len(self._vectors):
+            spare = max(16, self._n_items // 4)  # amortised growth keeps appends O(1)
+            self._vectors = np.concatenate([self._vectors, np.zeros((spare, self.dim), np.float32)])
+            self._item_slot = np.concatenate([self._item_slot, np.full(spare, -1, np.int64)])
+        self._n_items += 1
+
+
+def _faiss() -> Any:
+    """The faiss module, imported on first use (typed loosely: its SWIG stubs are incomplete)."""
+    import faiss
+
+    return faiss
+
+
+def _cached_or_built(vectors: np.ndarray, kind: str, options: IndexOptions) -> Any:
+    faiss = _faiss()
+
+    if kind == "exact" or options.cache_dir is None:
+        return _build(vectors, kind, options)
+    digest = hashlib.sha256(vectors.tobytes())
+    digest.update(repr((kind, options.hnsw_m, options.hnsw_ef_construction)).encode())
+    path = Path(options.cache_dir) / f"{kind}-{digest.hexdigest()[:24]}.faiss"
+    if path.is_file():
+        logger.info("reusing the %s index in %s", kind, path)
+        return faiss.read_index(str(path))
+    index = _build(vectors, kind, options)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".partial-{os.getpid()}")
+    faiss.write_index(index, str(partial))
+    partial.replace(path)
+    return index
+
+
+def _build(vectors: np.ndarray, kind: str, options: IndexOptions) -> Any:
+    """A faiss index holding ``vectors`` (n, d), built with every core."""
+    faiss = _faiss()
+
+    started = time.perf_counter()
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    n, dim = vectors.shape
+    if kind == "exact":
+        index: Any = faiss.IndexFlatIP(dim)
+    elif kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, options.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = options.hnsw_ef_construction
+    elif kind == "ivf":
+        index = _trained_ivf(vectors)
+    else:
+        raise ValueError(f"index kind {kind!r} is unknown; use exact, hnsw, ivf or auto")
+    index.add(vectors)
+    logger.info("built a %s index over %d items (d=%d) in %.1f s", kind, n, dim, time.perf_counter() - started)
+    return index
+
+
+def _trained_ivf(vectors: np.ndarray) -> Any:
+    faiss = _faiss()
+
+    n, dim = vectors.shape
+    n_lists = int(np.clip(4 * np.sqrt(n), 1, max(1, n // 39)))  # faiss wants >= 39 training points per list
+    quantizer = faiss.IndexFlatIP(dim)
+    index = faiss.IndexIVFFlat(quantizer, dim, n_lists, faiss.METRIC_INNER_PRODUCT)
+    sample = vectors[np.random.default_rng(0).choice(n, size=min(n, 64 * n_lists), replace=False)]
+    index.train(sample)
+    return index
+
+
+__all__ = ["IndexOptions", "ItemIndex"]

@@ -1,0 +1,1 @@
+"""One router per resource: recommendations, users, items, events, health and the web page."""

@@ -1,0 +1,77 @@
+"""Dependencies shared by the routers: the service, the API key check, and rendering of items."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+
+from fusionrec.serve.catalog import ItemInfo, poster_url
+from fusionrec.serve.errors import UnauthorizedError, WritesDisabledError
+from fusionrec.serve.metrics import ServiceMetrics
+from fusionrec.serve.schemas import ErrorResponse, ItemOut, RecommendationsOut, ScoredItem
+from fusionrec.serve.service import Ranked, RecommendationService
+from fusionrec.serve.settings import ServeSettings
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in ((400, "malformed request"), (404, "unknown id"), (422, "invalid value"))
+}
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="required by write routes")
+
+
+def get_service(request: Request) -> RecommendationService:
+    service: RecommendationService = request.app.state.service
+    return service
+
+
+def get_settings(request: Request) -> ServeSettings:
+    settings: ServeSettings = request.app.state.settings
+    return settings
+
+
+def get_metrics(request: Request) -> ServiceMetrics:
+    metrics: ServiceMetrics = request.app.state.metrics
+    return metrics
+
+
+ServiceDep = Annotated[RecommendationService, Depends(get_service)]
+SettingsDep = Annotated[ServeSettings, Depends(get_settings)]
+MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
+
+
+def require_api_key(settings: SettingsDep, key: Annotated[str | None, Security(_api_key_header)] = None) -> None:
+    """Write routes need the configured key in the ``X-API-Key`` header."""
+    if settings.api_key is None:
+        raise WritesDisabledError("write routes are disabled: the server has no API key (set FUSIONREC_API_KEY)")
+    expected = settings.api_key.get_secret_value()
+    if key is None:
+        raise UnauthorizedError("this route writes data and needs the X-API-Key header; none was sent")
+    if not secrets.compare_digest(key.encode(), expected.encode()):
+        raise UnauthorizedError("the X-API-Key header does not match the server's API key")
+
+
+def item_out(info: ItemInfo) -> ItemOut:
+    return ItemOut(item_id=info.item_id, title=info.title, poster_url=poster_url(info), metadata=info.metadata)
+
+
+def recommendations_out(
+    service: RecommendationService, ranked: Ranked, k: int, user_id: str | None = None
+) -> RecommendationsOut:
+    """The response body of a ranked list (rank 1 first)."""
+    items = []
+    for rank, (item, score) in enumerate(zip(ranked.items.tolist(), ranked.scores.tolist(), strict=True), start=1):
+        info = service.catalog.info(item)
+        items.append(
+            ScoredItem(
+                item_id=info.item_id,
+                title=info.title,
+                poster_url=poster_url(info),
+                metadata=info.metadata,
+                rank=rank,
+                score=score,
+            )
+        )
+    return RecommendationsOut(user_id=user_id, strategy=ranked.strategy, k=k, items=items)  # type: ignore[arg-type]

@@ -1,0 +1,55 @@
+"""Liveness, readiness, Prometheus metrics and a description of the served model."""
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Response
+
+from fusionrec.serve.routes.common import MetricsDep, ServiceDep
+from fusionrec.serve.schemas import HealthOut, ModelOut, ReadyOut
+from fusionrec.serve.settings import ServeSettings
+
+
+def build_router(settings: ServeSettings) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/health", response_model=HealthOut)
+    def health() -> HealthOut:
+        """The process is up (liveness)."""
+        return HealthOut()
+
+    @router.get("/ready", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
+    def ready(service: ServiceDep, response: Response) -> ReadyOut:
+        """The model is loaded and the event store answers (readiness); 503 otherwise."""
+        checks = {"model": "ok", "index": service.index.kind if service.index is not None else "none"}
+        try:
+            service.store.ping()
+            checks["store"] = "ok"
+        except sa.exc.SQLAlchemyError as exc:
+            checks["store"] = f"unavailable: {type(exc).__name__}"
+            response.status_code = 503
+        return ReadyOut(status="ready" if response.status_code != 503 else "unavailable", checks=checks)
+
+    @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+    def metrics(metrics: MetricsDep) -> Response:
+        """Prometheus metrics of this worker."""
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    @router.get("/v1/model", response_model=ModelOut, tags=["model"])
+    def model_info(service: ServiceDep) -> ModelOut:
+        """What is served: component, data, versions, modalities and capabilities."""
+        manifest = service.manifest
+        return ModelOut(
+            component=str(manifest.get("component")),
+            dataset=manifest.get("dataset"),
+            created_at=manifest.get("created_at"),
+            versions=manifest.get("versions") or {},
+            n_users=len(service.users),
+            n_items=len(service.catalog),
+            modalities=service.dataset.modalities,
+            index=service.index.kind if service.index is not None else None,
+            can_add_items=service.content_aware,
+            can_explain=service.index is not None,
+        )
+
+    return router

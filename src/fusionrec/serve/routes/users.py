@@ -1,0 +1,74 @@
+"""Users: the list of trained users, a user's history, and explanations of a recommendation."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from fusionrec.serve.routes.common import ERRORS, ServiceDep, item_out
+from fusionrec.serve.schemas import (
+    BecauseOut,
+    ContributionOut,
+    ExplanationOut,
+    HistoryEntry,
+    UserHistoryOut,
+    UsersOut,
+)
+from fusionrec.serve.settings import ServeSettings
+from fusionrec.serve.store import ID_LENGTH
+
+UserId = Annotated[str, Path(min_length=1, max_length=ID_LENGTH)]
+
+
+def build_router(settings: ServeSettings) -> APIRouter:
+    router = APIRouter(prefix="/v1/users", tags=["users"], responses=ERRORS)
+
+    @router.get("", response_model=UsersOut)
+    def list_users(
+        service: ServiceDep,
+        offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> UsersOut:
+        """A page of the users the model was trained on."""
+        total, users = service.user_ids(offset, limit)
+        return UsersOut(total=total, offset=offset, users=users)
+
+    @router.get("/{user_id}/history", response_model=UserHistoryOut)
+    def user_history(
+        service: ServiceDep,
+        user_id: UserId,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> UserHistoryOut:
+        """The user's recorded events (newest first) followed by their training items."""
+        state = service.user_state(user_id)
+        entries = [(e.item_id, e.kind) for e in reversed(state.events) if e.item_id in service.catalog]
+        if state.index is not None:
+            trained = service.train_matrix[state.index].indices.tolist()
+            entries += [(service.catalog.item_id(i), "train") for i in trained]
+        items = [
+            HistoryEntry(item=item_out(service.item(item_id)), source=source) for item_id, source in entries[:limit]
+        ]
+        return UserHistoryOut(user_id=user_id, known=state.index is not None, items=items)
+
+    @router.get("/{user_id}/explanations/{item_id}", response_model=ExplanationOut)
+    def explain(
+        service: ServiceDep,
+        user_id: UserId,
+        item_id: Annotated[str, Path(min_length=1, max_length=ID_LENGTH)],
+        because: Annotated[int, Query(ge=0, le=20, description="history items to return")] = 3,
+    ) -> ExplanationOut:
+        """Why the item scores what it does for the user: each modality's part and the closest history items."""
+        explanation = service.explain(user_id, item_id, because)
+        total = sum(abs(score) for _, score in explanation.contributions) or 1.0
+        return ExplanationOut(
+            user_id=user_id,
+            item=item_out(service.catalog.info(explanation.item)),
+            score=explanation.score,
+            strategy=explanation.strategy,
+            method=explanation.method,  # type: ignore[arg-type]
+            contributions=[ContributionOut(name=n, score=s, share=s / total) for n, s in explanation.contributions],
+            because=[
+                BecauseOut(item=item_out(service.catalog.info(i)), similarity=sim) for i, sim in explanation.because
+            ],
+        )
+
+    return router

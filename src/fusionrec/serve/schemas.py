@@ -1,0 +1,175 @@
+"""Request and response bodies of the HTTP API (pydantic); the OpenAPI document is built from them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from fusionrec.serve.store import ID_LENGTH, KEY_LENGTH
+
+RawId = Annotated[str, StringConstraints(min_length=1, max_length=ID_LENGTH)]
+EventKind = Literal["view", "click", "like", "purchase", "dislike", "rating"]
+Strategy = Literal["model", "profile", "popularity", "history", "similar"]
+
+MAX_HISTORY = 1000
+MAX_FEATURE_VALUES = 8192
+MAX_METADATA_FIELDS = 50
+
+MetadataMap = dict[
+    Annotated[str, StringConstraints(max_length=100)], Annotated[str, StringConstraints(max_length=5000)]
+]
+FeatureValues = Annotated[
+    list[Annotated[float, Field(allow_inf_nan=False)]], Field(min_length=1, max_length=MAX_FEATURE_VALUES)
+]
+
+
+class Strict(BaseModel):
+    """Unknown fields are refused, so a typo is an error rather than silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="stable machine-readable code, e.g. not_found, invalid_request")
+    message: str = Field(description="what was wrong, the value received and what is expected")
+    details: list[dict[str, str]] | None = None
+
+
+class ErrorResponse(BaseModel):
+    """Every error answers with this body."""
+
+    error: ErrorBody
+
+
+class ItemOut(BaseModel):
+    item_id: str
+    title: str
+    poster_url: str | None = Field(None, description="URL of the poster image, when the item has one")
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class ScoredItem(ItemOut):
+    rank: int = Field(description="1 for the best item")
+    score: float
+
+
+class RecommendationsOut(BaseModel):
+    user_id: str | None = None
+    strategy: Strategy = Field(
+        description="model: trained user vector; profile: trained vector updated by recorded events; "
+        "popularity: fallback for users with no history; history: ad-hoc history; similar: item-to-item"
+    )
+    k: int
+    items: list[ScoredItem]
+
+
+class HistoryIn(Strict):
+    """An ad-hoc history (e.g. a visitor's session) to recommend for."""
+
+    history: list[RawId] = Field(min_length=1, max_length=MAX_HISTORY, description="item ids, oldest first")
+    k: int = Field(20, ge=1, description="number of items wanted (at most the server's max_k)")
+    exclude: list[RawId] = Field(default_factory=list, max_length=MAX_HISTORY)
+
+
+class ItemIn(Strict):
+    """Add an item or update it; fields left out keep their value."""
+
+    title: str | None = Field(None, min_length=1, max_length=500)
+    poster: str | None = Field(
+        None, min_length=1, max_length=1000, description="path under the media root, or an http(s) URL"
+    )
+    metadata: MetadataMap | None = Field(None, max_length=MAX_METADATA_FIELDS)
+    features: dict[str, FeatureValues] | None = Field(
+        None, description="precomputed content features {modality: values}, the same kind the model was trained on"
+    )
+
+
+class ItemWriteOut(BaseModel):
+    item: ItemOut
+    created: bool
+    indexed: bool = Field(description="True when the item got a new vector in the retrieval index")
+
+
+class EventIn(Strict):
+    user_id: RawId
+    item_id: RawId
+    type: EventKind
+    value: float | None = Field(None, ge=-1e6, le=1e6, description="the rating for type=rating (1-5)")
+    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=KEY_LENGTH)] | None = Field(
+        None, description="a retry with the same key returns the original event instead of recording it twice"
+    )
+
+
+class EventOut(BaseModel):
+    id: int
+    user_id: str
+    item_id: str
+    type: str
+    value: float | None
+    idempotency_key: str | None
+    created_at: float = Field(description="seconds since the epoch")
+    replayed: bool = Field(description="True when this key was recorded before and the original event is returned")
+
+
+class HistoryEntry(BaseModel):
+    item: ItemOut
+    source: str = Field(description="train for training interactions, else the event type")
+
+
+class UserHistoryOut(BaseModel):
+    user_id: str
+    known: bool = Field(description="True when the model was trained on this user")
+    items: list[HistoryEntry]
+
+
+class ContributionOut(BaseModel):
+    name: str = Field(description="a modality, or id for the behaviour-only part")
+    score: float
+    share: float = Field(description="score / sum of absolute contribution scores")
+
+
+class BecauseOut(BaseModel):
+    item: ItemOut
+    similarity: float = Field(description="cosine similarity of the history item to the explained item")
+
+
+class ExplanationOut(BaseModel):
+    user_id: str
+    item: ItemOut
+    score: float
+    strategy: str
+    method: Literal["decomposition", "occlusion", "total", "popularity"] = Field(
+        description="decomposition: the model's per-modality parts; occlusion: score lost when a modality is "
+        "hidden (items added at serve time); total: the model has a single part; popularity: no user profile"
+    )
+    contributions: list[ContributionOut]
+    because: list[BecauseOut]
+
+
+class UsersOut(BaseModel):
+    total: int
+    offset: int
+    users: list[str]
+
+
+class ModelOut(BaseModel):
+    component: str
+    dataset: str | None
+    created_at: str | None
+    versions: dict[str, str | None]
+    n_users: int
+    n_items: int
+    modalities: list[str]
+    index: str | None = Field(description="exact, hnsw or ivf; None when the model has no embeddings")
+    can_add_items: bool
+    can_explain: bool
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, str]

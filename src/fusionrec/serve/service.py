@@ -1,0 +1,374 @@
+"""The recommendation service without HTTP: retrieval, online profiles, explanations and catalog updates.
+
+One :class:`RecommendationService` holds a loaded artifact, its retrieval
+index and the event store. A user's query vector is rebuilt on every
+request from the trained vector and the user's stored events (see
+:mod:`fusionrec.serve.profiles`), so an event recorded by any worker
+counts for the next request. Items added through the service are stored
+as revisions and replayed on start-up; other workers pick them up every
+``sync_interval_s``.
+
+Example:
+    >>> service = RecommendationService.from_settings(ServeSettings(artifact="artifacts/ml100k"))  # doctest: +SKIP
+    >>> service.recommend_user("196", k=5).items  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fusionrec.models.base import ContentAware, top_k
+from fusionrec.serve.catalog import ItemCatalog, ItemInfo
+from fusionrec.serve.errors import ConflictError, InvalidInputError, NotFoundError, UnsupportedError
+from fusionrec.serve.index import IndexOptions, ItemIndex
+from fusionrec.serve.profiles import event_weight, profile_vector
+from fusionrec.serve.store import EventStore, NewEvent, StoredEvent
+
+if TYPE_CHECKING:
+    from fusionrec.models.artifact import LoadedArtifact
+    from fusionrec.serve.settings import ServeSettings
+
+logger = logging.getLogger(__name__)
+
+_GAP_SECONDS = 30.0  # how long a missing revision number is waited for (PostgreSQL commits out of order)
+
+
+@dataclass
+class Ranked:
+    """Items best first: int64 (n,) indices, float32 (n,) scores, and how they were found."""
+
+    items: np.ndarray
+    scores: np.ndarray
+    strategy: str
+
+
+@dataclass
+class UserState:
+    """What the service knows about a user at request time."""
+
+    user_id: str
+    index: int | None
+    events: list[StoredEvent]
+    history: list[int]
+    seen: set[int]
+    query: np.ndarray | None
+    strategy: str
+
+
+@dataclass
+class Explanation:
+    """Why ``item`` scores what it does for a user."""
+
+    item: int
+    score: float
+    strategy: str
+    method: str
+    contributions: list[tuple[str, float]] = field(default_factory=list)
+    because: list[tuple[int, float]] = field(default_factory=list)
+
+
+class RecommendationService:
+    """Serves one artifact.
+
+    Args:
+        loaded: the artifact (model, training split, stored vectors).
+        store: the event store.
+        settings: service settings (index, profile weight, limits).
+    """
+
+    def __init__(self, loaded: LoadedArtifact, store: EventStore, settings: ServeSettings) -> None:
+        self.settings, self.store, self.model = settings, store, loaded.model
+        self.manifest = loaded.manifest
+        dataset = loaded.split.dataset
+        self.dataset, self.users = dataset, dataset.users
+        self.catalog = ItemCatalog.from_dataset(dataset)
+        self.media_root = settings.media_root or dataset.media_root
+        self.train_matrix = loaded.split.train.to_csr()
+        counts = np.asarray(self.train_matrix.sum(axis=0)).ravel()  # (n_items,) training popularity
+        self.popularity, self.popular_order = counts.astype(np.float32), np.argsort(-counts, kind="stable")
+        self.user_vectors, item_vectors = _vectors(loaded)
+        self.index = None if item_vectors is None else ItemIndex(item_vectors, _index_options(settings))
+        self.content_aware = self.index is not None and isinstance(self.model, ContentAware)
+        self.modality_parts = self.model.modality_item_vectors() if self.content_aware else None  # type: ignore[attr-defined]
+        self._added_parts: dict[int, dict[str, np.ndarray]] = {}
+        self._write_lock = threading.Lock()
+        self._applied: set[int] = set()
+        self._gaps: dict[int, float] = {}
+        self._revision_seq, self._last_sync = 0, 0.0
+        self.sync(force=True)
+
+    @classmethod
+    def from_settings(cls, settings: ServeSettings) -> RecommendationService:
+        """Load the artifact and open the store named in ``settings``."""
+        from fusionrec.models.artifact import load_artifact
+
+        return cls(load_artifact(settings.artifact), EventStore(settings.store_url, settings.table_prefix), settings)
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    def user_state(self, user_id: str) -> UserState:
+        """The user's training items, events and query vector right now."""
+        self.sync()
+        found = int(self.users.index_or_missing([user_id])[0])
+        index = found if found >= 0 else None
+        events = self.store.user_events(user_id, self.settings.max_user_events)
+        trained = [] if index is None else self.train_matrix[index].indices.tolist()
+        event_items = [self.catalog.index_of(e.item_id) for e in events]
+        pairs = [(e, i) for e, i in zip(events, event_items, strict=True) if i is not None]
+        history = trained + [i for e, i in pairs if event_weight(e.kind, e.value) > 0]
+        seen = set(trained) | {i for _, i in pairs}
+        base = None if index is None or self.user_vectors is None else self.user_vectors[index]
+        query = base
+        if self.index is not None and pairs:
+            weights = np.array([event_weight(e.kind, e.value) for e, _ in pairs])
+            query = profile_vector(base, self.index.vectors(np.array([i for _, i in pairs])), weights, self._half)
+        strategy = "popularity" if query is None and index is None else ("profile" if pairs else "model")
+        return UserState(user_id, index, events, history, seen, query, strategy)
+
+    def _indices(self, item_ids: list[str], *, source: str) -> np.ndarray:
+        """int64 catalog indices; an unknown id triggers a sync first (another worker may just have added it)."""
+        self.sync()
+        try:
+            return self.catalog.indices(item_ids, source=source)
+        except NotFoundError:
+            self.sync(force=True)
+            return self.catalog.indices(item_ids, source=source)
+
+    @property
+    def _half(self) -> float:
+        return self.settings.profile_half_weight
+
+    def recommend_user(self, user_id: str, k: int, exclude: list[str] | None = None) -> Ranked:
+        """Top-``k`` items for ``user_id``; seen items and ``exclude`` are never returned."""
+        state = self.user_state(user_id)
+        excluded = state.seen | set(self._indices(exclude or [], source="exclude").tolist())
+        if state.query is not None and self.index is not None:
+            items, scores = self.index.search(state.query, k, excluded)
+            return Ranked(items, scores, state.strategy)
+        if state.index is not None and state.strategy != "popularity":
+            return self._model_scores(state.index, k, excluded)
+        return self.popular(k, excluded)
+
+    def recommend_history(self, history: list[str], k: int, exclude: list[str] | None = None) -> Ranked:
+        """Top-``k`` items for an ad-hoc history of item ids (a visitor with no account)."""
+        index = self._require_index("rank items for an ad-hoc history")
+        items = self._indices(history, source="history")
+        excluded = set(items.tolist()) | set(self._indices(exclude or [], source="exclude").tolist())
+        query = profile_vector(None, index.vectors(items), np.ones(len(items)), self._half)
+        if query is None:
+            return self.popular(k, excluded)
+        found, scores = index.search(query, k, excluded)
+        return Ranked(found, scores, "history")
+
+    def similar(self, item_id: str, k: int) -> Ranked:
+        """The ``k`` items that score highest for a profile made of ``item_id`` alone."""
+        index = self._require_index("find similar items")
+        item = int(self._indices([item_id], source="similar items")[0])
+        found, scores = index.search(index.vectors(np.array([item]))[0], k, {item})
+        return Ranked(found, scores, "similar")
+
+    def popular(self, k: int, exclude: set[int]) -> Ranked:
+        """The most-trained items, skipping ``exclude`` (the fallback for users with no history)."""
+        picked = []
+        for item in self.popular_order:
+            if int(item) not in exclude:
+                picked.append(int(item))
+                if len(picked) == k:
+                    break
+        items = np.array(picked, dtype=np.int64)
+        return Ranked(items, self.popularity[items], "popularity")
+
+    def _model_scores(self, user: int, k: int, exclude: set[int]) -> Ranked:
+        scores = self.model.score_users(np.array([user]))[:, : self.catalog.n_trained].astype(np.float32)  # (1, n)
+        if exclude:
+            scores[0, [i for i in exclude if i < scores.shape[1]]] = -np.inf
+        top = top_k(scores, k)[0]
+        top = top[np.isfinite(scores[0, top])]
+        return Ranked(top.astype(np.int64), scores[0, top], "model")
+
+    def _require_index(self, what: str) -> ItemIndex:
+        if self.index is None:
+            raise UnsupportedError(
+                f"the served model {self.manifest.get('component')} has no item embeddings, so it cannot {what}; "
+                "serve an embedding model (e.g. bpr, lightgcn or a multimodal model) for this route"
+            )
+        return self.index
+
+    def explain(self, user_id: str, item_id: str, n_because: int = 3) -> Explanation:
+        """Each modality's share of the item's score for the user, and the history items closest to it."""
+        index = self._require_index("explain a score")
+        item = int(self._indices([item_id], source="explanation")[0])
+        state = self.user_state(user_id)
+        if state.query is None:
+            popularity = float(self.popularity[item]) if item < len(self.popularity) else 0.0
+            return Explanation(item, popularity, "popularity", "popularity")
+        vector = index.vectors(np.array([item]))[0]
+        contributions, method = self._contributions(state.query, item, vector)
+        because = self._because(state.history, item, vector, n_because)
+        return Explanation(item, float(state.query @ vector), state.strategy, method, contributions, because)
+
+    def _contributions(self, query: np.ndarray, item: int, vector: np.ndarray) -> tuple[list[tuple[str, float]], str]:
+        if item in self._added_parts:
+            return [(m, float(query @ part)) for m, part in self._added_parts[item].items()], "occlusion"
+        if self.modality_parts is not None and item < self.catalog.n_trained:
+            return [(m, float(query @ parts[item])) for m, parts in self.modality_parts.items()], "decomposition"
+        return [("id", float(query @ vector))], "total"
+
+    def _because(self, history: list[int], item: int, vector: np.ndarray, n: int) -> list[tuple[int, float]]:
+        assert self.index is not None
+        candidates = np.array(sorted(set(history) - {item}), dtype=np.int64)
+        if not len(candidates) or n < 1:
+            return []
+        vectors = self.index.vectors(candidates)  # (m, d)
+        norms = np.linalg.norm(vectors, axis=1) * max(float(np.linalg.norm(vector)), 1e-12)
+        cosine = vectors @ vector / np.maximum(norms, 1e-12)
+        best = np.argsort(-cosine, kind="stable")[:n]
+        return [(int(candidates[b]), float(cosine[b])) for b in best]
+
+    def item(self, item_id: str) -> ItemInfo:
+        """Display fields of ``item_id``."""
+        return self.catalog.info(int(self._indices([item_id], source="item")[0]))
+
+    def user_ids(self, offset: int, limit: int) -> tuple[int, list[str]]:
+        """The number of trained users and a page of their ids."""
+        return len(self.users), list(self.users.ids[offset : offset + limit])
+
+    # --- writing -----------------------------------------------------------------------------------
+
+    def record_event(self, event: NewEvent) -> tuple[StoredEvent, bool]:
+        """Store a user event (its item must be in the catalog); returns ``(stored, replayed)``."""
+        self._indices([event.item_id], source="event")
+        stored, replayed = self.store.record_event(event)
+        if replayed and not event.same_as(stored):
+            raise ConflictError(
+                f"idempotency key {event.idempotency_key!r} was already used for event {stored.id} "
+                f"(user {stored.user_id!r}, item {stored.item_id!r}, {stored.kind}); use a new key for a new event"
+            )
+        return stored, replayed
+
+    def upsert_item(self, item_id: str, payload: dict[str, Any]) -> tuple[ItemInfo, bool]:
+        """Add or update an item from ``{title, poster, metadata, features}``; returns ``(info, created)``."""
+        vector, parts = self._encode(item_id, payload.get("features"))
+        with self._write_lock:
+            revision = self.store.add_item_revision(item_id, payload)
+            index, created = self._apply(item_id, payload, vector, parts)
+            self._applied.add(revision.seq)
+        return self.catalog.info(index), created
+
+    def _apply(
+        self, item_id: str, payload: dict[str, Any], vector: np.ndarray | None, parts: dict[str, np.ndarray] | None
+    ) -> tuple[int, bool]:
+        index, created = self.catalog.upsert(
+            item_id, payload.get("title"), payload.get("poster"), payload.get("metadata")
+        )
+        if vector is not None and self.index is not None:
+            self.index.upsert(index, vector)
+            self._added_parts[index] = parts or {}
+        return index, created
+
+    def _encode(
+        self, item_id: str, features: dict[str, list[float]] | None
+    ) -> tuple[np.ndarray | None, dict[str, np.ndarray] | None]:
+        """float32 (d,) vector of an item from content features, and the part each modality adds."""
+        exists = item_id in self.catalog
+        if not self.content_aware and (features or not exists):
+            raise UnsupportedError(
+                f"the served model {self.manifest.get('component')} cannot place new items or new content: it does "
+                "not implement ContentAware (content_item_vectors). Update only title/poster/metadata of known "
+                "items, or serve a multimodal model"
+            )
+        if not features:
+            if exists:
+                return None, None
+            raise InvalidInputError(
+                f"new item {item_id!r} needs content features for at least one of {self.dataset.modalities}"
+            )
+        values, masks = self._feature_inputs(features)
+        model: Any = self.model
+        vector = model.content_item_vectors(values, masks)[0]
+        parts = {}
+        for modality in features:
+            without = model.content_item_vectors(values, {**masks, modality: np.zeros(1, bool)})[0]
+            parts[modality] = (vector - without).astype(np.float32)  # what this modality adds (occlusion)
+        return vector.astype(np.float32), parts
+
+    def _feature_inputs(self, features: dict[str, list[float]]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        known = self.dataset.features
+        unknown = sorted(set(features) - set(known))
+        if unknown:
+            raise InvalidInputError(f"features {unknown} are not modalities of the model; use {sorted(known)}")
+        values, masks = {}, {}
+        for modality, table in known.items():
+            given = features.get(modality)
+            row = np.zeros((1, table.shape[1]), np.float32) if given is None else np.asarray([given], np.float32)
+            if row.shape[1] != table.shape[1] or not np.isfinite(row).all():
+                raise InvalidInputError(
+                    f"features[{modality!r}] has {row.shape[1]} values (finite: {bool(np.isfinite(row).all())}); "
+                    f"the model's {modality} features have {table.shape[1]} finite values"
+                )
+            values[modality], masks[modality] = row, np.array([given is not None])
+        return values, masks
+
+    def sync(self, force: bool = False) -> None:
+        """Apply item revisions written by other workers since the last sync (at most every ``sync_interval_s``)."""
+        now = time.monotonic()
+        if not force and now - self._last_sync < self.settings.sync_interval_s:
+            return
+        self._last_sync = now
+        self._gaps = {seq: t for seq, t in self._gaps.items() if now - t < _GAP_SECONDS}
+        after = min([self._revision_seq, *self._gaps]) - 1 if self._gaps else self._revision_seq
+        with self._write_lock:
+            for revision in self.store.item_revisions(after):
+                seq = revision.seq
+                if seq not in self._applied:
+                    self._replay(revision.item_id, revision.payload)
+                    self._applied.add(seq)
+                self._gaps.pop(seq, None)
+                if seq > self._revision_seq:
+                    missing = range(self._revision_seq + 1, seq)
+                    self._gaps.update({s: now for s in missing if s not in self._applied})
+                    self._revision_seq = seq
+
+    def _replay(self, item_id: str, payload: dict[str, Any]) -> None:
+        try:
+            vector, parts = self._encode(item_id, payload.get("features"))
+        except (InvalidInputError, UnsupportedError) as exc:
+            logger.warning("skipping stored revision of item %r: %s", item_id, exc)
+            return
+        self._apply(item_id, payload, vector, parts)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _vectors(loaded: LoadedArtifact) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """float32 (n_users, d) and (n_items, d) vectors: stored in the artifact, else asked of the model."""
+    if loaded.user_vectors is not None and loaded.item_vectors is not None:
+        return loaded.user_vectors, loaded.item_vectors
+    items = loaded.model.item_embeddings()
+    users = loaded.model.user_embeddings(np.arange(loaded.split.n_users))
+    if items is None or users is None:
+        return None, None
+    return np.asarray(users, np.float32), np.asarray(items, np.float32)
+
+
+def _index_options(settings: ServeSettings) -> IndexOptions:
+    return IndexOptions(
+        kind=settings.index,
+        exact_max_items=settings.exact_max_items,
+        hnsw_m=settings.hnsw_m,
+        hnsw_ef_construction=settings.hnsw_ef_construction,
+        hnsw_ef_search=settings.hnsw_ef_search,
+        ivf_nprobe=settings.ivf_nprobe,
+        cache_dir=settings.index_cache_dir,
+        search_threads=settings.search_threads,
+    )
+
+
+__all__ = ["Explanation", "Ranked", "RecommendationService", "UserState"]

@@ -1,0 +1,48 @@
+"""Settings of the recommendation service, read from arguments or ``FUSIONREC_*`` environment variables.
+
+Example:
+    >>> settings = ServeSettings(artifact="artifacts/ml100k", api_key="s3cret")
+    >>> settings.store_url
+    'sqlite:///fusionrec-events.sqlite3'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+IndexKind = Literal["auto", "exact", "hnsw", "ivf"]
+
+
+class ServeSettings(BaseSettings):
+    """Everything :func:`fusionrec.serve.create_app` needs; environment variables use the prefix ``FUSIONREC_``."""
+
+    model_config = SettingsConfigDict(env_prefix="FUSIONREC_", extra="forbid")
+
+    artifact: Path = Field(description="artifact folder written by save_artifact / fusionrec train")
+    store_url: str = Field(
+        "sqlite:///fusionrec-events.sqlite3",
+        description="SQLAlchemy URL of the event store (SQLite file, or postgresql+psycopg://user@host/db)",
+    )
+    table_prefix: str = Field("fusionrec_", pattern=r"^[a-z_][a-z0-9_]{0,30}$", description="prefix of store tables")
+    api_key: SecretStr | None = Field(None, description="key for write routes (header X-API-Key); None disables writes")
+    media_root: Path | None = Field(None, description="folder of poster files; defaults to the artifact's media_root")
+    index: IndexKind = Field("auto", description="retrieval index: exact, hnsw, ivf, or auto (by catalog size)")
+    exact_max_items: int = Field(20_000, ge=1, description="auto uses an exact index up to this many items")
+    hnsw_m: int = Field(16, ge=4, le=128)
+    hnsw_ef_construction: int = Field(40, ge=8)
+    hnsw_ef_search: int = Field(64, ge=8)
+    ivf_nprobe: int = Field(16, ge=1)
+    index_cache_dir: Path | None = Field(None, description="folder where built approximate indexes are reused")
+    max_k: int = Field(1000, ge=1, le=100_000, description="largest k a request may ask for")
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="larger request bodies answer 413")
+    profile_half_weight: float = Field(
+        5.0, gt=0, description="number of new events at which they weigh as much as the trained user vector"
+    )
+    max_user_events: int = Field(500, ge=1, description="most recent events per user used for the profile")
+    sync_interval_s: float = Field(1.0, ge=0, description="how often items added by other workers are picked up")
+    search_threads: int = Field(1, ge=1, description="faiss threads per query")
+    web_page: bool = Field(True, description="serve the demo web page at /")

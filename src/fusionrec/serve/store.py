@@ -1,0 +1,224 @@
+"""The event store: user events and item revisions in SQLite (default) or PostgreSQL, via SQLAlchemy Core.
+
+Two append-only tables (names start with the configured prefix):
+
+* ``events``: one row per recorded user event; an optional idempotency
+  key is unique, so a retried request returns the original row.
+* ``item_revisions``: each add or update of an item, as the JSON payload
+  the client sent; the service replays them on start-up and picks up new
+  ones written by other workers.
+
+SQLite runs in WAL mode with ``synchronous=FULL``: a write that was
+acknowledged is on disk and survives a killed process.
+
+Example:
+    >>> store = EventStore("sqlite:///events.sqlite3")  # doctest: +SKIP
+    >>> event, replayed = store.record_event(NewEvent(user_id="u1", item_id="i9", kind="like"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+logger = logging.getLogger(__name__)
+
+ID_LENGTH = 256
+KEY_LENGTH = 128
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event as received (before it has an id)."""
+
+    user_id: str
+    item_id: str
+    kind: str
+    value: float | None = None
+    idempotency_key: str | None = None
+
+    def same_as(self, other: StoredEvent) -> bool:
+        """True when ``other`` records the same user, item, kind and value (a genuine retry)."""
+        return (self.user_id, self.item_id, self.kind, self.value) == (
+            other.user_id,
+            other.item_id,
+            other.kind,
+            other.value,
+        )
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event row."""
+
+    id: int
+    user_id: str
+    item_id: str
+    kind: str
+    value: float | None
+    idempotency_key: str | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class ItemRevision:
+    """One add or update of an item: ``payload`` is the request body as JSON-ready dict."""
+
+    seq: int
+    item_id: str
+    payload: dict[str, Any]
+
+
+class EventStore:
+    """Events and item revisions behind one SQLAlchemy engine.
+
+    Args:
+        url: SQLAlchemy URL, e.g. ``sqlite:///events.sqlite3`` or
+            ``postgresql+psycopg://root@127.0.0.1:5432/test``.
+        table_prefix: prefix of the table names (lets several services or
+            test runs share one database).
+    """
+
+    def __init__(self, url: str, table_prefix: str = "fusionrec_") -> None:
+        self.url = url
+        self.engine = _create_engine(url)
+        self.metadata = sa.MetaData()
+        self.events = _events_table(self.metadata, table_prefix)
+        self.items = _items_table(self.metadata, table_prefix)
+        _create_tables(self.metadata, self.engine)
+
+    def record_event(self, event: NewEvent) -> tuple[StoredEvent, bool]:
+        """Store ``event``; returns ``(row, replayed)`` where ``replayed`` means the key was seen before."""
+        row = {**event.__dict__, "created_at": time.time()}
+        try:
+            with self.engine.begin() as connection:
+                new_id = connection.execute(self.events.insert().returning(self.events.c.id), row).scalar_one()
+        except IntegrityError:
+            if event.idempotency_key is None:
+                raise
+            existing = self.event_by_key(event.idempotency_key)
+            if existing is None:
+                raise
+            return existing, True
+        return StoredEvent(id=int(new_id), **row), False
+
+    def event_by_key(self, key: str) -> StoredEvent | None:
+        """The event recorded with idempotency key ``key``, or None."""
+        query = sa.select(self.events).where(self.events.c.idempotency_key == key)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).mappings().first()
+        return None if row is None else StoredEvent(**row)
+
+    def user_events(self, user_id: str, limit: int = 500) -> list[StoredEvent]:
+        """The ``limit`` most recent events of ``user_id``, oldest first."""
+        query = (
+            sa.select(self.events)
+            .where(self.events.c.user_id == user_id)
+            .order_by(self.events.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [StoredEvent(**row) for row in reversed(rows)]
+
+    def count_events(self) -> int:
+        """Number of stored events."""
+        with self.engine.connect() as connection:
+            return int(connection.execute(sa.select(sa.func.count()).select_from(self.events)).scalar_one())
+
+    def event_ids(self) -> set[int]:
+        """Ids of every stored event (for checks and tests)."""
+        with self.engine.connect() as connection:
+            return {int(v) for v in connection.execute(sa.select(self.events.c.id)).scalars()}
+
+    def add_item_revision(self, item_id: str, payload: dict[str, Any]) -> ItemRevision:
+        """Append a revision of ``item_id``; later revisions win."""
+        row = {"item_id": item_id, "payload": json.dumps(payload), "created_at": time.time()}
+        with self.engine.begin() as connection:
+            seq = connection.execute(self.items.insert().returning(self.items.c.seq), row).scalar_one()
+        return ItemRevision(int(seq), item_id, payload)
+
+    def item_revisions(self, after_seq: int = 0) -> list[ItemRevision]:
+        """Revisions with ``seq > after_seq``, in order."""
+        query = sa.select(self.items).where(self.items.c.seq > after_seq).order_by(self.items.c.seq)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [ItemRevision(int(r["seq"]), r["item_id"], json.loads(r["payload"])) for r in rows]
+
+    def ping(self) -> None:
+        """Raise if the database cannot answer a trivial query."""
+        with self.engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+
+    def drop(self) -> None:
+        """Drop this store's tables (used by tests that share a database)."""
+        self.metadata.drop_all(self.engine)
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.engine.dispose()
+
+
+def _create_engine(url: str) -> sa.Engine:
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _create_tables(metadata: sa.MetaData, engine: sa.Engine, attempts: int = 3) -> None:
+    """Create missing tables; retried because several workers may race to create them at start-up."""
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine)
+            return
+        except sa.exc.DBAPIError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    """WAL lets readers run beside the writer; FULL syncs every commit, so acknowledged events survive a crash."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _events_table(metadata: sa.MetaData, prefix: str) -> sa.Table:
+    big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER keys only
+    return sa.Table(
+        f"{prefix}events",
+        metadata,
+        sa.Column("id", big_id, primary_key=True, autoincrement=True),
+        sa.Column("user_id", sa.String(ID_LENGTH), nullable=False, index=True),
+        sa.Column("item_id", sa.String(ID_LENGTH), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("value", sa.Float, nullable=True),
+        sa.Column("idempotency_key", sa.String(KEY_LENGTH), nullable=True, unique=True),
+        sa.Column("created_at", sa.Float, nullable=False),
+    )
+
+
+def _items_table(metadata: sa.MetaData, prefix: str) -> sa.Table:
+    big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    return sa.Table(
+        f"{prefix}item_revisions",
+        metadata,
+        sa.Column("seq", big_id, primary_key=True, autoincrement=True),
+        sa.Column("item_id", sa.String(ID_LENGTH), nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("created_at", sa.Float, nullable=False),
+    )
+
+
+__all__ = ["EventStore", "ItemRevision", "NewEvent", "StoredEvent"]
