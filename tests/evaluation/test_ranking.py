@@ -201,8 +201,8 @@ def test_read_only_and_float64_scores_are_accepted_without_touching_them():
 
 
 def test_nan_scores_raise_model_error():
-    scores = np.array([[np.nan, 1.0], [0.0, 1.0]])
-    with pytest.raises(ModelError, match="NaN for 1 of 2 users"):
+    scores = np.array([[0.0, 1.0], [np.nan, 1.0]])
+    with pytest.raises(ModelError, match=r"NaN for 1 of 2 users \(e\.g\. user index 1\)"):
         evaluate_scores(fixed_scores(scores), csr([[], []], 2), csr([[0], [1]], 2), ks=(1,))
 
 

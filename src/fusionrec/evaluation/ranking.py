@@ -182,9 +182,12 @@ def _chunk_hits(
         scores = scores.index_select(1, torch.from_numpy(candidates))  # (n, n_candidates)
     values, top = torch.topk(scores, min(k_max, scores.shape[1]), dim=1, sorted=True)
     top_values, top_items = values.numpy(), top.numpy()  # (n, k)
-    if np.isnan(top_values[:, :1]).any():  # topk ranks NaN first, so column 0 shows any NaN of a row
-        n_bad = int(np.isnan(top_values[:, 0]).sum())
-        raise ModelError(f"the model scored NaN for {n_bad:,} of {len(chunk):,} users (e.g. user {chunk[0]})")
+    nan_rows = np.flatnonzero(np.isnan(top_values[:, 0]))  # topk ranks NaN first: column 0 shows a row's NaN
+    if len(nan_rows):
+        raise ModelError(
+            f"the model scored NaN for {len(nan_rows):,} of {len(chunk):,} users (e.g. user index "
+            f"{chunk[nan_rows[0]]}); scores must be finite or -inf"
+        )
     if candidates is not None:
         top_items = candidates[top_items]
     hits = lookup.hits(chunk, top_items)
