@@ -160,3 +160,14 @@ def test_an_unfitted_model_cannot_be_saved(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="not fitted"):
         save_artifact(ContentFactors(), tmp_path / "unfitted")
     assert not (tmp_path / "unfitted").exists()
+
+
+def test_extra_files_are_stored_and_checksummed(artifact: Path, tmp_path: Path) -> None:
+    model = load_artifact(artifact).model
+    path = save_artifact(model, tmp_path / "extra", extra_files={"experiment.json": '{"seed": 0}'})
+    assert "experiment.json" in verify_artifact(path)["files"]
+    (path / "experiment.json").write_text('{"seed": 1}')
+    with pytest.raises(ArtifactError, match=r"experiment\.json has sha256"):
+        verify_artifact(path)
+    with pytest.raises(ArtifactError, match="plain file name"):
+        save_artifact(model, tmp_path / "bad", extra_files={"../x.json": "{}"})

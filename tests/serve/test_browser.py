@@ -97,7 +97,7 @@ def test_a_like_without_the_api_key_shows_the_error(browser: Any, server: Server
     page.goto(f"{server.url}/")
     page.wait_for_selector("#user-select option[value='u4']", state="attached")
     page.select_option("#user-select", "u4")
-    page.wait_for_function("document.querySelectorAll('#recommendations .rec-card').length === 12")
+    page.wait_for_function("document.querySelector('#status').textContent === 'user u4'")  # fully loaded
     before = card_ids(page)
     page.locator("#recommendations button.like").first.click()
     page.wait_for_function("document.querySelector('#status').classList.contains('error')")

@@ -31,6 +31,7 @@ import logging
 import platform
 import shutil
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -85,13 +86,21 @@ class LoadedArtifact:
     item_vectors: np.ndarray | None = None
 
 
-def save_artifact(model: Recommender, path: str | Path, *, overwrite: bool = False) -> Path:
+def save_artifact(
+    model: Recommender,
+    path: str | Path,
+    *,
+    overwrite: bool = False,
+    extra_files: Mapping[str, str | bytes] | None = None,
+) -> Path:
     """Write a fitted ``model`` and the data it needs as an artifact folder.
 
     Args:
         model: a fitted recommender whose class implements ``state_arrays()``.
         path: the folder to create.
         overwrite: replace an existing folder at ``path``.
+        extra_files: more files to store and checksum, ``{plain file name: text or bytes}``
+            (e.g. the resolved experiment config).
 
     Returns:
         The artifact folder.
@@ -107,6 +116,7 @@ def save_artifact(model: Recommender, path: str | Path, *, overwrite: bool = Fal
     staging = path.parent / f".{path.name}.partial-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
+        _write_extra_files(staging, extra_files or {})
         files = _write_files(model, split, staging)
         manifest = _manifest(model, split, files)
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_refuse_json))
@@ -120,18 +130,31 @@ def save_artifact(model: Recommender, path: str | Path, *, overwrite: bool = Fal
     return path
 
 
-def _write_files(model: Recommender, split: Split, folder: Path) -> dict[str, str]:
-    from safetensors.numpy import save_file
+def _write_extra_files(folder: Path, files: Mapping[str, str | bytes]) -> None:
+    reserved = {MANIFEST, STATE, DATA, VOCAB, ITEMS, VECTORS}
+    for name, content in files.items():
+        if Path(name).name != name or name in reserved or name.startswith("."):
+            raise ArtifactError(f"extra file name {name!r} must be a plain file name other than {sorted(reserved)}")
+        data = content.encode() if isinstance(content, str) else content
+        (folder / name).write_bytes(data)
 
+
+def _write_safetensors(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    from safetensors.numpy import save
+
+    path.write_bytes(save({name: np.ascontiguousarray(value) for name, value in arrays.items()}))
+
+
+def _write_files(model: Recommender, split: Split, folder: Path) -> dict[str, str]:
     dataset = split.dataset
-    save_file(_contiguous(model.state_arrays()), str(folder / STATE))
-    save_file(_contiguous(_data_arrays(split)), str(folder / DATA))
+    _write_safetensors(folder / STATE, model.state_arrays())
+    _write_safetensors(folder / DATA, _data_arrays(split))
     (folder / VOCAB).write_text(json.dumps({"users": list(dataset.users.ids), "items": list(dataset.items.ids)}))
     if dataset.item_table is not None:
         (folder / ITEMS).write_text(json.dumps(_table_to_json(dataset.item_table)))
     vectors = _model_vectors(model, dataset.n_users)
     if vectors:
-        save_file(_contiguous(vectors), str(folder / VECTORS))
+        _write_safetensors(folder / VECTORS, vectors)
     return {p.name: file_sha256(p) for p in sorted(folder.iterdir())}
 
 
@@ -173,10 +196,6 @@ def _model_vectors(model: Recommender, n_users: int) -> dict[str, np.ndarray]:
     if items is None or users is None:
         return {}
     return {"user_vectors": np.asarray(users, np.float32), "item_vectors": np.asarray(items, np.float32)}
-
-
-def _contiguous(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {name: np.ascontiguousarray(value) for name, value in arrays.items()}
 
 
 def _table_to_json(table: pd.DataFrame) -> dict[str, Any]:

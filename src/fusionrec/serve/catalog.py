@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -57,7 +57,7 @@ class ItemCatalog:
         self.n_trained = len(self._ids)
         self._titles = _column(table, "title", len(self._ids))
         self._posters = _column(table, "poster", len(self._ids))
-        self._table = table
+        self._metadata_columns = _metadata_columns(table)
         self._added: dict[int, dict[str, str]] = {}
 
     @classmethod
@@ -98,10 +98,9 @@ class ItemCatalog:
     def _metadata(self, index: int) -> dict[str, str]:
         if index in self._added:
             return dict(self._added[index])
-        if self._table is None or index >= self.n_trained:
+        if index >= self.n_trained:
             return {}
-        row = self._table.iloc[index]
-        return {str(k): str(v) for k, v in row.items() if k not in _SPECIAL_COLUMNS and isinstance(v, str) and v}
+        return {name: values[index] for name, values in self._metadata_columns.items() if values[index]}
 
     def upsert(
         self, item_id: str, title: str | None = None, poster: str | None = None, metadata: dict[str, str] | None = None
@@ -133,6 +132,17 @@ class ItemCatalog:
         return path if path.is_relative_to(root) and path.is_file() else None
 
 
+def _metadata_columns(table: pd.DataFrame | None) -> dict[str, list[str]]:
+    """Every other text column as plain lists (fast row access; empty string where missing)."""
+    if table is None:
+        return {}
+    return {
+        str(name): [value if isinstance(value, str) else "" for value in table[name].tolist()]
+        for name in table.columns
+        if name not in _SPECIAL_COLUMNS
+    }
+
+
 def _column(table: pd.DataFrame | None, name: str, n: int) -> list[str | None]:
     if table is None or name not in table.columns:
         return [None] * n
@@ -154,11 +164,6 @@ def _quote(value: str) -> str:
     from urllib.parse import quote
 
     return quote(value, safe="")
-
-
-def metadata_payload(values: dict[str, Any] | None) -> dict[str, str] | None:
-    """Metadata as text values (what the catalog stores)."""
-    return None if values is None else {str(k): str(v) for k, v in values.items()}
 
 
 __all__ = ["ItemCatalog", "ItemInfo", "poster_url"]

@@ -49,7 +49,12 @@ class ItemOut(BaseModel):
     metadata: dict[str, str] = Field(default_factory=dict)
 
 
-class ScoredItem(ItemOut):
+class ScoredItem(BaseModel):
+    """An item in a ranked list (its metadata is at GET /v1/items/{item_id})."""
+
+    item_id: str
+    title: str
+    poster_url: str | None = None
     rank: int = Field(description="1 for the best item")
     score: float
 

@@ -118,7 +118,7 @@ class RecommendationService:
         found = int(self.users.index_or_missing([user_id])[0])
         index = found if found >= 0 else None
         events = self.store.user_events(user_id, self.settings.max_user_events)
-        trained = [] if index is None else self.train_matrix[index].indices.tolist()
+        trained = [] if index is None else self.trained_items(index)
         event_items = [self.catalog.index_of(e.item_id) for e in events]
         pairs = [(e, i) for e, i in zip(events, event_items, strict=True) if i is not None]
         history = trained + [i for e, i in pairs if event_weight(e.kind, e.value) > 0]
@@ -139,6 +139,11 @@ class RecommendationService:
         except NotFoundError:
             self.sync(force=True)
             return self.catalog.indices(item_ids, source=source)
+
+    def trained_items(self, user: int) -> list[int]:
+        """Item indices of the user's training interactions."""
+        start, end = self.train_matrix.indptr[user], self.train_matrix.indptr[user + 1]
+        return self.train_matrix.indices[start:end].tolist()
 
     @property
     def _half(self) -> float:

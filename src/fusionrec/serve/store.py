@@ -91,6 +91,12 @@ class EventStore:
         self.metadata = sa.MetaData()
         self.events = _events_table(self.metadata, table_prefix)
         self.items = _items_table(self.metadata, table_prefix)
+        self._user_events_query = (  # built once: the hot path of every recommendation request
+            sa.select(self.events)
+            .where(self.events.c.user_id == sa.bindparam("user_id"))
+            .order_by(self.events.c.id.desc())
+            .limit(sa.bindparam("limit"))
+        )
         _create_tables(self.metadata, self.engine)
 
     def record_event(self, event: NewEvent) -> tuple[StoredEvent, bool]:
@@ -117,14 +123,8 @@ class EventStore:
 
     def user_events(self, user_id: str, limit: int = 500) -> list[StoredEvent]:
         """The ``limit`` most recent events of ``user_id``, oldest first."""
-        query = (
-            sa.select(self.events)
-            .where(self.events.c.user_id == user_id)
-            .order_by(self.events.c.id.desc())
-            .limit(limit)
-        )
         with self.engine.connect() as connection:
-            rows = connection.execute(query).mappings().all()
+            rows = connection.execute(self._user_events_query, {"user_id": user_id, "limit": limit}).mappings().all()
         return [StoredEvent(**row) for row in reversed(rows)]
 
     def count_events(self) -> int:

@@ -69,7 +69,6 @@ def recommendations_out(
                 item_id=info.item_id,
                 title=info.title,
                 poster_url=poster_url(info),
-                metadata=info.metadata,
                 rank=rank,
                 score=score,
             )

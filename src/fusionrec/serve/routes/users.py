@@ -42,7 +42,7 @@ def build_router(settings: ServeSettings) -> APIRouter:
         state = service.user_state(user_id)
         entries = [(e.item_id, e.kind) for e in reversed(state.events) if e.item_id in service.catalog]
         if state.index is not None:
-            trained = service.train_matrix[state.index].indices.tolist()
+            trained = service.trained_items(state.index)
             entries += [(service.catalog.item_id(i), "train") for i in trained]
         items = [
             HistoryEntry(item=item_out(service.item(item_id)), source=source) for item_id, source in entries[:limit]

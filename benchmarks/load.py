@@ -1,0 +1,265 @@
+"""Load benchmark of the recommendation service on loopback (open-loop asyncio + httpx client).
+
+For each target (a real artifact, and/or a synthetic catalog of N items
+with random 64-d vectors and an approximate index) it starts
+``uvicorn fusionrec.serve.app:create_app_from_env`` as a subprocess, then
+
+1. sends top-k requests (``GET /v1/users/{user}/recommendations?k=20``, random
+   known users) at a constant rate for a fixed time, and prints errors and
+   p50 / p90 / p99 / max latency;
+2. steps the rate up until p99 exceeds the bound (or errors appear) and
+   prints the highest rate that kept p99 under it.
+
+Requests are scheduled open-loop (each at its planned time, whether or not
+earlier ones finished), and latency is measured from the planned time, so
+a stalled server cannot hide its queueing delay. Everything is bounded:
+requests per phase = rate x seconds, per-request timeout, phase deadline.
+
+Example::
+
+    python benchmarks/load.py --artifact artifacts/ml100k --synthetic-items 1000000 --work-dir /tmp/load
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+REQUEST_TIMEOUT_S = 5.0
+MAX_IN_FLIGHT = 2000
+READY_TIMEOUT_S = 1800.0
+
+
+@dataclass
+class Phase:
+    """Outcome of one constant-rate phase."""
+
+    rate: float
+    seconds: float
+    sent: int
+    ok: int
+    errors: int
+    achieved_rps: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+
+    def line(self) -> str:
+        return (
+            f"rate {self.rate:6.0f}/s x {self.seconds:.0f}s: sent {self.sent:6d} ok {self.ok:6d} "
+            f"errors {self.errors:4d} "
+            f"achieved {self.achieved_rps:7.1f}/s  p50 {self.p50_ms:7.2f} ms  p90 {self.p90_ms:7.2f} ms  "
+            f"p99 {self.p99_ms:7.2f} ms  max {self.max_ms:7.1f} ms"
+        )
+
+
+async def constant_rate(base_url: str, users: list[str], rate: float, seconds: float, k: int, seed: int) -> Phase:
+    """Send ``rate * seconds`` requests at evenly spaced planned times; latency counts from the planned time."""
+    rng = random.Random(seed)
+    n = int(rate * seconds)
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    async with httpx.AsyncClient(base_url=base_url, timeout=REQUEST_TIMEOUT_S, limits=limits) as client:
+        loop = asyncio.get_running_loop()
+        start = loop.time() + 0.05
+        in_flight: set[asyncio.Task[None]] = set()
+
+        async def one(planned: float, user: str) -> None:
+            try:
+                response = await client.get(f"/v1/users/{user}/recommendations", params={"k": k})
+                if response.status_code != 200 or len(response.json()["items"]) != k:
+                    return
+            except (httpx.HTTPError, ValueError):
+                return
+            latencies.append(loop.time() - planned)
+
+        for i in range(n):
+            planned = start + i / rate
+            delay = planned - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if len(in_flight) >= MAX_IN_FLIGHT:
+                continue  # the server is hopelessly behind: counted as an error instead of piling up
+            task = asyncio.create_task(one(planned, rng.choice(users)))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=REQUEST_TIMEOUT_S + 1)
+        elapsed = loop.time() - start
+    return summarise(rate, seconds, n, latencies, elapsed)
+
+
+def summarise(rate: float, seconds: float, sent: int, latencies: list[float], elapsed: float) -> Phase:
+    """Percentiles of the successful requests; every other request (error, refused, unfinished) is an error."""
+    values = np.array(latencies) * 1000.0 if latencies else np.array([np.inf])
+    p50, p90, p99 = np.percentile(values, [50, 90, 99])
+    return Phase(
+        rate=rate,
+        seconds=seconds,
+        sent=sent,
+        ok=len(latencies),
+        errors=sent - len(latencies),
+        achieved_rps=len(latencies) / max(elapsed, 1e-9),
+        p50_ms=float(p50),
+        p90_ms=float(p90),
+        p99_ms=float(p99),
+        max_ms=float(values.max()),
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """The service in a uvicorn subprocess (one worker unless told otherwise)."""
+
+    def __init__(self, artifact: Path, work_dir: Path, workers: int, index: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        store = work_dir / f"events-{artifact.name}.sqlite3"
+        env = {
+            **os.environ,
+            "FUSIONREC_ARTIFACT": str(artifact),
+            "FUSIONREC_STORE_URL": f"sqlite:///{store}",
+            "FUSIONREC_INDEX": index,
+            "FUSIONREC_INDEX_CACHE_DIR": str(work_dir / "index-cache"),
+        }
+        command = [sys.executable, "-m", "uvicorn", "--factory", "fusionrec.serve.app:create_app_from_env"]
+        command += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)]
+        command += ["--log-level", "warning", "--no-access-log"]
+        self.log = (work_dir / f"server-{artifact.name}.log").open("ab")
+        self.process = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < READY_TIMEOUT_S:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}; see {self.log.name}")
+            try:
+                if httpx.get(f"{self.url}/ready", timeout=2.0).status_code == 200:
+                    return time.monotonic() - started
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"server not ready after {READY_TIMEOUT_S} s")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+def synthetic_artifact(n_items: int, n_users: int, work_dir: Path) -> Path:
+    """A saved random-factor model over ``n_items`` items (built once, then reused)."""
+    from fusionrec.models.artifact import save_artifact
+    from fusionrec.serve.demo import random_factor_model
+
+    path = work_dir / f"synthetic-{n_items}"
+    if (path / "manifest.json").is_file():
+        return path
+    started = time.perf_counter()
+    model = random_factor_model(n_users=n_users, n_items=n_items, dim=64)
+    save_artifact(model, path, overwrite=True)
+    print(f"built {path} ({n_items:,} items, {n_users:,} users) in {time.perf_counter() - started:.1f} s", flush=True)
+    return path
+
+
+def known_users(artifact: Path, limit: int = 5000) -> list[str]:
+    vocab = json.loads((artifact / "vocab.json").read_text())
+    return list(vocab["users"][:limit])
+
+
+def benchmark_target(artifact: Path, args: argparse.Namespace, index: str) -> dict[str, object]:
+    server = Server(artifact, args.work_dir, args.workers, index)
+    try:
+        ready_s = server.wait_ready()
+        model = httpx.get(f"{server.url}/v1/model").json()
+        print(f"\n== {artifact.name}: {model['n_items']:,} items, index {model['index']}, ready in {ready_s:.1f} s")
+        users = known_users(artifact)
+        asyncio.run(constant_rate(server.url, users, min(50.0, args.rate), 3.0, args.k, seed=1))  # warm-up
+        steady = asyncio.run(constant_rate(server.url, users, args.rate, args.duration, args.k, seed=2))
+        print("constant:", steady.line(), flush=True)
+        ramp = find_max_rate(server.url, users, args)
+        best = max((p.rate for p in ramp if passes(p, args.p99_bound_ms)), default=None)
+        print(f"highest constant rate with p99 < {args.p99_bound_ms:.0f} ms and no errors: {best} req/s", flush=True)
+        return {
+            "artifact": str(artifact),
+            "index": model["index"],
+            "n_items": model["n_items"],
+            "ready_seconds": ready_s,
+            "constant": asdict(steady),
+            "ramp": [asdict(p) for p in ramp],
+            "max_rate_p99_under_bound": best,
+        }
+    finally:
+        server.stop()
+
+
+def passes(phase: Phase, bound_ms: float) -> bool:
+    return phase.errors == 0 and phase.p99_ms < bound_ms
+
+
+def find_max_rate(url: str, users: list[str], args: argparse.Namespace) -> list[Phase]:
+    phases = []
+    for rate in args.ramp:
+        phase = asyncio.run(constant_rate(url, users, rate, args.step_seconds, args.k, seed=int(rate)))
+        print("ramp:    ", phase.line(), flush=True)
+        phases.append(phase)
+        if not passes(phase, args.p99_bound_ms):
+            break
+    return phases
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--artifact", type=Path, action="append", default=[], help="artifact folder (repeatable)")
+    parser.add_argument("--synthetic-items", type=int, default=0, help="also serve a random catalog of N items")
+    parser.add_argument("--synthetic-users", type=int, default=10_000)
+    parser.add_argument("--synthetic-index", default="hnsw", help="index of the synthetic catalog (hnsw or ivf)")
+    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/fusionrec-load"))
+    parser.add_argument("--rate", type=float, default=200.0, help="constant request rate")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds at the constant rate")
+    parser.add_argument("--ramp", type=lambda s: [float(v) for v in s.split(",")], default=[300, 400, 600, 800, 1000])
+    parser.add_argument("--step-seconds", type=float, default=15.0)
+    parser.add_argument("--p99-bound-ms", type=float, default=100.0)
+    parser.add_argument("--k", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    print(f"cpu cores: {os.cpu_count()}, load average: {os.getloadavg()}")
+    targets = [(path.resolve(), "auto") for path in args.artifact]
+    if args.synthetic_items:
+        targets.append(
+            (synthetic_artifact(args.synthetic_items, args.synthetic_users, args.work_dir), args.synthetic_index)
+        )
+    results = [benchmark_target(path, args, index) for path, index in targets]
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
