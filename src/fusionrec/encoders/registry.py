@@ -1,0 +1,74 @@
+"""Encoders by name: the registry an experiment file's ``name = "..."`` refers to.
+
+Entries are import paths, so looking a name up imports only that encoder's
+module (and its heavy libraries only when it loads). Plug-ins add their own
+with :func:`register_encoder`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from fusionrec.encoders.base import Encoder, EncoderConfig
+from fusionrec.errors import ConfigError
+
+#: name -> (import path "module:Class", config overrides the name implies)
+ENCODER_REGISTRY: dict[str, tuple[str, dict[str, Any]]] = {
+    "sentence-transformer": ("fusionrec.encoders.text:SentenceTransformerEncoder", {}),
+    "minilm": ("fusionrec.encoders.text:SentenceTransformerEncoder", {"model": "all-MiniLM-L6-v2"}),
+    "hf": ("fusionrec.encoders.text:TransformerEncoder", {}),
+    "causal-lm": ("fusionrec.encoders.text:CausalLMEncoder", {}),
+    "smollm2": ("fusionrec.encoders.text:CausalLMEncoder", {"model": "smollm2"}),
+    "tfidf": ("fusionrec.encoders.text:TfidfEncoder", {}),
+    "efficientnet-lite0": ("fusionrec.encoders.image:EfficientNetEncoder", {}),
+    "color-histogram": ("fusionrec.encoders.image:ColorHistogramEncoder", {}),
+    "clip": ("fusionrec.encoders.vision:ClipImageEncoder", {}),
+    "timm": ("fusionrec.encoders.vision:TimmImageEncoder", {}),
+    "mel": ("fusionrec.encoders.audio:MelStatsEncoder", {}),
+    "aisfx": ("fusionrec.encoders.audio:AisfxEncoder", {}),
+    "frames": ("fusionrec.encoders.video:VideoEncoder", {}),
+    "precomputed": ("fusionrec.encoders.precomputed:PrecomputedEncoder", {}),
+}
+
+#: The encoder used for a kind when an experiment names none.
+DEFAULT_ENCODERS = {
+    "text": "minilm",
+    "image": "efficientnet-lite0",
+    "audio": "mel",
+    "video": "frames",
+    "vector": "precomputed",
+}
+
+
+def register_encoder(name: str, target: str | type[Encoder], **implied: Any) -> None:
+    """Make ``name`` build ``target`` (a class or ``"module:Class"``), with ``implied`` config values."""
+    path = target if isinstance(target, str) else f"{target.__module__}:{target.__qualname__}"
+    ENCODER_REGISTRY[name] = (path, dict(implied))
+
+
+def encoder_class(name: str) -> type[Encoder]:
+    """The class registered under ``name``; a ConfigError lists the known names otherwise."""
+    if name not in ENCODER_REGISTRY:
+        raise ConfigError(f"unknown encoder {name!r}; known encoders are {sorted(ENCODER_REGISTRY)}")
+    module_name, _, class_name = ENCODER_REGISTRY[name][0].partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    if not (isinstance(cls, type) and issubclass(cls, Encoder)):
+        raise ConfigError(f"encoder {name!r} points at {ENCODER_REGISTRY[name][0]}, which is not an Encoder")
+    return cls
+
+
+def build_encoder(name: str, config: EncoderConfig | dict[str, Any] | None = None, **options: Any) -> Encoder:
+    """Build the encoder registered as ``name`` (no model is loaded yet).
+
+    Example:
+        >>> build_encoder("tfidf", max_features=512).name
+        'tfidf'
+    """
+    cls = encoder_class(name)
+    values = dict(ENCODER_REGISTRY[name][1])
+    values.update(config.model_dump() if isinstance(config, EncoderConfig) else dict(config or {}))
+    values.update(options)
+    encoder = cls(values)
+    encoder.registry_name = name
+    return encoder
