@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -97,7 +98,7 @@ class SparseOperator:
         """``A @ dense`` for float32 (m, d) ``dense``; returns (n, d)."""
         if dense.device.type != "cpu":
             return self._torch_product(dense)
-        result: torch.Tensor = _ScipyProduct.apply(dense, self)
+        result: torch.Tensor = _scipy_product().apply(dense, self)
         return result
 
     def torch_sparse(self, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -119,7 +120,9 @@ class SparseOperator:
         return torch.sparse.mm(self.torch_sparse(dense.device), dense)
 
 
-def _scipy_product_class() -> Any:
+@functools.cache
+def _scipy_product() -> Any:
+    """The autograd Function behind :class:`SparseOperator` (built on first use: torch loads lazily)."""
     import torch
 
     class ScipyProduct(torch.autograd.Function):
@@ -132,24 +135,9 @@ def _scipy_product_class() -> Any:
         @staticmethod
         def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
             values = grad.detach().contiguous().numpy()  # (n, d)
-            return torch.from_numpy(np.ascontiguousarray(ctx.operator.transpose @ values)), None
+            return torch.from_numpy(np.ascontiguousarray(ctx.operator.transpose @ values)), None  # (m, d)
 
     return ScipyProduct
-
-
-class _LazyFunction:
-    """Builds the autograd Function on first use so that importing this module does not import torch."""
-
-    _function: Any = None
-
-    @classmethod
-    def apply(cls, *args: Any) -> Any:
-        if cls._function is None:
-            cls._function = _scipy_product_class()
-        return cls._function.apply(*args)
-
-
-_ScipyProduct = _LazyFunction
 
 
 def propagate(operator: SparseOperator, ego: torch.Tensor, n_layers: int) -> torch.Tensor:

@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     import torch
 
     from fusionrec.data.dataset import Split
-    from fusionrec.models.sampling import NegativePool
+    from fusionrec.data.interactions import Interactions
+    from fusionrec.models.sampling import NegativePool, NegativeSampler
 
 logger = logging.getLogger(__name__)
 
@@ -192,15 +193,17 @@ class PairwiseRecommender(TorchRecommender):
     #: where negatives come from: ``"train"`` (items with a training interaction, as MMRec) or ``"all"``.
     negative_pool: ClassVar[NegativePool] = "train"
 
+    def __init__(self, train_config: TrainConfig | dict[str, Any] | None = None, **params: Any) -> None:
+        super().__init__(train_config, **params)
+        self._sampler: tuple[Interactions, NegativeSampler] | None = None
+
     def batches(self, split: Split, rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, ...]]:
         """One epoch of ``(users, positives, negatives)`` int64 tensor batches."""
         from fusionrec.models.sampling import NegativeSampler
 
-        cached = getattr(self, "_sampler", None)
-        if cached is None or cached[0] is not split.train:  # built once per training set
-            cached = (split.train, NegativeSampler(split.train.to_csr(), pool=self.negative_pool))
-            self._sampler = cached
-        return cached[1].epoch(rng, self.train_config.batch_size)
+        if self._sampler is None or self._sampler[0] is not split.train:  # built once per training set
+            self._sampler = (split.train, NegativeSampler(split.train.to_csr(), pool=self.negative_pool))
+        return self._sampler[1].epoch(rng, self.train_config.batch_size)
 
 
 def bpr_loss(positive: torch.Tensor, negative: torch.Tensor) -> torch.Tensor:
