@@ -167,3 +167,26 @@ def test_cold_ml100k_resolves_inside_its_catalog_folder(data_dir):
     assert result["protocol"] == "cold"
     assert result["n_users"]["test"] > 0
     assert 0.0 <= result["metrics"]["recall@20"]["mean"] <= 1.0
+
+
+@pytest.mark.parametrize(("kind", "protocol"), [("random", "warm"), ("temporal", "warm"), ("cold", "cold")])
+def test_raw_catalog_settings_are_read_and_split(tmp_path, kind, protocol):
+    import pandas as pd
+
+    from fusionrec.config import DataSettings
+    from fusionrec.evaluation.benchmark import split_from_settings
+
+    rng = np.random.default_rng(0)
+    rows = [
+        (f"u{u}", f"i{i}", int(rng.integers(1, 6)), 1000 * u + i) for u in range(30) for i in rng.permutation(25)[:10]
+    ]
+    pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"]).to_csv(tmp_path / "r.csv", index=False)
+    settings = DataSettings.model_validate(
+        {"interactions": tmp_path / "r.csv", "min_rating": 2, "split": {"kind": kind, "ratios": [0.6, 0.2, 0.2]}}
+    )
+    split = split_from_settings(settings)
+    kept = sum(1 for row in rows if row[2] >= 2)
+    assert len(split.train) + len(split.valid) + len(split.test) == kept
+    assert split.protocol == protocol and len(split.test) > 0
+    with pytest.raises(ConfigError, match="neither was given"):
+        split_from_settings(DataSettings())
