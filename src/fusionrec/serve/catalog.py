@@ -59,6 +59,7 @@ class ItemCatalog:
         self._posters = _column(table, "poster", len(self._ids))
         self._metadata_columns = _metadata_columns(table)
         self._added: dict[int, dict[str, str]] = {}
+        self._summaries: dict[int, tuple[str, str, str | None]] = {}
 
     @classmethod
     def from_dataset(cls, dataset: Dataset) -> ItemCatalog:
@@ -95,6 +96,14 @@ class ItemCatalog:
         poster = self._posters[index] if index < len(self._posters) else None
         return ItemInfo(index, raw, title or raw, poster or None, self._metadata(index))
 
+    def summary(self, index: int) -> tuple[str, str, str | None]:
+        """``(item_id, title, poster_url)`` of an item, cached (ranked lists show many items per request)."""
+        cached = self._summaries.get(index)
+        if cached is None:
+            info = self.info(index)
+            cached = self._summaries[index] = (info.item_id, info.title, poster_url(info))
+        return cached
+
     def _metadata(self, index: int) -> dict[str, str]:
         if index in self._added:
             return dict(self._added[index])
@@ -120,6 +129,7 @@ class ItemCatalog:
             self._posters[index] = poster
         if metadata is not None:
             self._added[index] = dict(metadata)
+        self._summaries.pop(index, None)
         return index, created
 
     def poster_path(self, index: int, media_root: Path | None) -> Path | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Request, Response, Security
 from fastapi.security import APIKeyHeader
 
 from fusionrec.serve.catalog import ItemInfo, poster_url
@@ -22,17 +22,17 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="required by write routes")
 
 
-def get_service(request: Request) -> RecommendationService:
+async def get_service(request: Request) -> RecommendationService:
     service: RecommendationService = request.app.state.service
     return service
 
 
-def get_settings(request: Request) -> ServeSettings:
+async def get_settings(request: Request) -> ServeSettings:
     settings: ServeSettings = request.app.state.settings
     return settings
 
 
-def get_metrics(request: Request) -> ServiceMetrics:
+async def get_metrics(request: Request) -> ServiceMetrics:
     metrics: ServiceMetrics = request.app.state.metrics
     return metrics
 
@@ -42,7 +42,7 @@ SettingsDep = Annotated[ServeSettings, Depends(get_settings)]
 MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 
 
-def require_api_key(settings: SettingsDep, key: Annotated[str | None, Security(_api_key_header)] = None) -> None:
+async def require_api_key(settings: SettingsDep, key: Annotated[str | None, Security(_api_key_header)] = None) -> None:
     """Write routes need the configured key in the ``X-API-Key`` header."""
     if settings.api_key is None:
         raise WritesDisabledError("write routes are disabled: the server has no API key (set FUSIONREC_API_KEY)")
@@ -57,20 +57,17 @@ def item_out(info: ItemInfo) -> ItemOut:
     return ItemOut(item_id=info.item_id, title=info.title, poster_url=poster_url(info), metadata=info.metadata)
 
 
-def recommendations_out(
-    service: RecommendationService, ranked: Ranked, k: int, user_id: str | None = None
-) -> RecommendationsOut:
-    """The response body of a ranked list (rank 1 first)."""
+def recommendations_out(service: RecommendationService, ranked: Ranked, k: int, user_id: str | None = None) -> Response:
+    """The JSON response of a ranked list (rank 1 first), serialised once.
+
+    Returned as a ready ``Response``: FastAPI would otherwise validate the
+    model a second time against ``response_model`` (which still documents it).
+    """
     items = []
     for rank, (item, score) in enumerate(zip(ranked.items.tolist(), ranked.scores.tolist(), strict=True), start=1):
-        info = service.catalog.info(item)
+        item_id, title, poster = service.catalog.summary(item)
         items.append(
-            ScoredItem(
-                item_id=info.item_id,
-                title=info.title,
-                poster_url=poster_url(info),
-                rank=rank,
-                score=score,
-            )
+            ScoredItem.model_construct(item_id=item_id, title=title, poster_url=poster, rank=rank, score=score)
         )
-    return RecommendationsOut(user_id=user_id, strategy=ranked.strategy, k=k, items=items)  # type: ignore[arg-type]
+    body = RecommendationsOut.model_construct(user_id=user_id, strategy=ranked.strategy, k=k, items=items)
+    return Response(body.model_dump_json(), media_type="application/json")

@@ -12,12 +12,12 @@ def build_router(settings: ServeSettings) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
     @router.get("/health", response_model=HealthOut)
-    def health() -> HealthOut:
+    async def health() -> HealthOut:
         """The process is up (liveness)."""
         return HealthOut()
 
     @router.get("/ready", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
-    def ready(service: ServiceDep, response: Response) -> ReadyOut:
+    async def ready(service: ServiceDep, response: Response) -> ReadyOut:
         """The model is loaded and the event store answers (readiness); 503 otherwise."""
         checks = {"model": "ok", "index": service.index.kind if service.index is not None else "none"}
         try:
@@ -29,14 +29,14 @@ def build_router(settings: ServeSettings) -> APIRouter:
         return ReadyOut(status="ready" if response.status_code != 503 else "unavailable", checks=checks)
 
     @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
-    def metrics(metrics: MetricsDep) -> Response:
+    async def metrics(metrics: MetricsDep) -> Response:
         """Prometheus metrics of this worker."""
         from prometheus_client import CONTENT_TYPE_LATEST
 
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @router.get("/v1/model", response_model=ModelOut, tags=["model"])
-    def model_info(service: ServiceDep) -> ModelOut:
+    async def model_info(service: ServiceDep) -> ModelOut:
         """What is served: component, data, versions, modalities and capabilities."""
         manifest = service.manifest
         return ModelOut(

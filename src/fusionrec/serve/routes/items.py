@@ -23,7 +23,7 @@ def build_router(settings: ServeSettings) -> APIRouter:
     router = APIRouter(prefix="/v1/items", tags=["items"], responses=ERRORS)
 
     @router.get("/{item_id}", response_model=ItemOut)
-    def get_item(service: ServiceDep, item_id: ItemId) -> ItemOut:
+    async def get_item(service: ServiceDep, item_id: ItemId) -> ItemOut:
         """Title, poster and metadata of an item."""
         return item_out(service.item(item_id))
 
@@ -44,11 +44,11 @@ def build_router(settings: ServeSettings) -> APIRouter:
         return ItemWriteOut(item=item_out(info), created=created, indexed=bool(body.features))
 
     @router.get("/{item_id}/similar", response_model=RecommendationsOut)
-    def similar_items(
+    async def similar_items(
         service: ServiceDep,
         item_id: ItemId,
         k: Annotated[int, Query(ge=1, le=settings.max_k)] = 20,
-    ) -> RecommendationsOut:
+    ) -> Response:
         """Items that score highest for a profile made of this item alone."""
         return recommendations_out(service, service.similar(item_id, k), k)
 
@@ -57,7 +57,7 @@ def build_router(settings: ServeSettings) -> APIRouter:
         response_class=FileResponse,
         responses={200: {"content": {"image/*": {}}, "description": "the poster image"}},
     )
-    def poster(service: ServiceDep, item_id: ItemId) -> FileResponse:
+    async def poster(service: ServiceDep, item_id: ItemId) -> FileResponse:
         """The item's poster file (only files inside the media root are served)."""
         info = service.item(item_id)
         path = service.catalog.poster_path(info.index, service.media_root)

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from fusionrec.serve.errors import InvalidInputError
 from fusionrec.serve.routes.common import ERRORS, MetricsDep, ServiceDep, recommendations_out
@@ -16,13 +16,13 @@ def build_router(settings: ServeSettings) -> APIRouter:
     max_k = settings.max_k
 
     @router.get("/users/{user_id}/recommendations", response_model=RecommendationsOut)
-    def recommend_for_user(
+    async def recommend_for_user(
         service: ServiceDep,
         metrics: MetricsDep,
         user_id: Annotated[str, Path(min_length=1, max_length=ID_LENGTH)],
         k: Annotated[int, Query(ge=1, le=max_k, description="number of items")] = 20,
         exclude: Annotated[list[str] | None, Query(max_length=1000, description="item ids never to return")] = None,
-    ) -> RecommendationsOut:
+    ) -> Response:
         """Top-k items for a user: trained vector updated by recorded events; popularity for a user with none.
 
         Items the user has interacted with (in training or through events) are never returned.
@@ -32,7 +32,7 @@ def build_router(settings: ServeSettings) -> APIRouter:
         return recommendations_out(service, ranked, k, user_id)
 
     @router.post("/recommendations", response_model=RecommendationsOut)
-    def recommend_for_history(service: ServiceDep, metrics: MetricsDep, body: HistoryIn) -> RecommendationsOut:
+    async def recommend_for_history(service: ServiceDep, metrics: MetricsDep, body: HistoryIn) -> Response:
         """Top-k items for an ad-hoc history of item ids (e.g. an anonymous session); history items are excluded."""
         if body.k > max_k:
             raise InvalidInputError(f"k is {body.k:,} but at most {max_k:,} items can be asked for")

@@ -23,7 +23,7 @@ def build_router(settings: ServeSettings) -> APIRouter:
     router = APIRouter(prefix="/v1/users", tags=["users"], responses=ERRORS)
 
     @router.get("", response_model=UsersOut)
-    def list_users(
+    async def list_users(
         service: ServiceDep,
         offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -33,7 +33,7 @@ def build_router(settings: ServeSettings) -> APIRouter:
         return UsersOut(total=total, offset=offset, users=users)
 
     @router.get("/{user_id}/history", response_model=UserHistoryOut)
-    def user_history(
+    async def user_history(
         service: ServiceDep,
         user_id: UserId,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -50,7 +50,7 @@ def build_router(settings: ServeSettings) -> APIRouter:
         return UserHistoryOut(user_id=user_id, known=state.index is not None, items=items)
 
     @router.get("/{user_id}/explanations/{item_id}", response_model=ExplanationOut)
-    def explain(
+    async def explain(
         service: ServiceDep,
         user_id: UserId,
         item_id: Annotated[str, Path(min_length=1, max_length=ID_LENGTH)],
