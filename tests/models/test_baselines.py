@@ -56,14 +56,16 @@ def test_adjacency_counts_repeated_interactions_once_and_keeps_isolated_nodes_ze
     assert not normalized[2].any() and np.isfinite(normalized).all()
 
 
-def test_sparse_operator_product_and_gradient_match_dense_torch() -> None:
+@pytest.mark.parametrize("backend", ["scipy", "torch"])
+def test_sparse_operator_product_and_gradient_match_dense_torch(backend: str) -> None:
     import torch
 
     matrix = normalized_adjacency(_random_matrix())
+    operator = SparseOperator(matrix, backend=backend)  # type: ignore[arg-type]
     dense = torch.from_numpy(matrix.toarray())
     x = torch.randn(matrix.shape[0], 4, generator=torch.Generator().manual_seed(0), requires_grad=True)
     weights = torch.randn(matrix.shape[0], 4, generator=torch.Generator().manual_seed(1))
-    (SparseOperator(matrix) @ (SparseOperator(matrix) @ x) * weights).sum().backward()
+    (operator @ (operator @ x) * weights).sum().backward()
     ours = x.grad.clone()
     x.grad = None
     (dense @ (dense @ x) * weights).sum().backward()

@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -79,24 +79,30 @@ def normalized_adjacency(train: sp.csr_matrix) -> sp.csr_matrix:
 class SparseOperator:
     """A fixed sparse matrix ``A`` applied to dense tensors with autograd, ``A @ x``.
 
-    The product runs in scipy (one pass over the nonzeros, several times
-    faster on CPU than ``torch.sparse.mm``, which rebuilds its kernel
-    handle on every call); the backward pass multiplies by ``A^T``, kept
-    precomputed. Tensors on a GPU use ``torch.sparse.mm`` instead.
+    On CPU the product runs in scipy by default: on the Baby graph
+    (26,495 nodes, 237,102 nonzeros, d = 64) one product took 3-15 ms
+    against 20-80 ms for ``torch.sparse.mm`` (COO or CSR, 1 or 2 threads),
+    and a LightGCN training step was 2-3 times faster end to end. The
+    backward pass multiplies by ``A^T``, kept precomputed. Tensors on a GPU,
+    or ``backend="torch"``, use ``torch.sparse.mm``.
 
     Args:
         matrix: (n, m) scipy sparse matrix.
+        backend: ``"scipy"`` or ``"torch"`` for CPU tensors.
     """
 
-    def __init__(self, matrix: sp.csr_matrix) -> None:
+    def __init__(self, matrix: sp.csr_matrix, backend: Literal["scipy", "torch"] = "scipy") -> None:
+        if backend not in ("scipy", "torch"):
+            raise ValueError(f"backend must be 'scipy' or 'torch', got {backend!r}")
         self.matrix = sp.csr_matrix(matrix).astype(np.float32)
         self.transpose = self.matrix.T.tocsr()
         self.shape: tuple[int, int] = self.matrix.shape
+        self.backend = backend
         self._torch: dict[str, Any] = {}
 
     def __matmul__(self, dense: torch.Tensor) -> torch.Tensor:
         """``A @ dense`` for float32 (m, d) ``dense``; returns (n, d)."""
-        if dense.device.type != "cpu":
+        if dense.device.type != "cpu" or self.backend == "torch":
             return self._torch_product(dense)
         result: torch.Tensor = _scipy_product().apply(dense, self)
         return result
