@@ -64,7 +64,9 @@ class ContentFactors(Recommender):
         users, items = _pad(left * root, self.dim), _pad(right.T * root, self.dim)  # (n_users, d), (n_items, d)
         warm = np.asarray(matrix.sum(axis=0)).ravel() > 0
         self.projections_ = self._fit_projections(split.dataset, items, warm)
-        content = self.content_item_vectors(split.dataset.features, split.dataset.feature_masks)
+        content = np.zeros_like(items)  # (n_items, d) the part content explains
+        if self.projections_:
+            content = self.content_item_vectors(split.dataset.features, split.dataset.feature_masks)
         self.user_vectors_ = users.astype(np.float32)
         self.id_vectors_ = np.where(warm[:, None], items - content, 0.0).astype(np.float32)
 
