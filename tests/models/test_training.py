@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -148,3 +148,17 @@ def test_bpr_loss_and_embedding_penalty_values() -> None:
     assert bpr_loss(torch.tensor([10.0]), torch.tensor([-10.0])).item() == pytest.approx(0.0, abs=1e-8)
     a, b = torch.full((2, 2), 1.0), torch.full((2, 2), 2.0)  # Frobenius norms 2 and 4, batch of 2
     assert embedding_penalty(a, b).item() == pytest.approx(3.0)
+
+
+def test_train_defaults_fill_missing_keys_but_never_override() -> None:
+    class Tuned(Scripted):
+        train_defaults: ClassVar[dict[str, Any]] = {"lr": 0.01, "patience": 5}
+
+    assert Tuned().train_config.lr == 0.01
+    assert Tuned(train_config={"lr": 0.2}).train_config.model_dump() == {
+        **TrainConfig().model_dump(),
+        "lr": 0.2,
+        "patience": 5,
+    }
+    assert Tuned(train_config=TrainConfig(lr=0.3)).train_config.patience == TrainConfig().patience
+    assert Tuned(**Tuned().get_params()).train_config == Tuned().train_config

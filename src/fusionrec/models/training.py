@@ -108,13 +108,21 @@ class TorchRecommender(Recommender):
     """A recommender trained by gradient descent with :func:`train`.
 
     Subclasses implement :meth:`build`, :meth:`batches`, :meth:`loss` and
-    :meth:`embed`; ``train_config`` holds the optimisation settings.
+    :meth:`embed`; ``train_config`` holds the optimisation settings. A
+    subclass may set :attr:`train_defaults` (e.g. its tuned learning rate):
+    they fill the keys a ``dict`` or ``None`` train_config leaves out, while
+    a :class:`TrainConfig` instance is used exactly as given.
     """
+
+    #: TrainConfig values this model prefers over TrainConfig's own defaults.
+    train_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, train_config: TrainConfig | dict[str, Any] | None = None, **params: Any) -> None:
         super().__init__(**params)
         self.train_config = (
-            train_config if isinstance(train_config, TrainConfig) else TrainConfig(**(train_config or {}))
+            train_config
+            if isinstance(train_config, TrainConfig)
+            else TrainConfig(**{**self.train_defaults, **(train_config or {})})
         )
         self.module_: torch.nn.Module | None = None
         self.history_: History | None = None
