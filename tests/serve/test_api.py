@@ -251,3 +251,18 @@ def test_the_web_page_and_its_script_are_served(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and 'id="recommendations"' in page.text
     assert "textContent" in client.get("/static/app.js").text
+
+
+def test_events_change_recommendations_on_each_store(artifact: Path, any_store_url: tuple[str, str]) -> None:
+    from fusionrec.serve.app import create_app
+    from fusionrec.serve.settings import ServeSettings
+
+    url, prefix = any_store_url
+    settings = ServeSettings(artifact=artifact, store_url=url, table_prefix=prefix, api_key=API_KEY)
+    with TestClient(create_app(settings)) as client:
+        before = item_ids(client.get("/v1/users/u8/recommendations", params={"k": 5}).json())
+        assert like(client, "u8", before[0], idempotency_key="once").status_code == 201
+        assert like(client, "u8", before[0], idempotency_key="once").json()["replayed"] is True
+        after = client.get("/v1/users/u8/recommendations", params={"k": 5}).json()
+        assert after["strategy"] == "profile" and before[0] not in item_ids(after)
+        assert client.get("/ready").json()["checks"]["store"] == "ok"
