@@ -243,6 +243,24 @@ def known_users(artifact: Path, limit: int = 5000) -> list[str]:
     return list(vocab["users"][:limit])
 
 
+def served_recall(artifact: Path, url: str, k: int, n_users: int = 200) -> float:
+    """Mean share of the exact top-k (seen items excluded) that the served top-k contains, over sampled users."""
+    from safetensors.numpy import load_file
+
+    vectors, data = load_file(str(artifact / "vectors.safetensors")), load_file(str(artifact / "data.safetensors"))
+    vocab = json.loads((artifact / "vocab.json").read_text())
+    item_index = {raw: i for i, raw in enumerate(vocab["items"])}
+    users = np.random.default_rng(0).choice(len(vocab["users"]), size=min(n_users, len(vocab["users"])), replace=False)
+    recalls = []
+    for user in users:
+        scores = vectors["item_vectors"] @ vectors["user_vectors"][user]  # (n_items,)
+        scores[data["train/item_index"][data["train/user_index"] == user]] = -np.inf
+        exact = set(np.argpartition(-scores, k)[:k].tolist())
+        body = httpx.get(f"{url}/v1/users/{quote(vocab['users'][user], safe='')}/recommendations?k={k}").json()
+        recalls.append(len(exact & {item_index[item["item_id"]] for item in body["items"]}) / k)
+    return float(np.mean(recalls))
+
+
 def benchmark_target(artifact: Path, args: argparse.Namespace, index: str) -> dict[str, object]:
     server = Server(artifact, args.work_dir, args.workers, index)
     try:
@@ -250,9 +268,11 @@ def benchmark_target(artifact: Path, args: argparse.Namespace, index: str) -> di
         model = httpx.get(f"{server.url}/v1/model").json()
         print(f"\n== {artifact.name}: {model['n_items']:,} items, index {model['index']}, ready in {ready_s:.1f} s")
         users = known_users(artifact)
-        run(constant_rate(server.url, users, min(50.0, args.rate), 3.0, args.k, seed=1))  # warm-up
+        run(constant_rate(server.url, users, min(100.0, args.rate), 5.0, args.k, seed=1))  # warm-up
         steady = run(constant_rate(server.url, users, args.rate, args.duration, args.k, seed=2))
         print("constant:", steady.line(), flush=True)
+        recall = served_recall(artifact, server.url, args.k) if model["index"] != "exact" else 1.0
+        print(f"recall@{args.k} of the served lists against exact search: {recall:.3f}", flush=True)
         ramp = find_max_rate(server.url, users, args)
         best = max((p.rate for p in ramp if passes(p, args.p99_bound_ms)), default=None)
         print(f"highest constant rate with p99 < {args.p99_bound_ms:.0f} ms and no errors: {best} req/s", flush=True)
@@ -262,6 +282,7 @@ def benchmark_target(artifact: Path, args: argparse.Namespace, index: str) -> di
             "n_items": model["n_items"],
             "ready_seconds": ready_s,
             "constant": asdict(steady),
+            "recall_vs_exact": recall,
             "ramp": [asdict(p) for p in ramp],
             "max_rate_p99_under_bound": best,
         }
