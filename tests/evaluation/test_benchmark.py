@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -190,3 +191,19 @@ def test_raw_catalog_settings_are_read_and_split(tmp_path, kind, protocol):
     assert split.protocol == protocol and len(split.test) > 0
     with pytest.raises(ConfigError, match="neither was given"):
         split_from_settings(DataSettings())
+
+
+def test_model_train_defaults_fill_only_the_keys_left_unset(warm_split, tiny_mf):
+    from fusionrec.models.training import TrainConfig
+
+    class PickyMF(tiny_mf):
+        train_defaults: ClassVar[dict[str, Any]] = {"batch_size": 32, "lr": 0.02}
+
+    quick = {"epochs": 1, "progress": False, "threads": 1, "valid_metric": "recall@10"}
+    used = run_benchmark(None, "tiny", PickyMF, ks=KS, split=warm_split, train=quick)["config"]["train"]
+    assert (used["batch_size"], used["lr"], used["epochs"]) == (32, 0.02, 1)
+    mine = run_benchmark(None, "tiny", PickyMF, ks=KS, split=warm_split, train={**quick, "batch_size": 16})
+    assert mine["config"]["train"]["batch_size"] == 16
+    as_config = run_benchmark(None, "tiny", PickyMF, ks=KS, split=warm_split, train=TrainConfig(**quick))
+    assert as_config["config"]["train"]["lr"] == 0.02  # fields the TrainConfig did not set stay the model's
+    assert as_config["per_seed"][0]["seed"] == 0

@@ -56,6 +56,8 @@ class SeedRun:
     test: Evaluation
     timing: dict[str, float]
     best_valid: float | None = None
+    train_config: dict[str, Any] | None = None
+    """The effective TrainConfig of a torch model (model defaults included), else None."""
 
 
 def run_benchmark(
@@ -106,7 +108,7 @@ def run_benchmark(
         split = split.with_protocol(protocol)
     name = model if isinstance(model, str) else model.name
     runs = [_run_seed(split, model, params or {}, train, seed, ks, metrics) for seed in seeds]
-    config = _run_config(data_dir, dataset, name, split, seeds, params, train, model, ks, metrics)
+    config = _run_config(data_dir, dataset, name, split, seeds, params, runs[0].train_config, ks, metrics)
     result = summarise(dataset, name, split.protocol, runs, config)
     if out_dir is not None:
         _write_outputs(Path(out_dir), dataset, name, runs, result)
@@ -279,7 +281,9 @@ def _run_seed(
     timing = _timing(history, fit_seconds, test.seconds)
     logger.info("seed %d: fitted in %.1fs, test %s", seed, fit_seconds, _short(test.summary()))
     best = None if history is None else float(history.best_valid)
-    return SeedRun(seed=seed, valid=valid, test=test, timing=timing, best_valid=best)
+    used = getattr(recommender, "train_config", None)
+    train_config = used.model_dump() if _is_torch_model(type(recommender)) and used is not None else None
+    return SeedRun(seed, valid, test, timing, best_valid=best, train_config=train_config)
 
 
 def build_for_seed(
@@ -288,13 +292,17 @@ def build_for_seed(
     train: TrainConfig | Mapping[str, Any] | None,
     seed: int,
 ) -> Recommender:
-    """A fresh model; torch models get ``train_config`` with ``seed``, others ``seed=`` if they take it."""
+    """A fresh model; torch models get ``train_config`` with ``seed``, others ``seed=`` if they take it.
+
+    Torch models receive only the training keys that were set (see :func:`train_values_for_seed`),
+    so a model's own ``train_defaults`` fill the rest.
+    """
     from fusionrec.models import build_model
 
     cls = _model_class(model)
     kwargs = dict(params)
     if _is_torch_model(cls):
-        kwargs["train_config"] = train_config_for_seed(train, seed)
+        kwargs["train_config"] = train_values_for_seed(train, seed)
     elif "seed" in inspect.signature(cls.__init__).parameters and "seed" not in kwargs:
         kwargs["seed"] = seed
     try:
@@ -304,6 +312,20 @@ def build_for_seed(
         raise ConfigError(
             f"model {cls.name!r} rejected parameters {sorted(kwargs)} ({exc}); it accepts {accepted}"
         ) from None
+
+
+def train_values_for_seed(train: TrainConfig | Mapping[str, Any] | None, seed: int) -> dict[str, Any]:
+    """The training keys that were set (for a TrainConfig: set explicitly) plus ``seed``, validated.
+
+    Raises:
+        ConfigError: a key is unknown or a value invalid, naming key, value and expectation.
+    """
+    from fusionrec.models.training import TrainConfig
+
+    values = train.model_dump(exclude_unset=True) if isinstance(train, TrainConfig) else dict(train or {})
+    values["seed"] = seed
+    train_config_for_seed(values, seed)
+    return values
 
 
 def train_config_for_seed(train: TrainConfig | Mapping[str, Any] | None, seed: int) -> TrainConfig:
@@ -395,13 +417,11 @@ def _run_config(
     split: Split,
     seeds: Sequence[int],
     params: Mapping[str, Any] | None,
-    train: TrainConfig | Mapping[str, Any] | None,
-    model_spec: str | type[Recommender],
+    train_config: Mapping[str, Any] | None,
     ks: tuple[int, ...],
     metrics: tuple[str, ...],
 ) -> dict[str, Any]:
-    """The resolved settings of a run, JSON-ready."""
-    torch_model = _is_torch_model(_model_class(model_spec))
+    """The resolved settings of a run, JSON-ready; ``train`` is what the model used (seed aside)."""
     return {
         "data_dir": None if data_dir is None else str(data_dir),
         "dataset": dataset,
@@ -409,7 +429,7 @@ def _run_config(
         "protocol": split.protocol,
         "model": model,
         "params": dict(params or {}),
-        "train": train_config_for_seed(train, seeds[0]).model_dump(exclude={"seed"}) if torch_model else None,
+        "train": None if train_config is None else {k: v for k, v in train_config.items() if k != "seed"},
         "seeds": list(seeds),
         "ks": list(ks),
         "metrics": list(metrics),
@@ -451,4 +471,5 @@ __all__ = [
     "split_from_settings",
     "summarise",
     "train_config_for_seed",
+    "train_values_for_seed",
 ]
