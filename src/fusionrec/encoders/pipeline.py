@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -184,6 +185,29 @@ def encode_inputs(
     cached = _from_cache(store, keys, rows, reasons) if store is not None else set()
     _notify(progress, modality, n - len(usable) + len(cached), n)
     todo = [i for i in usable if i not in cached]
+    advance = functools.partial(_notify, progress, modality, total=n)
+    _encode_missing(encoder, inputs, todo, keys, store, rows, reasons, advance)
+    dim = _dimension(encoder, store, rows)
+    values = np.zeros((n, dim), dtype=np.float32)
+    mask = np.zeros(n, dtype=bool)
+    for i, row in rows.items():
+        values[i], mask[i] = row, True
+    n_cached = sum(1 for i in cached if i in rows)
+    report = ModalityReport(modality, encoder.registry_name, dim, n, len(rows) - n_cached, n_cached)
+    return values, mask, reasons, report
+
+
+def _encode_missing(
+    encoder: Encoder,
+    inputs: ItemInputs,
+    todo: list[int],
+    keys: dict[int, bytes],
+    store: FeatureStore | None,
+    rows: dict[int, np.ndarray],
+    reasons: list[str],
+    advance: Callable[[int], None],
+) -> None:
+    """Encode items ``todo`` chunk by chunk, caching each chunk as soon as it is done."""
     for chunk in _chunks(todo, chunk_size(encoder)):
         result = encoder.encode([inputs.values[i] for i in chunk])
         for j, i in enumerate(chunk):
@@ -192,16 +216,7 @@ def encode_inputs(
             reasons[i] = result.reasons[j]
         if store is not None:
             store.add([keys[i] for i in chunk], result.values, result.mask, result.reasons)
-        _notify(progress, modality, len(chunk), n)
-    dim = _dimension(encoder, store, rows)
-    values = np.zeros((n, dim), dtype=np.float32)
-    for i, row in rows.items():
-        values[i] = row
-    mask = np.zeros(n, dtype=bool)
-    mask[list(rows)] = True
-    n_cached = sum(1 for i in cached if i in rows)
-    report = ModalityReport(modality, encoder.registry_name, dim, n, len(rows) - n_cached, n_cached)
-    return values, mask, reasons, report
+        advance(len(chunk))
 
 
 def chunk_size(encoder: Encoder) -> int:
