@@ -3,7 +3,11 @@
 ``score(u, i) = user_u . item_i`` with ``embedding_dim``-sized vectors,
 trained on (user, positive, negative) triples with
 ``-log sigmoid(s_pos - s_neg) + reg_weight * ||batch embeddings|| / batch``
-(Rendle et al., UAI 2009; MMRec's ``BPR``).
+(Rendle et al., UAI 2009; MMRec's ``BPR``). The penalty is MMRec's
+unsquared-norm ``EmbLoss`` on the batch's user, positive and negative
+vectors; ``reg_weight=0.3`` with Adam lr 1e-3 was chosen on Baby's valid
+split (0.03: 0.0571, 0.1: 0.0595, 0.3: 0.0639 valid Recall@20; 1.0 never
+left the initial point).
 
 Example:
     >>> from fusionrec.models import build_model
@@ -38,7 +42,7 @@ class BPRMF(PairwiseRecommender):
     def __init__(
         self,
         embedding_dim: int = 64,
-        reg_weight: float = 1e-3,
+        reg_weight: float = 0.3,
         train_config: TrainConfig | dict[str, Any] | None = None,
     ) -> None:
         super().__init__(train_config, embedding_dim=embedding_dim, reg_weight=reg_weight)

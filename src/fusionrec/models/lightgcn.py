@@ -4,7 +4,13 @@ Layer-0 ("ego") user and item embeddings are propagated ``n_layers`` times
 over the symmetric-normalised bipartite graph ``D^-1/2 A D^-1/2``; the
 final vector of a node is the mean of its layers (He et al., SIGIR 2020).
 The loss is BPR on the final vectors plus ``reg_weight`` times the norm
-of the batch's ego embeddings, as in MMRec's ``LightGCN``.
+of the batch's ego embeddings, as in MMRec's ``LightGCN``. That penalty is
+a sum of (unsquared) Frobenius norms over the batch size, so useful
+weights are far larger than for a squared L2: on Baby, valid Recall@20
+rose from 0.0753 (1e-4) to 0.0770 (0.1) and 0.0797 (1.0) at lr 5e-3.
+
+The defaults (3 layers, ``reg_weight=1.0``, Adam lr 5e-3 via
+:attr:`train_defaults`) were chosen on Baby's valid split.
 
 Example:
     >>> from fusionrec.models import build_model
@@ -38,12 +44,13 @@ class LightGCN(PairwiseRecommender):
     """
 
     name: ClassVar[str] = "lightgcn"
+    train_defaults: ClassVar[dict[str, Any]] = {"lr": 5e-3}
 
     def __init__(
         self,
         embedding_dim: int = 64,
         n_layers: int = 3,
-        reg_weight: float = 1e-4,
+        reg_weight: float = 1.0,
         train_config: TrainConfig | dict[str, Any] | None = None,
     ) -> None:
         if n_layers < 0:
