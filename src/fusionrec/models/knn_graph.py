@@ -1,0 +1,172 @@
+"""Item-item k-nearest-neighbour graphs from content features, built in row chunks.
+
+The cosine similarity of a chunk of ``chunk_size`` items against all
+``n_items`` is computed, the ``k`` best columns of each row are kept and
+the chunk is dropped, so the largest temporary is ``chunk_size x n_items``
+floats and the result holds ``n_items x k`` entries: memory is
+``O(n_items x k)``, never a dense ``n_items x n_items`` matrix.
+
+Items whose input for a modality is missing (mask False) or all zero get
+no neighbours in that modality's graph and are nobody's neighbour.
+
+Example:
+    >>> import numpy as np
+    >>> graph = knn_graph(np.random.rand(100, 16).astype(np.float32), k=5)
+    >>> graph.shape, graph.nnz
+    ((100, 100), 500)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import scipy.sparse as sp
+
+from fusionrec.errors import ConfigError, FeatureShapeError
+
+
+def knn_graph(
+    features: np.ndarray,
+    k: int,
+    mask: np.ndarray | None = None,
+    chunk_size: int = 1024,
+    weighted: bool = False,
+) -> sp.csr_matrix:
+    """The directed top-``k`` cosine neighbour graph of the rows of ``features``.
+
+    Args:
+        features: float (n_items, d) content vectors.
+        k: neighbours kept per item (the item itself counts, as in FREEDOM/LATTICE,
+            since its own similarity is the highest).
+        mask: bool (n_items,) usable rows; None means all.
+        chunk_size: rows compared with the catalog at once; bounds the temporary to
+            ``chunk_size x n_items`` floats.
+        weighted: keep the cosine similarities as edge weights instead of ones.
+
+    Returns:
+        float32 CSR (n_items, n_items); row ``i`` holds ``min(k, usable items)``
+        entries when item ``i`` is usable, none otherwise.
+    """
+    return knn_query(features, features, k, mask, mask, chunk_size, weighted)
+
+
+def knn_query(
+    queries: np.ndarray,
+    catalog: np.ndarray,
+    k: int,
+    query_mask: np.ndarray | None = None,
+    catalog_mask: np.ndarray | None = None,
+    chunk_size: int = 1024,
+    weighted: bool = False,
+) -> sp.csr_matrix:
+    """Top-``k`` cosine neighbours of each query row among the catalog rows, in chunks of queries.
+
+    Args:
+        queries: float (n_queries, d).
+        catalog: float (n_items, d).
+        k: neighbours per query.
+        query_mask, catalog_mask: bool usable rows; None means all.
+        chunk_size: queries compared with the catalog at once.
+        weighted: cosine similarities as values instead of ones.
+
+    Returns:
+        float32 CSR (n_queries, n_items) with ``min(k, usable catalog rows)`` entries per usable query.
+    """
+    if k < 1 or chunk_size < 1:
+        raise ConfigError(f"knn_graph needs k >= 1 and chunk_size >= 1, got k={k}, chunk_size={chunk_size}")
+    query_values, query_usable = _unit_rows(queries, query_mask)
+    catalog_values, catalog_usable = _unit_rows(catalog, catalog_mask)
+    if query_values.shape[1] != catalog_values.shape[1]:
+        raise FeatureShapeError(
+            f"queries have {query_values.shape[1]} columns but the catalog has {catalog_values.shape[1]}; "
+            "both must come from the same encoder"
+        )
+    k = min(k, int(catalog_usable.sum()))
+    rows, cols, weights = [], [], []
+    usable_index = np.flatnonzero(query_usable) if k > 0 else np.zeros(0, dtype=np.int64)
+    for start in range(0, len(usable_index), chunk_size):
+        chunk = usable_index[start : start + chunk_size]
+        neighbours, similarity = _top_k_rows(query_values[chunk], catalog_values, catalog_usable, k)
+        rows.append(np.repeat(chunk, k))
+        cols.append(neighbours.ravel())
+        weights.append(similarity.ravel())
+    return _assemble(rows, cols, weights if weighted else None, (len(query_values), len(catalog_values)))
+
+
+def modality_graph(
+    features: Mapping[str, np.ndarray],
+    k: int,
+    masks: Mapping[str, np.ndarray] | None = None,
+    weights: Mapping[str, float] | None = None,
+    chunk_size: int = 1024,
+) -> sp.csr_matrix:
+    """A weighted sum of the symmetric-normalised kNN graphs of several modalities (FREEDOM's frozen graph).
+
+    Args:
+        features: ``{modality: (n_items, d_m)}``.
+        k: neighbours per item in each modality.
+        masks: ``{modality: bool (n_items,)}`` usable rows.
+        weights: ``{modality: weight}``; None weighs every modality equally. Normalised to sum to one.
+        chunk_size: see :func:`knn_graph`.
+
+    Returns:
+        float32 CSR (n_items, n_items), each modality's graph ``D^-1/2 A D^-1/2``.
+    """
+    from fusionrec.models.graph import symmetric_normalize
+
+    if not features:
+        raise FeatureShapeError("modality_graph needs at least one modality; the features mapping is empty")
+    share = normalized_weights(list(features), weights)
+    total: sp.csr_matrix | None = None
+    for name, values in features.items():
+        graph = symmetric_normalize(knn_graph(values, k, (masks or {}).get(name), chunk_size)) * share[name]
+        total = graph if total is None else total + graph
+    assert total is not None
+    return total.tocsr().astype(np.float32)
+
+
+def _unit_rows(features: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """L2-normalised float32 rows and the bool (n,) usable rows (masked or all-zero rows are unusable)."""
+    values = np.asarray(features, dtype=np.float32)
+    if values.ndim != 2:
+        raise FeatureShapeError(f"features must be (n_items, d); got shape {values.shape}")
+    usable = np.ones(len(values), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    if usable.shape != (len(values),):
+        raise FeatureShapeError(f"mask has shape {usable.shape}; ({len(values)},) booleans are expected")
+    norms = np.linalg.norm(values, axis=1)
+    usable = usable & (norms > 0) & np.isfinite(norms)
+    unit = np.zeros_like(values)
+    unit[usable] = values[usable] / norms[usable, None]
+    return unit, usable
+
+
+def _top_k_rows(queries: np.ndarray, catalog: np.ndarray, usable: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` usable columns of ``queries @ catalog.T``: int64 and float32 (n_queries, k)."""
+    similarity = queries @ catalog.T  # (chunk, n_items): the only large temporary
+    similarity[:, ~usable] = -np.inf
+    top = np.argpartition(-similarity, k - 1, axis=1)[:, :k]  # (chunk, k)
+    return top.astype(np.int64), np.take_along_axis(similarity, top, axis=1)
+
+
+def _assemble(
+    rows: list[np.ndarray], cols: list[np.ndarray], weights: list[np.ndarray] | None, shape: tuple[int, int]
+) -> sp.csr_matrix:
+    if not rows:
+        return sp.csr_matrix((np.zeros(0, np.float32), (np.zeros(0, np.int64), np.zeros(0, np.int64))), shape=shape)
+    row, col = np.concatenate(rows), np.concatenate(cols)
+    data = np.ones(len(row), np.float32) if weights is None else np.concatenate(weights).astype(np.float32)
+    graph = sp.csr_matrix((data, (row, col)), shape=shape, dtype=np.float32)
+    graph.sort_indices()
+    return graph
+
+
+def normalized_weights(names: list[str], weights: Mapping[str, float] | None) -> dict[str, float]:
+    """``{modality: weight}`` summing to one; None gives equal weights."""
+    if weights is None:
+        return {name: 1.0 / len(names) for name in names}
+    missing = sorted(set(names) - set(weights))
+    if missing or any(weights[name] < 0 for name in names) or sum(weights[name] for name in names) <= 0:
+        raise ConfigError(f"modality graph weights must be >= 0 for every modality {names}; got {dict(weights)}")
+    total = sum(weights[name] for name in names)
+    return {name: weights[name] / total for name in names}
