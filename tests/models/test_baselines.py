@@ -183,7 +183,7 @@ def test_bad_hyper_parameters_are_rejected(name: str, params: dict[str, float]) 
     [
         ("itemknn", {"k": 10}),
         ("bpr", {"embedding_dim": 8, "reg_weight": 0.0, "train_config": TRAINING}),
-        ("lightgcn", {"embedding_dim": 8, "n_layers": 2, "train_config": TRAINING}),
+        ("lightgcn", {"embedding_dim": 8, "n_layers": 2, "reg_weight": 0.0, "train_config": TRAINING}),
     ],
 )
 def test_personalised_models_recommend_the_users_own_half(name: str, params: dict, split: Split) -> None:
