@@ -108,3 +108,13 @@ def test_timm_from_local_weights(images: dict[str, Path], tmp_path: Path) -> Non
     result = encoder.encode([images["red"], images["empty"]])
     assert result.values.shape == (2, 512)
     assert result.mask.tolist() == [True, False]
+
+
+def test_public_api_is_pinned() -> None:
+    import fusionrec.encoders as encoders
+
+    assert encoders.__all__ == sorted(encoders.__all__)
+    assert {"Encoder", "EncoderSpec", "EncodeReport", "FeatureCache", "encode_dataset", "read_encoded"} <= set(
+        encoders.__all__
+    )
+    assert all(hasattr(encoders, name) for name in encoders.__all__)

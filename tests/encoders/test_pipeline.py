@@ -160,3 +160,11 @@ def test_missing_column_lists_the_available_ones(catalog: Path, tmp_path: Path) 
     spec = EncoderSpec(modality="image", name="color-histogram", column="cover")
     with pytest.raises(ConfigError, match="column 'cover' is not in the item table"):
         encode_dataset(read_items(catalog), [spec], tmp_path / "cache")
+
+
+def test_a_table_with_nothing_to_encode_says_so(tmp_path: Path) -> None:
+    from fusionrec.encoders import resolve_specs
+
+    pd.DataFrame({"item_id": ["a"], "price": ["3"]}).to_csv(tmp_path / "items.csv", index=False)
+    with pytest.raises(ConfigError, match="nothing to encode"):
+        resolve_specs(read_items(tmp_path))

@@ -28,6 +28,12 @@ def resolve_specs(
         if dataset.item_table is None:
             raise ConfigError(f"dataset {dataset.name!r} has no item table; give encoder specs or a TOML file")
         chosen = default_specs(list(dataset.item_table.columns))
+        if not chosen:
+            raise ConfigError(
+                f"nothing to encode: the item table's columns {list(dataset.item_table.columns)} include no known "
+                "text field (title, genres, overview...) or media column (poster, audio, video...); "
+                "write [[encoders]] tables in a TOML file and pass it"
+            )
     elif isinstance(specs, str | Path):
         chosen = load_specs(specs)
     else:
