@@ -57,7 +57,8 @@ def main() -> int:
         params, train = _settings(args, model)
         if args.grid:
             params, train = _grid_search(split, args, model, params, train)
-        results.append(_run(split, args, model, params, train, seeds=list(range(args.seeds))))
+        seeds = args.seed_list or list(range(args.seeds))
+        results.append(_run(split, args, model, params, train, seeds=seeds))
     print(_table(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
@@ -70,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--dataset", default="baby", help="MMRec folder under the data folder")
     parser.add_argument("--model", nargs="+", default=["lightgcn"], choices=MODELS)
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
+    parser.add_argument("--seed-list", type=int, nargs="+", help="exactly these seeds (overrides --seeds)")
     parser.add_argument("--param", action="append", default=[], help="model hyper-parameter name=value")
     parser.add_argument("--train", action="append", default=[], help="TrainConfig field name=value (e.g. lr=5e-3)")
     parser.add_argument("--grid", action="append", default=[], help="name=v1,v2: choose on valid (train.lr=... too)")
@@ -80,10 +82,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace, model: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Model params and train settings: model defaults < TUNED < command-line flags."""
+    preferred = _train_defaults(model)  # run_benchmark builds a full TrainConfig, so merge them here
     tuned = TUNED.get((args.dataset, model), {})
     params = {**tuned.get("params", {}), **_pairs(args.param)}
-    train = {"progress": False, "threads": args.threads, **tuned.get("train", {}), **_pairs(args.train)}
+    train = {**preferred, "progress": False, "threads": args.threads, **tuned.get("train", {}), **_pairs(args.train)}
     return params, train
+
+
+def _train_defaults(model: str) -> dict[str, Any]:
+    """The model class's ``train_defaults`` (its preferred TrainConfig values), if any."""
+    import importlib
+
+    from fusionrec.models import MODEL_REGISTRY
+
+    module_name, class_name = MODEL_REGISTRY[model].split(":")
+    return dict(getattr(getattr(importlib.import_module(module_name), class_name), "train_defaults", {}))
 
 
 def _pairs(items: list[str]) -> dict[str, Any]:
