@@ -266,3 +266,19 @@ def test_events_change_recommendations_on_each_store(artifact: Path, any_store_u
         after = client.get("/v1/users/u8/recommendations", params={"k": 5}).json()
         assert after["strategy"] == "profile" and before[0] not in item_ids(after)
         assert client.get("/ready").json()["checks"]["store"] == "ok"
+
+
+def test_a_user_without_training_items_gets_popular_items(serve_split: Split, tmp_path: Path, store_url: str) -> None:
+    from dataclasses import replace
+
+    from fusionrec.data.interactions import Interactions
+    from fusionrec.serve.demo import ContentFactors
+
+    users = serve_split.dataset.users.extend(["idle-user"])  # in the vocabulary, never in train
+    train = serve_split.train.with_sizes(len(users), serve_split.n_items)
+    dataset = replace(serve_split.dataset, users=users, interactions=train)
+    empty = Interactions.empty(len(users), serve_split.n_items)
+    split = Split(dataset, train, empty, empty)
+    with client_for(ContentFactors(dim=8).fit(split), tmp_path / "idle", store_url) as client:
+        assert client.get("/v1/users/idle-user/recommendations").json()["strategy"] == "popularity"
+        assert client.get("/v1/users/u1/recommendations").json()["strategy"] == "model"

@@ -55,19 +55,31 @@ def test_k_larger_than_the_catalog_returns_every_other_item() -> None:
     assert sorted(items.tolist()) == [0, 2, 3]
 
 
-@pytest.mark.parametrize("kind", ["exact", "hnsw"])
+@pytest.mark.parametrize("kind", ["exact", "hnsw", "ivf"])
 def test_added_and_moved_items_are_found_and_old_slots_are_not(vectors: np.ndarray, kind: str) -> None:
-    index = ItemIndex(vectors, IndexOptions(kind=kind))
+    index = ItemIndex(vectors, IndexOptions(kind=kind, ivf_nprobe=64))
     direction = np.zeros(16, np.float32)
-    direction[0] = 100.0
-    index.upsert(len(vectors), direction)  # a new item pointing far along axis 0
+    direction[0] = float(np.linalg.norm(vectors, axis=1).max())  # as long as the longest item
+    index.upsert(len(vectors), direction)
     assert index.n_items == len(vectors) + 1
     assert index.search(direction, k=1)[0].tolist() == [len(vectors)]
-    index.upsert(7, 2 * direction)  # item 7 moves there and overtakes the new item
+    index.upsert(7, 1.2 * direction)  # item 7 moves there, a bit longer, and overtakes the new item
     top = index.search(direction, k=3)[0].tolist()
     assert top[:2] == [7, len(vectors)]
     assert top.count(7) == 1  # its retired slot is never returned
-    np.testing.assert_array_equal(index.vectors(np.array([7]))[0], 2 * direction)
+    np.testing.assert_array_equal(index.vectors(np.array([7]))[0], 1.2 * direction)
+
+
+def test_approximate_search_finds_inner_product_neighbours_of_varied_length() -> None:
+    rng = np.random.default_rng(1)
+    vectors = (rng.standard_normal((4000, 16)) * rng.uniform(0.2, 3.0, (4000, 1))).astype(np.float32)
+    exact = ItemIndex(vectors, IndexOptions(kind="exact"))
+    approximate = ItemIndex(vectors, IndexOptions(kind="hnsw"))
+    recalls = []
+    for query in rng.standard_normal((30, 16)).astype(np.float32):  # random directions, as user vectors are
+        truth = set(exact.search(query, 10)[0].tolist())
+        recalls.append(len(truth & set(approximate.search(query, 10)[0].tolist())) / 10)
+    assert np.mean(recalls) >= 0.9
 
 
 def test_an_index_outside_the_catalog_is_refused(vectors: np.ndarray) -> None:

@@ -196,7 +196,8 @@ def random_factor_model(n_users: int, n_items: int, dim: int = 64, per_user: int
     """A :class:`ContentFactors` with random clustered vectors over a large synthetic catalog (no training).
 
     Used by the load benchmark to serve, e.g., 1,000,000 items without
-    fitting anything: item vectors are drawn around 256 random centres.
+    fitting anything: item vectors are drawn around 256 random centres and
+    each user around one of them.
     """
     rng = np.random.default_rng(seed)
     train = Interactions(
@@ -208,10 +209,10 @@ def random_factor_model(n_users: int, n_items: int, dim: int = 64, per_user: int
     split = Split(Dataset("synthetic-large", users, items, train), train, empty, empty)
     centres = rng.standard_normal((256, dim)).astype(np.float32)
     item_vectors = centres[rng.integers(0, 256, n_items)] + 0.5 * rng.standard_normal((n_items, dim), np.float32)
-    arrays: dict[str, Any] = {
-        "user_vectors": rng.standard_normal((n_users, dim), np.float32),
-        "id_vectors": item_vectors,
-    }
+    # users lean towards one cluster, as trained user vectors do; isotropic random users would make the
+    # exact top-k a scatter of outliers that no approximate index finds
+    user_vectors = centres[rng.integers(0, 256, n_users)] + 0.5 * rng.standard_normal((n_users, dim), np.float32)
+    arrays: dict[str, Any] = {"user_vectors": user_vectors, "id_vectors": item_vectors}
     model = ContentFactors(dim=dim, seed=seed)
     model.load_state_arrays(split, arrays)
     return model

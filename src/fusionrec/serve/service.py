@@ -123,12 +123,16 @@ class RecommendationService:
         pairs = [(e, i) for e, i in zip(events, event_items, strict=True) if i is not None]
         history = trained + [i for e, i in pairs if event_weight(e.kind, e.value) > 0]
         seen = set(trained) | {i for _, i in pairs}
-        base = None if index is None or self.user_vectors is None else self.user_vectors[index]
+        trained_user = bool(trained)  # a user in the vocabulary without training items has an untrained vector
+        base = self.user_vectors[index] if trained_user and self.user_vectors is not None else None  # type: ignore[index]
         query = base
         if self.index is not None and pairs:
             weights = np.array([event_weight(e.kind, e.value) for e, _ in pairs])
             query = profile_vector(base, self.index.vectors(np.array([i for _, i in pairs])), weights, self._half)
-        strategy = "popularity" if query is None and index is None else ("profile" if pairs else "model")
+        if query is not None:
+            strategy = "profile" if pairs else "model"
+        else:
+            strategy = "model" if trained_user and self.index is None else "popularity"
         return UserState(user_id, index, events, history, seen, query, strategy)
 
     def _indices(self, item_ids: list[str], *, source: str) -> np.ndarray:
@@ -156,7 +160,7 @@ class RecommendationService:
         if state.query is not None and self.index is not None:
             items, scores = self.index.search(state.query, k, excluded)
             return Ranked(items, scores, state.strategy)
-        if state.index is not None and state.strategy != "popularity":
+        if state.strategy == "model" and state.index is not None:  # a model without embeddings scores the user
             return self._model_scores(state.index, k, excluded)
         return self.popular(k, excluded)
 
