@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import API_KEY, CountScores, IdFactors, client_for
+from tests.serve.conftest import API_KEY, CountScores, IdFactors, client_for
 from fusionrec.data.dataset import Split
 
 WRITE = {"X-API-Key": API_KEY}

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import API_KEY
+from tests.serve.conftest import API_KEY
 
 WRITE = {"X-API-Key": API_KEY}
 SQL = "x'; DROP TABLE fusionrec_events; --\""

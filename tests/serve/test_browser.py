@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server import ServerProcess
+from tests.serve.server import ServerProcess
 
-from conftest import API_KEY
+from tests.serve.conftest import API_KEY
 
 pytestmark = pytest.mark.browser
 

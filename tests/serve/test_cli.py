@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import httpx
-from server import free_port
+from tests.serve.server import free_port
 from typer.testing import CliRunner
 
 from fusionrec.cli import app

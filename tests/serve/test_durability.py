@@ -8,9 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server import ServerProcess
+from tests.serve.server import ServerProcess
 
-from conftest import API_KEY
+from tests.serve.conftest import API_KEY
 from fusionrec.serve.store import EventStore
 
 WRITERS = 3

@@ -17,7 +17,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from conftest import API_KEY
+from tests.serve.conftest import API_KEY
 
 EXAMPLES_PER_OPERATION = 15
 
