@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 @fail_on_library_errors
 def encode(
     data: Annotated[Path, typer.Argument(help="Data folder (MMRec layout with items.csv) or an item table file.")],
-    config: Annotated[Path | None, typer.Option(help="TOML file with [[encoders]] tables.")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help=r"TOML file with \[\[encoders]] tables (default: chosen from the item table's columns)."),
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Stem of the .inter file in the data folder.")] = None,
     modality: Annotated[list[str] | None, typer.Option(help="Encode only this modality (repeatable).")] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="Feature cache; default $FUSIONREC_CACHE/features.")] = None,
