@@ -19,6 +19,7 @@ MODEL_REGISTRY: dict[str, str] = {
     "lightgcn": "fusionrec.models.lightgcn:LightGCN",
     "vbpr": "fusionrec.models.vbpr:VBPR",
     "freedom": "fusionrec.models.freedom:FREEDOM",
+    "fusiongraph": "fusionrec.models.fusion_graph:FusionGraph",
 }
 """``{name: "module:Class"}``; models register here by name."""
 

@@ -1,0 +1,101 @@
+"""The torch module behind :class:`~fusionrec.models.fusion_graph.FusionGraph`.
+
+Everything here is linear after the item tower, which is what makes the
+per-modality explanation exact: the final item vector is the sum of what
+each part of the layer-0 vectors (users + item IDs, each modality) becomes
+after propagation.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from fusionrec.fusion.base import SHARED
+from fusionrec.models.graph import propagate
+
+if TYPE_CHECKING:
+    from fusionrec.fusion.base import ModalityFusion
+    from fusionrec.models.graph import SparseOperator
+
+ID = "id"
+
+
+class FusionGraphNet(nn.Module):
+    """ID embeddings + a fusion module; the graphs and features are attached inputs, not learned state.
+
+    Args:
+        n_users, n_items: table sizes.
+        dim: vector size.
+        fusion: the content fusion (None when the data has no content).
+        warm: bool (n_items,) items with a training interaction (the others have no ID part).
+        init_std: standard deviation of the ID embeddings' normal initialisation.
+    """
+
+    warm: torch.Tensor
+
+    def __init__(
+        self, n_users: int, n_items: int, dim: int, fusion: ModalityFusion | None, warm: torch.Tensor, init_std: float
+    ) -> None:
+        super().__init__()
+        self.n_users = n_users
+        self.user_embedding = nn.Parameter(torch.randn(n_users, dim) * init_std)
+        self.item_embedding = nn.Parameter(torch.randn(n_items, dim) * init_std)
+        self.fusion = fusion
+        self.register_buffer("warm", warm.float()[:, None], persistent=False)  # (n_items, 1)
+        self.features: dict[str, torch.Tensor] = {}
+        self.masks: dict[str, torch.Tensor] = {}
+        self.user_graph: SparseOperator | None = None
+        self.item_graph: SparseOperator | None = None
+        self.n_layers, self.n_item_graph_layers, self.item_graph_weight = 2, 1, 1.0
+
+    def item_parts(self, id_keep: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Layer-0 item vectors split by source: ``{"id": (n_items, d), modality: (n_items, d)}``.
+
+        Args:
+            id_keep: optional float (n_items, 1) 0/1 multiplier of the ID part (ID dropout).
+        """
+        keep = self.warm if id_keep is None else self.warm * id_keep
+        parts = {ID: self.item_embedding * keep}
+        if self.fusion is not None:
+            content = self.fusion.contributions(self.features, self.masks)
+            parts[ID] = parts[ID] + content.pop(SHARED)
+            parts.update(content)
+        return parts
+
+    def propagate_items(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Behaviour graph + content graph: final user (n_users, d) and item (n_items, d) vectors."""
+        assert self.user_graph is not None, "build() attaches the user-item graph"
+        final = propagate(self.user_graph, torch.cat([users, items]), self.n_layers)
+        final_users, final_items = final[: self.n_users], final[self.n_users :]
+        if self.item_graph is not None and self.item_graph_weight:
+            final_items = final_items + self.item_graph_weight * self.item_graph_power(items)
+        return final_users, final_items
+
+    def item_graph_power(self, items: torch.Tensor, layers: int | None = None) -> torch.Tensor:
+        """``S^layers items`` over the frozen item-item graph (``n_item_graph_layers`` by default)."""
+        assert self.item_graph is not None
+        for _ in range(self.n_item_graph_layers if layers is None else layers):
+            items = self.item_graph @ items
+        return items
+
+    def forward(self, id_keep: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Unnormalised final user (n_users, d) and item (n_items, d) vectors."""
+        items = sum(self.item_parts(id_keep).values())
+        assert isinstance(items, torch.Tensor)
+        return self.propagate_items(self.user_embedding, items)
+
+    def explained_items(self) -> dict[str, torch.Tensor]:
+        """Final item vectors split by source; the parts sum to ``forward()[1]`` (linear propagation).
+
+        The users' embeddings reach the items through the behaviour graph, so
+        they count as part of ``"id"`` (behaviour).
+        """
+        parts = self.item_parts()
+        result = {}
+        for name, items in parts.items():
+            users = self.user_embedding if name == ID else torch.zeros_like(self.user_embedding)
+            result[name] = self.propagate_items(users, items)[1]
+        return result
