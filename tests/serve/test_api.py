@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.serve.conftest import API_KEY, CountScores, IdFactors, client_for
 from fusionrec.data.dataset import Split
+from tests.serve.conftest import API_KEY, CountScores, IdFactors, client_for
 
 WRITE = {"X-API-Key": API_KEY}
 

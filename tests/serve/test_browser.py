@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.serve.server import ServerProcess
 
 from tests.serve.conftest import API_KEY
+from tests.serve.server import ServerProcess
 
 pytestmark = pytest.mark.browser
 

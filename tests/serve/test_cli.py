@@ -6,10 +6,10 @@ import shutil
 from pathlib import Path
 
 import httpx
-from tests.serve.server import free_port
 from typer.testing import CliRunner
 
 from fusionrec.cli import app
+from tests.serve.server import free_port
 
 runner = CliRunner()
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.serve.server import ServerProcess
 
-from tests.serve.conftest import API_KEY
 from fusionrec.serve.store import EventStore
+from tests.serve.conftest import API_KEY
+from tests.serve.server import ServerProcess
 
 WRITERS = 3
 KILL_AFTER_ACKS = 150
