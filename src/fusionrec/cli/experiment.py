@@ -45,7 +45,6 @@ def train(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing artifact folder.")] = False,
 ) -> None:
     """Train one model (early stopping on valid), report valid and test, optionally save an artifact."""
-    from fusionrec.config import dump_config
     from fusionrec.evaluation.benchmark import build_for_seed, split_from_settings
 
     resolved = resolve_config(config, set_, data_dir=data_dir, dataset=dataset, model=model, protocol=protocol)
@@ -57,8 +56,8 @@ def train(
     if save is not None:
         from fusionrec.models.artifact import save_artifact
 
-        path = save_artifact(recommender, save, overwrite=overwrite)
-        dump_config(resolved, path / "experiment.json")
+        experiment = json.dumps(resolved.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+        path = save_artifact(recommender, save, overwrite=overwrite, extra_files={"experiment.json": experiment})
         console.print(f"saved artifact to [bold]{path}[/bold]")
 
 
