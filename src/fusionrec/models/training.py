@@ -171,10 +171,13 @@ class TorchRecommender(Recommender):
         return self._user_vectors[user_index] @ self._item_vectors.T
 
     def state_arrays(self) -> dict[str, np.ndarray]:
-        assert self.module_ is not None, "fit() first"
+        """The module's ``state_dict`` as numpy arrays (fixed inputs such as graphs are rebuilt on load)."""
+        self._require_fitted()
+        assert self.module_ is not None
         return {name: tensor.detach().cpu().numpy() for name, tensor in self.module_.state_dict().items()}
 
     def load_state_arrays(self, split: Split, arrays: dict[str, np.ndarray]) -> None:
+        """Rebuild the module for ``split`` and load ``arrays`` into it (no training)."""
         import torch
 
         self.split_, self.train_matrix_ = split, split.train.to_csr()
