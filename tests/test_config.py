@@ -116,7 +116,7 @@ def test_valid_metric_is_shared_by_evaluation_and_train(experiment_file):
     ("override", "expected"),
     [
         ({"train.lrr": "0.1"}, r"train\.lrr \(override\): unknown key; allowed keys here: batch_size, epochs, .*lr"),
-        ({"typo": "1"}, r"typo \(override\): unknown key; allowed keys here: data, evaluation, model, output"),
+        ({"typo": "1"}, r"typo \(override\): unknown key; allowed keys here: data, encoders, evaluation, model, outp"),
         ({"data.split.kinds": "1"}, r"data\.split\.kinds .*allowed keys here: kind, min_interactions, ratios, seed"),
         ({"train.lr": "fast"}, r"train\.lr \(override\): got 'fast'; Input should be a valid number"),
         ({"train.epochs": "0"}, r"train\.epochs \(override\): got 0; Input should be greater than or equal to 1"),

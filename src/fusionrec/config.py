@@ -44,6 +44,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fusionrec.data.catalog import CatalogColumns
+from fusionrec.encoders.config import EncoderSpec
 from fusionrec.errors import ConfigError
 from fusionrec.evaluation.metrics import METRICS
 from fusionrec.models.training import TrainConfig
@@ -187,6 +188,9 @@ class ExperimentConfig(BaseModel):
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
     seeds: list[int] = Field(default_factory=lambda: [0])
     output: OutputSettings = Field(default_factory=OutputSettings)
+    encoders: list[EncoderSpec] = Field(
+        default_factory=list, description="[[encoders]] tables: content features computed (and cached) before training"
+    )
 
     @field_validator("seeds")
     @classmethod

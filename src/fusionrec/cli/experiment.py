@@ -45,11 +45,12 @@ def train(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing artifact folder.")] = False,
 ) -> None:
     """Train one model (early stopping on valid), report valid and test, optionally save an artifact."""
-    from fusionrec.evaluation.benchmark import build_for_seed, split_from_settings
+    from fusionrec.evaluation.benchmark import attach_encoded_features, build_for_seed, split_from_settings
 
     resolved = resolve_config(config, set_, data_dir=data_dir, dataset=dataset, model=model, protocol=protocol)
     chosen_seed = resolved.seeds[0] if seed is None else seed
     split = split_from_settings(resolved.data)
+    attach_encoded_features(split, resolved)
     recommender = build_for_seed(resolved.model.name, resolved.model.params, resolved.train, chosen_seed)
     recommender.fit(split)
     print_evaluations(recommender, split, resolved)

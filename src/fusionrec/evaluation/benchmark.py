@@ -172,6 +172,7 @@ def run_experiment(config: ExperimentConfig) -> dict[str, Any]:
 
     data = config.data
     split = split_from_settings(data)
+    attach_encoded_features(split, config)
     dataset = data.dataset or split.dataset.name
     result = run_benchmark(
         data.dir,
@@ -187,6 +188,16 @@ def run_experiment(config: ExperimentConfig) -> dict[str, Any]:
     )
     dump_config(config, config.output.dir / "experiment.json")
     return result
+
+
+def attach_encoded_features(split: Split, config: ExperimentConfig) -> None:
+    """Encode (or read from the cache) the content features the config's ``[[encoders]]`` ask for."""
+    if not config.encoders:
+        return
+    from fusionrec.encoders import encode_dataset
+
+    report = encode_dataset(split.dataset, config.encoders)
+    logger.info("encoded features:\n%s", report.to_text())
 
 
 def load_split(data_dir: str | Path | None, dataset: str, protocol: Protocol | None = None) -> Split:
