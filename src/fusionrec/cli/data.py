@@ -11,8 +11,6 @@ import typer
 from fusionrec.cli.app import app
 from fusionrec.cli.output import console, fail_on_library_errors, print_mapping
 
-SPLIT_KINDS = ("random", "temporal", "loo", "cold")
-
 
 @app.command()
 @fail_on_library_errors
@@ -43,7 +41,7 @@ def split(
     interactions: Annotated[Path, typer.Argument(help="Interactions file (CSV, Parquet, JSON Lines).")],
     out: Annotated[Path, typer.Option(help="Folder to write <name>.inter (MMRec layout) into.")],
     items: Annotated[Path | None, typer.Option(help="Item table (text and media columns).")] = None,
-    kind: Annotated[str, typer.Option(help=f"One of {', '.join(SPLIT_KINDS)}.")] = "random",
+    kind: Annotated[str, typer.Option(help="random, temporal, leave_one_out or cold.")] = "random",
     ratios: Annotated[str, typer.Option(help="train,valid,test shares.")] = "0.8,0.1,0.1",
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same split).")] = 0,
     min_rating: Annotated[float | None, typer.Option(help="Keep ratings >= this as positives.")] = None,
@@ -51,6 +49,7 @@ def split(
 ) -> None:
     """Split interactions reproducibly and write the split in MMRec layout."""
     from fusionrec.data import write_mmrec
+    from fusionrec.data.splits import make_split
 
     dataset = load_data(interactions, items=items, min_rating=min_rating)
     result = make_split(dataset, kind, parse_ratios(ratios), seed)
@@ -67,20 +66,6 @@ def parse_ratios(text: str) -> tuple[float, float, float]:
     if len(values) != 3:
         raise typer.BadParameter(f"--ratios {text!r} must be three numbers like 0.8,0.1,0.1")
     return values  # type: ignore[return-value]
-
-
-def make_split(dataset: Any, kind: str, ratios: tuple[float, float, float], seed: int) -> Any:
-    from fusionrec.data import cold_start_split, leave_one_out_split, random_split, temporal_split
-
-    if kind == "random":
-        return random_split(dataset, ratios, seed=seed)
-    if kind == "temporal":
-        return temporal_split(dataset, ratios)
-    if kind == "loo":
-        return leave_one_out_split(dataset, seed=seed)
-    if kind == "cold":
-        return cold_start_split(dataset, ratios, seed=seed)
-    raise typer.BadParameter(f"--kind {kind!r} is not one of {', '.join(SPLIT_KINDS)}")
 
 
 def load_data(

@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 Ratios = tuple[float, float, float]
 TRAIN, VALID, TEST = 0, 1, 2
+SPLIT_KINDS = ("random", "temporal", "leave_one_out", "cold")
 
 
 def check_ratios(ratios: Ratios) -> Ratios:
@@ -140,6 +141,25 @@ def cold_start_split(dataset: Dataset, ratios: Ratios = (0.7, 0.1, 0.2), seed: i
     sizes = f"{n_train:,} / {n_valid:,} / {len(items) - n_train - n_valid:,} items"
     what = f"cold-start item split {_ratio_text(ratios)} (seed {seed}; {sizes})"
     return _make_split(dataset, labels, "cold", what, None, 0)
+
+
+def make_split(
+    dataset: Dataset, kind: str, ratios: Ratios = (0.8, 0.1, 0.1), seed: int = 0, min_interactions: int = 3
+) -> Split:
+    """Split ``dataset`` with the splitter named ``kind`` (one of :data:`SPLIT_KINDS`).
+
+    Example:
+        >>> make_split(dataset, "cold", (0.7, 0.1, 0.2), seed=1)  # doctest: +SKIP
+    """
+    if kind == "random":
+        return random_split(dataset, ratios, seed=seed, min_interactions=min_interactions)
+    if kind == "temporal":
+        return temporal_split(dataset, ratios, min_interactions=min_interactions)
+    if kind == "leave_one_out":
+        return leave_one_out_split(dataset, seed=seed, min_interactions=min_interactions)
+    if kind == "cold":
+        return cold_start_split(dataset, ratios, seed=seed)
+    raise DataError(f"split kind {kind!r} is unknown; choose one of {', '.join(SPLIT_KINDS)}")
 
 
 def split_from_file(dataset: Dataset, path: str | Path, protocol: Protocol | None = None) -> Split:

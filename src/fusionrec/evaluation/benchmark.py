@@ -233,19 +233,12 @@ def split_from_settings(data: DataSettings) -> Split:
         return load_split(data.resolved_dir(), data.dataset, data.protocol)
     if data.interactions is None:
         raise ConfigError("data.dataset or data.interactions must be set; neither was given")
-    from fusionrec.data import splits
     from fusionrec.data.catalog import read_catalog
+    from fusionrec.data.splits import make_split
 
     catalog = read_catalog(data.interactions, data.items, columns=data.columns, min_rating=data.min_rating)
-    kind, ratios, seed, minimum = data.split.kind, data.split.ratios, data.split.seed, data.split.min_interactions
-    if kind == "random":
-        split = splits.random_split(catalog, ratios, seed=seed, min_interactions=minimum)
-    elif kind == "temporal":
-        split = splits.temporal_split(catalog, ratios, min_interactions=minimum)
-    elif kind == "leave_one_out":
-        split = splits.leave_one_out_split(catalog, seed=seed, min_interactions=minimum)
-    else:
-        split = splits.cold_start_split(catalog, ratios, seed=seed)
+    settings = data.split
+    split = make_split(catalog, settings.kind, settings.ratios, settings.seed, settings.min_interactions)
     return split if data.protocol is None else split.with_protocol(data.protocol)
 
 
