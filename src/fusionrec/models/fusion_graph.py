@@ -46,10 +46,6 @@ from fusionrec.models.training import TorchRecommender, TrainConfig
 if TYPE_CHECKING:
     from fusionrec.data.dataset import Split
 
-TRAINING_DEFAULTS: dict[str, Any] = {"lr": 0.01, "batch_size": 1024, "patience": 10}
-"""Training settings used when a caller does not set them (batch_size counts users)."""
-
-
 class FusionGraph(TorchRecommender):
     """Behaviour graph + content graph over an ID-and-content item tower, trained with full softmax.
 
@@ -65,11 +61,15 @@ class FusionGraph(TorchRecommender):
         temperature: softmax temperature of the cosine scores.
         id_dropout: share of items whose ID part is dropped in each training step.
         init_std: standard deviation of the ID embeddings at initialisation.
-        train_config: optimisation settings; fields not given take :data:`TRAINING_DEFAULTS`.
+        item_ids: give items an ID embedding; False makes items purely content (the ablation's
+            "content only": users still have IDs, items are known only by their features).
+        train_config: optimisation settings; keys a dict leaves out take :attr:`train_defaults`
+            (``batch_size`` counts users: a batch is every training item of that many users).
     """
 
     name: ClassVar[str] = "fusiongraph"
     scores_cold_items: ClassVar[bool] = True
+    train_defaults: ClassVar[dict[str, Any]] = {"lr": 0.01, "batch_size": 1024, "patience": 10}
 
     def __init__(
         self,
@@ -84,11 +84,12 @@ class FusionGraph(TorchRecommender):
         temperature: float = 0.2,
         id_dropout: float = 0.0,
         init_std: float = 0.1,
+        item_ids: bool = True,
         train_config: TrainConfig | dict[str, Any] | None = None,
     ) -> None:
         _check(embedding_dim, n_layers, n_item_graph_layers, temperature, id_dropout)
         super().__init__(
-            _with_defaults(train_config),
+            train_config,
             embedding_dim=embedding_dim,
             n_layers=n_layers,
             knn_k=knn_k,
@@ -100,6 +101,7 @@ class FusionGraph(TorchRecommender):
             temperature=temperature,
             id_dropout=id_dropout,
             init_std=init_std,
+            item_ids=item_ids,
         )
         self._positives: tuple[np.ndarray, sp.csr_matrix] | None = None
 
@@ -115,7 +117,7 @@ class FusionGraph(TorchRecommender):
         features, masks = content_tensors(split.dataset)
         dims = {m: int(v.shape[1]) for m, v in features.items()}
         fusion = build_fusion(p["fusion"], dims, p["embedding_dim"], **(p["fusion_params"] or {})) if dims else None
-        warm = torch.from_numpy(trained_items(split))
+        warm = torch.from_numpy(trained_items(split) & p["item_ids"])
         net = FusionGraphNet(split.n_users, split.n_items, p["embedding_dim"], fusion, warm, p["init_std"])
         net.features, net.masks = features, masks
         net.user_graph = SparseOperator(normalized_adjacency(split.train.to_csr()))
@@ -249,13 +251,6 @@ class FusionGraph(TorchRecommender):
 
 def _unit(values: torch.Tensor) -> np.ndarray:
     return F.normalize(values.detach(), dim=1).numpy().astype(np.float32)
-
-
-def _with_defaults(train_config: TrainConfig | dict[str, Any] | None) -> TrainConfig:
-    """``train_config`` with :data:`TRAINING_DEFAULTS` for the fields the caller did not set."""
-    config = train_config if isinstance(train_config, TrainConfig) else TrainConfig(**(train_config or {}))
-    unset = {k: v for k, v in TRAINING_DEFAULTS.items() if k not in config.model_fields_set}
-    return config.model_copy(update=unset) if unset else config
 
 
 def _check(dim: int, n_layers: int, n_item_graph_layers: int, temperature: float, id_dropout: float) -> None:

@@ -1,0 +1,281 @@
+"""Multimodal benchmark: the FusionGraph flagship against the literature and ID baselines, warm and cold-start.
+
+For every dataset x model, one fresh process (so peak memory is the
+model's own) fits the model once per seed with early stopping on valid
+Recall@20 (best state restored) and evaluates valid and test once at that
+point (:func:`fusionrec.evaluation.benchmark.run_benchmark`). The report
+then gives test Recall/NDCG@20 as mean +- std over seeds, valid
+Recall@20, seconds per epoch, the chosen epoch, training and fit time and
+peak memory; the paired t-test and Wilcoxon test of the flagship against
+the strongest other model (chosen by **valid** Recall@20, never test) on
+per-user test values averaged over seeds; and, on TikTok, Recall@20 over
+the test users whose held-out item never occurs in training.
+
+Datasets: ``tiktok`` (image + audio, MMRec layout), ``ml100k-mm`` (warm)
+and ``ml100k-mm-cold`` (cold-start items; candidates are the cold test
+items) with text (MiniLM) and poster (EfficientNet-Lite0) features from
+:func:`fusionrec.encoders.loading.read_encoded` (encoded once, then read
+from the feature cache).
+
+Usage::
+
+    python benchmarks/multimodal.py --out results/multimodal --datasets tiktok --seeds 3
+    python benchmarks/multimodal.py --out results/mm --datasets ml100k-mm ml100k-mm-cold --models fusiongraph pop
+
+Writes ``<out>/report.md``, ``<out>/results.json``, ``<out>/recall_ndcg.png`` and per-model folders
+with per-user values (``.npz``) for later significance tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FLAGSHIP = "fusiongraph"
+MODELS: dict[str, list[str]] = {
+    "tiktok": [FLAGSHIP, "freedom", "vbpr", "lightgcn", "bpr", "pop"],
+    "ml100k-mm": [FLAGSHIP, "freedom", "vbpr", "lightgcn", "bpr", "itemknn", "pop"],
+    "ml100k-mm-cold": [FLAGSHIP, "vbpr", "content-knn", "random"],
+}
+"""Models run per dataset by default."""
+
+TUNED: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
+    # (dataset, model): {"params": ..., "train": ...}; chosen on valid Recall@20 (seed 0), see docs/flagship.md
+}
+"""Settings chosen on valid; a model's own defaults apply where a key is absent."""
+
+EXTRA_MODELS = {"content-knn": "fusionrec.models.content_knn:ContentKNN", "random": "random"}
+KS = (10, 20)
+
+
+def main() -> int:
+    args = _parser().parse_args()
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(message)s")
+    data_dir = args.data_dir or os.environ.get("FUSIONREC_DATA")
+    if not data_dir:
+        print("pass --data-dir or set FUSIONREC_DATA to the benchmark data folder", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    if args.one:
+        run_one(Path(data_dir), args.one[0], args.one[1], args.seeds, out, args.threads, _pairs(args.param))
+        return 0
+    results = []
+    for dataset in args.datasets:
+        for model in args.models or MODELS[dataset]:
+            results.append(_in_subprocess(data_dir, dataset, model, args))
+    write_report(results, out, args.datasets)
+    print((out / "report.md").read_text(encoding="utf-8"))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", help="benchmark data folder (default: $FUSIONREC_DATA)")
+    parser.add_argument("--out", required=True, help="results folder (report.md, results.json, plot, per-user values)")
+    parser.add_argument("--datasets", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--models", nargs="+", help="models to run (default: every model listed for the dataset)")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads per run")
+    parser.add_argument("--param", action="append", default=[], help="extra model parameter name=value (all runs)")
+    parser.add_argument("--one", nargs=2, metavar=("DATASET", "MODEL"), help=argparse.SUPPRESS)
+    parser.add_argument("--verbose", action="store_true")
+    return parser
+
+
+def _in_subprocess(data_dir: str, dataset: str, model: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Run one dataset x model in a fresh interpreter (own peak memory); returns its result dict."""
+    command = [sys.executable, __file__, "--data-dir", data_dir, "--out", args.out, "--one", dataset, model]
+    command += ["--seeds", str(args.seeds), "--threads", str(args.threads)]
+    command += [f"--param={p}" for p in args.param] + (["--verbose"] if args.verbose else [])
+    print(f"running {model} on {dataset} ({args.seeds} seeds)", flush=True)
+    subprocess.run(command, check=True)
+    result: dict[str, Any] = json.loads((Path(args.out) / dataset / model / "result.json").read_text())
+    return result
+
+
+def run_one(
+    data_dir: Path, dataset: str, model: str, n_seeds: int, out: Path, threads: int, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """Fit ``model`` on ``dataset`` for seeds 0..n_seeds-1 and write its result folder."""
+    import torch
+
+    from fusionrec.evaluation.benchmark import run_benchmark
+
+    torch.set_num_threads(threads)
+    split = load_dataset(data_dir, dataset)
+    tuned = TUNED.get((dataset, model), {})
+    params = {**tuned.get("params", {}), **(extra if model == FLAGSHIP else {})}
+    train = {"progress": False, "threads": threads, **tuned.get("train", {})}
+    result = run_benchmark(
+        None,
+        dataset,
+        model_spec(model),
+        list(range(n_seeds)),
+        params=params,
+        train=train,
+        ks=KS,
+        out_dir=out / dataset / model,
+        metrics=("recall", "ndcg"),
+        split=split,
+    )
+    result["model"] = model
+    result["cold_items"] = cold_item_recall(split, out / dataset / model, dataset, model, n_seeds)
+    (out / dataset / model / "result.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return result
+
+
+def load_dataset(data_dir: Path, dataset: str) -> Any:
+    """TikTok as released; ml100k-mm splits with encoded text + poster features attached."""
+    from fusionrec.evaluation.benchmark import load_split
+
+    if not dataset.startswith("ml100k-mm"):
+        return load_split(data_dir, dataset)
+    from fusionrec.encoders.loading import read_encoded
+
+    split, report = read_encoded(data_dir / "ml100k-mm", name=dataset)
+    logging.getLogger(__name__).info("features: %s", report.to_dict() if hasattr(report, "to_dict") else report)
+    return split
+
+
+def model_spec(model: str) -> Any:
+    """A registry name, or a class for the benchmark-only baselines (content kNN, random ranking)."""
+    if model == "random":
+        return RandomRanking
+    if model in EXTRA_MODELS:
+        import importlib
+
+        module_name, class_name = EXTRA_MODELS[model].split(":")
+        return getattr(importlib.import_module(module_name), class_name)
+    return model
+
+
+def cold_item_recall(split: Any, folder: Path, dataset: str, model: str, n_seeds: int) -> dict[str, Any] | None:
+    """Warm protocol: Recall@20 over the test users whose held-out items never occur in train (mean over seeds)."""
+    if split.protocol == "cold":
+        return None
+    from fusionrec.evaluation.ranking import Evaluation
+
+    cold_items = np.setdiff1d(np.arange(split.n_items), split.train.item_index)
+    heldout = split.test.to_csr()
+    values = []
+    for seed in range(n_seeds):
+        evaluation = Evaluation.load(folder / f"{dataset}_{model}_seed{seed}_test.npz")
+        rows = heldout[evaluation.users]
+        only_cold = np.array([np.isin(rows[i].indices, cold_items).all() for i in range(rows.shape[0])])
+        values.append(float(evaluation.per_user["recall@20"][only_cold].mean()) if only_cold.any() else 0.0)
+    return {
+        "recall@20": float(np.mean(values)),
+        "std": float(np.std(values, ddof=1)) if n_seeds > 1 else 0.0,
+        "n_users": int(only_cold.sum()),
+        "n_cold_items": len(cold_items),
+    }
+
+
+def write_report(results: list[dict[str, Any]], out: Path, datasets: list[str]) -> None:
+    """report.md (tables, significance, cold items), results.json and recall_ndcg.png."""
+    from fusionrec.evaluation.report import plot_results, results_to_json
+
+    results_to_json(results, out / "results.json")
+    plot_results(results, out / "recall_ndcg.png", title="test at the valid-chosen epoch, mean ± std over seeds")
+    lines = ["# Multimodal benchmark", "", "Test metrics at the valid-chosen point; mean ± std over seeds.", ""]
+    for dataset in datasets:
+        rows = [r for r in results if r["dataset"] == dataset]
+        if rows:
+            lines += [f"## {dataset}", "", results_table(rows), "", *significance_lines(rows, out), ""]
+    (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def results_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown: test R@20, N@20, valid R@20, cold-item R@20, timings and peak memory per model."""
+    header = (
+        "| model | test R@20 | test N@20 | valid R@20 | cold-item R@20 | s/epoch | chosen/run epochs "
+        "| train s | fit s | peak MiB |\n|---|---|---|---|---|---|---|---|---|---|"
+    )
+    lines = [header]
+    for r in rows:
+        timing, cold = r["timing"], r.get("cold_items")
+        cells = [r["model"], _ms(r["metrics"]["recall@20"]), _ms(r["metrics"]["ndcg@20"]), _ms(r["valid"]["recall@20"])]
+        cells.append("-" if not cold else f"{cold['recall@20']:.4f} ({cold['n_users']} users)")
+        cells += [f"{timing['seconds_per_epoch']:.2f}", f"{timing['epochs']:.0f}/{timing['epochs_run']:.0f}"]
+        cells += [f"{timing['train_seconds']:.0f}", f"{timing['fit_seconds']:.0f}", f"{timing['peak_rss_mb']:.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def significance_lines(rows: list[dict[str, Any]], out: Path) -> list[str]:
+    """Paired tests of the flagship against the other model with the best valid Recall@20."""
+    from fusionrec.evaluation.significance import compare_files
+
+    flagship = next((r for r in rows if r["model"] == FLAGSHIP), None)
+    others = [r for r in rows if r["model"] != FLAGSHIP]
+    if flagship is None or not others:
+        return []
+    rival = max(others, key=lambda r: r["valid"]["recall@20"]["mean"])
+    dataset = flagship["dataset"]
+
+    def files(model: str, result: dict[str, Any]) -> list[Path]:
+        return [out / dataset / model / f"{dataset}_{model}_seed{s}_test.npz" for s in result["seeds"]]
+
+    tests = compare_files(files(FLAGSHIP, flagship), files(rival["model"], rival), ["recall@20", "ndcg@20"])
+    lines = [
+        f"Paired tests, {FLAGSHIP} vs {rival['model']} (strongest other model on valid), per-user test values "
+        "averaged over seeds:",
+        "",
+    ]
+    for t in tests:
+        lines.append(
+            f"- {t.metric}: {t.mean_a:.4f} vs {t.mean_b:.4f} (diff {t.mean_diff:+.4f}, {t.n_users} users); "
+            f"paired t p = {t.t_pvalue:.2g}, Wilcoxon p = {t.wilcoxon_pvalue:.2g}"
+        )
+    return lines
+
+
+def _ms(value: dict[str, float]) -> str:
+    return f"{value['mean']:.4f} ± {value['std']:.4f}"
+
+
+def _pairs(items: list[str]) -> dict[str, Any]:
+    result = {}
+    for item in items:
+        name, _, text = item.partition("=")
+        try:
+            result[name] = json.loads(text)
+        except json.JSONDecodeError:
+            result[name] = text
+    return result
+
+
+def _random_ranking() -> type:
+    from fusionrec.models.base import Recommender
+
+    class RandomRanking(Recommender):
+        """Uniform random scores (seeded): the floor every model must clear, warm or cold."""
+
+        name = "random"
+        scores_cold_items = True
+
+        def __init__(self, seed: int = 0) -> None:
+            super().__init__(seed=seed)
+
+        def _fit(self, split: Any) -> None:
+            self.rng_ = np.random.default_rng(self.params["seed"])
+
+        def score_users(self, user_index: np.ndarray) -> np.ndarray:
+            assert self.split_ is not None
+            return self.rng_.random((len(user_index), self.split_.n_items), dtype=np.float32)
+
+    return RandomRanking
+
+
+RandomRanking = _random_ranking()
+
+if __name__ == "__main__":
+    sys.exit(main())
