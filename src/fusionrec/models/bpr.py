@@ -6,7 +6,7 @@ trained on (user, positive, negative) triples with
 (Rendle et al., UAI 2009; MMRec's ``BPR``). The penalty is MMRec's
 unsquared-norm ``EmbLoss`` on the batch's user, positive and negative
 vectors; ``reg_weight=0.3`` with Adam lr 1e-3 was chosen on Baby's valid
-split (0.03: 0.0571, 0.1: 0.0595, 0.3: 0.0639 valid Recall@20; 1.0 never
+split (0.03: 0.0571, 0.1: 0.0595, 0.3: 0.0639 valid Recall@20; 0.5 and 1.0 never
 left the initial point).
 
 Example:
