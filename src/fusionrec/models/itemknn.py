@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 class ItemKNN(Recommender):
     """Item-based nearest neighbours with cosine similarity.
 
+    The defaults were chosen on Baby's valid split (k in 20..500, shrinkage
+    in 0..500; valid Recall@20 0.0806 at k=200, shrinkage=500 against 0.0461
+    at k=50, shrinkage=10). Large shrinkage moves the score towards raw
+    co-occurrence counts, which suits these sparse 5-core data sets.
+
     Args:
         k: neighbours kept per item.
         shrinkage: added to the cosine denominator; damps similarities
