@@ -47,6 +47,7 @@ from fusionrec.data.catalog import CatalogColumns
 from fusionrec.encoders.config import EncoderSpec
 from fusionrec.errors import ConfigError
 from fusionrec.evaluation.metrics import METRICS
+from fusionrec.models import DEFAULT_MODEL
 from fusionrec.models.training import TrainConfig
 
 if sys.version_info >= (3, 11):
@@ -124,7 +125,7 @@ class ModelSettings(BaseModel):
 
     model_config = _STRICT
 
-    name: str = "bpr"
+    name: str = DEFAULT_MODEL
     params: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("name")

@@ -37,6 +37,9 @@ def demo(
     model: Annotated[str | None, typer.Option(help="Model to train (default: fusionrec's default model).")] = None,
     users: Annotated[int, typer.Option(help="How many users' top-10 lists to show.", min=1)] = 3,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    max_train_seconds: Annotated[
+        float, typer.Option(help="Training time budget; the best valid epoch so far is kept when it runs out.")
+    ] = 180.0,
 ) -> None:
     """Train and evaluate a model, print the metrics table and a few users' top-10 lists with titles."""
     from fusionrec.evaluation.benchmark import build_for_seed
@@ -50,7 +53,7 @@ def demo(
     rows = []
     chosen: Recommender | None = None
     for name in ("pop", model or DEFAULT_MODEL):
-        recommender = build_for_seed(name, {}, {"seed": seed}, seed)
+        recommender = build_for_seed(name, {}, {"seed": seed, "max_seconds": max_train_seconds}, seed)
         recommender.fit(split)
         for part in ("valid", "test"):
             summary = evaluate_model(recommender, split, part).summary()  # type: ignore[arg-type]

@@ -23,7 +23,7 @@ MODEL_REGISTRY: dict[str, str] = {
 }
 """``{name: "module:Class"}``; models register here by name."""
 
-DEFAULT_MODEL = "lightgcn"
+DEFAULT_MODEL = "fusiongraph"
 """The model fusionrec trains when none is named."""
 
 
