@@ -46,6 +46,7 @@ from fusionrec.models.training import TorchRecommender, TrainConfig
 if TYPE_CHECKING:
     from fusionrec.data.dataset import Split
 
+
 class FusionGraph(TorchRecommender):
     """Behaviour graph + content graph over an ID-and-content item tower, trained with full softmax.
 
