@@ -33,6 +33,9 @@ def _factories() -> dict[str, ModelFactory]:
         "fusiongraph-transformer": lambda: FusionGraph(
             embedding_dim=8, knn_k=3, fusion="transformer", id_dropout=0.3, train_config=TINY
         ),
+        "fusiongraph-content-channel": lambda: FusionGraph(
+            embedding_dim=8, knn_k=3, content_similarity_weight=2.0, train_config=TINY
+        ),
         "content-knn": ContentKNN,
     }
 
@@ -47,9 +50,12 @@ def cold_split() -> Split:
     return image_only_split(seed=1)
 
 
-@pytest.fixture(scope="module")
-def fitted_flagship(cold_split: Split) -> Recommender:
-    return build_model("fusiongraph", embedding_dim=16, knn_k=5, train_config=KNOWN_ANSWER).fit(cold_split)
+@pytest.fixture(scope="module", params=[0.0, 2.0], ids=["learned", "with-content-channel"])
+def fitted_flagship(cold_split: Split, request: pytest.FixtureRequest) -> Recommender:
+    model = build_model(
+        "fusiongraph", embedding_dim=16, knn_k=5, content_similarity_weight=request.param, train_config=KNOWN_ANSWER
+    )
+    return model.fit(cold_split)
 
 
 @pytest.mark.parametrize("check", CONTRACT_CHECKS, ids=lambda check: check.__name__)
@@ -100,9 +106,10 @@ def test_flagship_content_vectors_accept_any_subset_of_modalities(
         {"image": image, "text": np.full((4, dims["text"]), np.nan, dtype=np.float32)},
         {"text": np.zeros(4, dtype=bool)},
     )
-    assert only_image.shape == (4, 16)
+    catalog = fitted_flagship.item_embeddings()
+    assert catalog is not None and only_image.shape == (4, catalog.shape[1])
     np.testing.assert_allclose(masked_text, only_image, atol=1e-6)
-    np.testing.assert_allclose(np.linalg.norm(only_image, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(only_image[:, :16], axis=1), 1.0, atol=1e-5)
 
 
 def test_flagship_explanations_sum_to_the_item_vectors(fitted_flagship: Recommender) -> None:

@@ -23,6 +23,7 @@ class ConcatFusion(ModalityFusion):
     Args:
         input_dims: ``{modality: d_m}``.
         output_dim: size of the fused vector.
+        dropout: dropout on the normalised input blocks during training.
 
     Example:
         >>> fusion = ConcatFusion({"image": 128, "audio": 128}, 64)
@@ -30,8 +31,9 @@ class ConcatFusion(ModalityFusion):
         torch.Size([5, 64])
     """
 
-    def __init__(self, input_dims: Mapping[str, int], output_dim: int) -> None:
+    def __init__(self, input_dims: Mapping[str, int], output_dim: int, dropout: float = 0.0) -> None:
         super().__init__(input_dims, output_dim)
+        self.dropout = nn.Dropout(dropout)
         self.norms = nn.ModuleDict({m: nn.LayerNorm(d, elementwise_affine=False) for m, d in self.input_dims.items()})
         self.absent = nn.ParameterDict({m: nn.Parameter(torch.zeros(d)) for m, d in self.input_dims.items()})
         self.blocks = nn.ModuleDict({m: nn.Linear(d, output_dim, bias=False) for m, d in self.input_dims.items()})
@@ -47,6 +49,7 @@ class ConcatFusion(ModalityFusion):
             here = present[:, column, None]  # (n, 1)
             shared = shared + torch.where(here, torch.zeros_like(absent), absent)
             if name in safe:
-                parts[name] = torch.where(here, self.blocks[name](self.norms[name](safe[name])), 0.0)
+                block = self.dropout(self.norms[name](safe[name]))
+                parts[name] = torch.where(here, self.blocks[name](block), 0.0)
         parts[SHARED] = shared
         return parts

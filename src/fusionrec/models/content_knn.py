@@ -1,9 +1,10 @@
 """Content-only item kNN: a user's profile is the mean content vector of their training items.
 
-Each modality's features are standardised (per column) and L2-normalised
-per item; an item's content vector is the concatenation of its available
-modality blocks divided by ``sqrt(#available)``, with a zero block for a
-missing modality (excluded, not mean-filled). ``score(u, j) = profile_u .
+Each modality's features are standardised (per column, with the
+catalog's statistics) and L2-normalised per item; an item's content vector
+is the concatenation of its available modality blocks divided by
+``sqrt(#available)``, with a zero block for a missing modality (excluded,
+not mean-filled); see :class:`ContentSpace`. ``score(u, j) = profile_u .
 c_j``, the mean cosine-like similarity between ``j`` and the user's
 history. No interaction is needed to score an item, so this is the
 baseline for the cold-start protocol. Learned state: ``item_vectors_``.
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from fusionrec.errors import ArtifactError
+from fusionrec.errors import ArtifactError, FeatureShapeError
 from fusionrec.models.base import Recommender
 from fusionrec.models.content import require_features
 
@@ -78,31 +79,82 @@ class ContentKNN(Recommender):
         self.split_, self.train_matrix_, self.item_vectors_ = split, split.train.to_csr(), vectors
 
 
-def content_vectors(features: Mapping[str, np.ndarray], masks: Mapping[str, np.ndarray]) -> np.ndarray:
-    """float32 (n_items, sum d_m) unit-norm content vectors (zero rows for items without content).
+class ContentSpace:
+    """Fixed content vectors: each modality standardised with the catalog's statistics, then L2-normalised.
+
+    An item's vector is the concatenation of its available modality blocks
+    divided by ``sqrt(#available)`` (unit norm); a missing modality's block
+    is zero (excluded, not mean-filled) and an item without content is the
+    zero vector. Statistics come from the usable catalog rows, so new items
+    are placed with the same ones.
 
     Args:
-        features: ``{modality: (n_items, d_m)}``.
-        masks: ``{modality: bool (n_items,)}`` usable rows.
+        features: ``{modality: (n_items, d_m)}`` of the catalog.
+        masks: ``{modality: bool (n_items,)}`` usable rows (missing = all usable).
     """
-    blocks, present = [], []
-    for name in sorted(features):
-        values = np.asarray(features[name], dtype=np.float32)
-        usable = np.asarray(masks.get(name, np.ones(len(values), bool)), dtype=bool)
-        blocks.append(_unit_block(values, usable))
-        present.append(usable & np.any(blocks[-1] != 0, axis=1))
-    count = np.sum(present, axis=0).astype(np.float32)  # (n_items,) modalities each item has
-    scale = np.where(count > 0, 1.0 / np.sqrt(np.maximum(count, 1)), 0.0).astype(np.float32)
-    return np.hstack(blocks) * scale[:, None]
 
+    def __init__(self, features: Mapping[str, np.ndarray], masks: Mapping[str, np.ndarray]) -> None:
+        self.modalities = sorted(features)
+        self.means: dict[str, np.ndarray] = {}
+        self.scales: dict[str, np.ndarray] = {}
+        for name in self.modalities:
+            values = np.asarray(features[name], dtype=np.float32)
+            usable = _usable(values, masks.get(name))
+            kept = values[usable] if usable.any() else np.zeros((1, values.shape[1]), np.float32)
+            self.means[name], self.scales[name] = kept.mean(axis=0), kept.std(axis=0) + 1e-6
 
-def _unit_block(values: np.ndarray, usable: np.ndarray) -> np.ndarray:
-    """Columns standardised over usable rows, rows L2-normalised; unusable rows are zero."""
-    block = np.zeros_like(values)
-    if not usable.any():
+    @property
+    def dim(self) -> int:
+        """Length of a content vector (the sum of the modality sizes)."""
+        return sum(len(self.means[name]) for name in self.modalities)
+
+    def blocks(self, features: Mapping[str, np.ndarray], masks: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``{modality: float32 (n, dim)}`` parts, each zero outside its own columns; they sum to :meth:`transform`."""
+        n = len(next(iter(features.values())))
+        units, present = {}, np.zeros(n, dtype=np.float32)
+        for name in self.modalities:
+            if name in features:
+                units[name] = self._unit(name, np.asarray(features[name], dtype=np.float32), masks.get(name))
+                present += np.any(units[name] != 0, axis=1)
+        scale = np.where(present > 0, 1.0 / np.sqrt(np.maximum(present, 1)), 0.0).astype(np.float32)
+        parts, start = {}, 0
+        for name in self.modalities:
+            width = len(self.means[name])
+            if name in units:
+                part = np.zeros((n, self.dim), dtype=np.float32)
+                part[:, start : start + width] = units[name] * scale[:, None]
+                parts[name] = part
+            start += width
+        return parts
+
+    def transform(self, features: Mapping[str, np.ndarray], masks: Mapping[str, np.ndarray]) -> np.ndarray:
+        """float32 (n, dim) unit content vectors of items given by ``features`` (any subset of modalities)."""
+        n = len(next(iter(features.values())))
+        total = np.zeros((n, self.dim), dtype=np.float32)
+        for part in self.blocks(features, masks).values():
+            total += part
+        return total
+
+    def _unit(self, name: str, values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        if values.ndim != 2 or values.shape[1] != len(self.means[name]):
+            raise FeatureShapeError(
+                f"{name} features have shape {values.shape}; ({len(values)}, {len(self.means[name])}) is expected, "
+                "the size the model was fitted with"
+            )
+        usable = _usable(values, mask)
+        block = np.zeros_like(values)
+        standard = (values[usable] - self.means[name]) / self.scales[name]
+        norms = np.linalg.norm(standard, axis=1, keepdims=True)
+        block[usable] = np.divide(standard, norms, out=np.zeros_like(standard), where=norms > 0)
         return block
-    kept = values[usable]
-    kept = (kept - kept.mean(axis=0)) / (kept.std(axis=0) + 1e-6)
-    norms = np.linalg.norm(kept, axis=1, keepdims=True)
-    block[usable] = np.divide(kept, norms, out=np.zeros_like(kept), where=norms > 0)
-    return block
+
+
+def content_vectors(features: Mapping[str, np.ndarray], masks: Mapping[str, np.ndarray]) -> np.ndarray:
+    """float32 (n_items, sum d_m) unit-norm content vectors of a catalog (see :class:`ContentSpace`)."""
+    return ContentSpace(features, masks).transform(features, masks)
+
+
+def _usable(values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """bool (n,): rows the mask allows whose values are all finite."""
+    usable = np.ones(len(values), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    return usable & np.isfinite(values).all(axis=1)

@@ -40,11 +40,12 @@ import torch.nn.functional as F
 
 from fusionrec.errors import ConfigError
 from fusionrec.models.content import as_tensors, content_tensors, trained_items
-from fusionrec.models.fusion_graph_net import FusionGraphNet
+from fusionrec.models.fusion_graph_net import ID, FusionGraphNet
 from fusionrec.models.training import TorchRecommender, TrainConfig
 
 if TYPE_CHECKING:
     from fusionrec.data.dataset import Split
+    from fusionrec.models.content_knn import ContentSpace
 
 
 class FusionGraph(TorchRecommender):
@@ -58,10 +59,20 @@ class FusionGraph(TorchRecommender):
         n_item_graph_layers: propagations over the item-item graph.
         modality_weights: ``{modality: weight}`` of the modality graphs; None = equal.
         fusion: how modalities are fused: ``"weighted"``, ``"gated"``, ``"concat"`` or ``"transformer"``.
-        fusion_params: keyword arguments of the fusion module (e.g. ``{"hidden": 128}``).
+        fusion_params: other keyword arguments of the fusion module (e.g. ``{"hidden": 128}``).
+        content_dropout: dropout on the content features as they enter the fusion (training only);
+            it keeps the content path from memorising the catalog, which is what lets it place
+            items never seen in training.
         temperature: softmax temperature of the cosine scores.
         id_dropout: share of items whose ID part is dropped in each training step.
+        align_weight: weight of the InfoNCE alignment between an item's ID embedding and its
+            content vector (items of the batch; 0 = off), which teaches the content path what
+            behaviour says about an item, for items that have no behaviour yet.
         init_std: standard deviation of the ID embeddings at initialisation.
+        content_similarity_weight: weight of the fixed content channel: the score gains this times
+            the mean content similarity between the item and the user's training items (0 = off).
+        min_batches: the fewest batches per epoch: on data with few users the batch is shrunk
+            below ``train_config.batch_size`` so that an epoch still takes this many steps.
         item_ids: give items an ID embedding; False makes items purely content (the ablation's
             "content only": users still have IDs, items are known only by their features).
         train_config: optimisation settings; keys a dict leaves out take :attr:`train_defaults`
@@ -82,10 +93,14 @@ class FusionGraph(TorchRecommender):
         modality_weights: dict[str, float] | None = None,
         fusion: str = "weighted",
         fusion_params: dict[str, Any] | None = None,
+        content_dropout: float = 0.5,
         temperature: float = 0.2,
         id_dropout: float = 0.0,
+        align_weight: float = 0.0,
         init_std: float = 0.1,
         item_ids: bool = True,
+        content_similarity_weight: float = 0.0,
+        min_batches: int = 8,
         train_config: TrainConfig | dict[str, Any] | None = None,
     ) -> None:
         _check(embedding_dim, n_layers, n_item_graph_layers, temperature, id_dropout)
@@ -99,12 +114,18 @@ class FusionGraph(TorchRecommender):
             modality_weights=modality_weights,
             fusion=fusion,
             fusion_params=fusion_params,
+            content_dropout=content_dropout,
             temperature=temperature,
             id_dropout=id_dropout,
+            align_weight=align_weight,
             init_std=init_std,
             item_ids=item_ids,
+            content_similarity_weight=content_similarity_weight,
+            min_batches=min_batches,
         )
         self._positives: tuple[np.ndarray, sp.csr_matrix] | None = None
+        self._content_space: ContentSpace | None = None
+        self._content_channel: tuple[np.ndarray, np.ndarray] | None = None
 
     def get_params(self) -> dict[str, Any]:
         return {**self.params, "train_config": self.train_config.model_dump()}
@@ -117,7 +138,8 @@ class FusionGraph(TorchRecommender):
         p = self.params
         features, masks = content_tensors(split.dataset)
         dims = {m: int(v.shape[1]) for m, v in features.items()}
-        fusion = build_fusion(p["fusion"], dims, p["embedding_dim"], **(p["fusion_params"] or {})) if dims else None
+        fusion_params = {"dropout": p["content_dropout"], **(p["fusion_params"] or {})}
+        fusion = build_fusion(p["fusion"], dims, p["embedding_dim"], **fusion_params) if dims else None
         warm = torch.from_numpy(trained_items(split) & p["item_ids"])
         net = FusionGraphNet(split.n_users, split.n_items, p["embedding_dim"], fusion, warm, p["init_std"])
         net.features, net.masks = features, masks
@@ -126,7 +148,29 @@ class FusionGraph(TorchRecommender):
         net.item_graph_weight = p["item_graph_weight"]
         if dims and p["item_graph_weight"]:
             net.item_graph = SparseOperator(self._catalog_graph(split))
+        self._attach_content_channel(split)
         return net
+
+    def _attach_content_channel(self, split: Split) -> None:
+        """The fixed content channel: unit content vectors of items and mean content profiles of users.
+
+        With weight ``w = content_similarity_weight`` the score gains ``w x``
+        the mean content similarity between the item and the user's training
+        items (a parameter-free content-kNN prior that generalises to cold
+        items); nothing of it is learned, so it is rebuilt from the data.
+        """
+        from fusionrec.models.content_knn import ContentSpace
+
+        self._content_space, self._content_channel = None, None
+        dataset = split.dataset
+        if not dataset.features or not self.params["content_similarity_weight"]:
+            return
+        space = ContentSpace(dataset.features, _masks_of(dataset))
+        content = space.transform(dataset.features, _masks_of(dataset))  # (n_items, D_content)
+        train = split.train.to_csr()
+        counts = np.maximum(np.diff(train.indptr), 1).astype(np.float32)
+        profiles = np.asarray(train @ content, dtype=np.float32) / counts[:, None]  # (n_users, D_content)
+        self._content_space, self._content_channel = space, (profiles, content)
 
     def batches(self, split: Split, rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, ...]]:
         """Shuffled users with training items, ``batch_size`` at a time: ``(users, rows, items)``.
@@ -139,8 +183,9 @@ class FusionGraph(TorchRecommender):
             self._positives = (np.flatnonzero(np.diff(train.indptr) > 0), train)
         active, train = self._positives
         order = rng.permutation(active)
-        for start in range(0, len(order), self.train_config.batch_size):
-            users = order[start : start + self.train_config.batch_size]
+        size = min(self.train_config.batch_size, -(-len(order) // max(self.params["min_batches"], 1)))
+        for start in range(0, len(order), size):
+            users = order[start : start + size]
             block = train[users].tocoo()  # (batch, n_items) positives
             yield (
                 torch.from_numpy(users.astype(np.int64)),
@@ -149,21 +194,44 @@ class FusionGraph(TorchRecommender):
             )
 
     def loss(self, module: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """Mean over the batch's interactions of ``-log softmax_items(cos(u, i) / temperature)``."""
+        """Full softmax over the catalog, plus ``align_weight`` x the ID-content alignment of the batch's items.
+
+        The ranking term is the mean over the batch's interactions of
+        ``-log softmax_items(cos(u, i) / temperature)``.
+        """
         net = cast(FusionGraphNet, module)
         users, rows, items = batch
         keep = None
         if self.params["id_dropout"] > 0:
             keep = torch.bernoulli(torch.full((net.warm.shape[0], 1), 1.0 - self.params["id_dropout"]))
-        all_users, all_items = net(keep)
+        parts = net.item_parts(keep)
+        layer0 = sum(parts.values())
+        assert isinstance(layer0, torch.Tensor)
+        all_users, all_items = net.propagate_items(net.user_embedding, layer0)
         logits = F.normalize(all_users[users], dim=1) @ F.normalize(all_items, dim=1).T  # (batch, n_items)
         log_probability = torch.log_softmax(logits / self.params["temperature"], dim=1)
-        return -log_probability[rows, items].mean()
+        loss = -log_probability[rows, items].mean()
+        if self.params["align_weight"] and len(parts) > 1:
+            batch_items = torch.unique(items)
+            content = layer0[batch_items] - parts[ID][batch_items]  # (m, d): the modalities' share
+            alignment = info_nce(net.item_embedding[batch_items], content, self.params["temperature"])
+            loss = loss + self.params["align_weight"] * alignment
+        return loss
 
     def embed(self, module: torch.nn.Module) -> tuple[np.ndarray, np.ndarray]:
-        """Unit-norm float32 user (n_users, d) and item (n_items, d) vectors (score = cosine)."""
+        """float32 user (n_users, D) and item (n_items, D) vectors; score = user . item.
+
+        The first ``embedding_dim`` columns are the unit-norm learned vectors
+        (their product is the cosine); with ``content_similarity_weight`` > 0
+        the fixed content channel follows (see :meth:`_content_channel`).
+        """
         users, items = module()
-        return _unit(users), _unit(items)
+        channel = self._content_channel
+        if channel is None:
+            return _unit(users), _unit(items)
+        profiles, content = channel
+        weight = np.float32(self.params["content_similarity_weight"])
+        return np.hstack([_unit(users), weight * profiles]), np.hstack([_unit(items), content])
 
     def content_item_vectors(self, features: Mapping[str, np.ndarray], masks: Mapping[str, np.ndarray]) -> np.ndarray:
         """Vectors of items known only by content, in the space of :meth:`item_embeddings`.
@@ -178,12 +246,22 @@ class FusionGraph(TorchRecommender):
             masks: ``{modality: bool (n,)}`` usable rows (missing = all usable).
 
         Returns:
-            float32 (n, embedding_dim) unit vectors.
+            float32 (n, D) vectors: the unit learned part, then the fixed content
+            channel when ``content_similarity_weight`` > 0.
 
         Example:
             >>> vectors = model.content_item_vectors({"image": new_images}, {})  # doctest: +SKIP
             >>> scores = model.user_embeddings(users) @ vectors.T  # doctest: +SKIP
         """
+        learned = self._learned_content_vectors(features, masks)
+        if self._content_space is None:
+            return learned
+        return np.hstack([learned, self._content_space.transform(features, masks)])
+
+    def _learned_content_vectors(
+        self, features: Mapping[str, np.ndarray], masks: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
+        """float32 (n, embedding_dim) unit vectors of the learned part for content-only items."""
         net, split = self._net(), self._require_fitted()
         values, flags = as_tensors(features, {m: masks[m] for m in features if m in masks})
         n = next(iter(values.values())).shape[0] if values else 0
@@ -212,7 +290,15 @@ class FusionGraph(TorchRecommender):
             total = sum(parts.values())
             assert isinstance(total, torch.Tensor)
             norm = total.norm(dim=1, keepdim=True).clamp_min(1e-12)  # as F.normalize
-            return {name: (part / norm).numpy().astype(np.float32) for name, part in parts.items()}
+            result = {name: (part / norm).numpy().astype(np.float32) for name, part in parts.items()}
+        if self._content_space is None:
+            return result
+        dataset = self._require_fitted().dataset
+        blocks = self._content_space.blocks(dataset.features, _masks_of(dataset))  # each (n_items, D_content)
+        for name, learned in result.items():
+            channel = blocks.get(name, np.zeros((len(learned), self._content_space.dim), np.float32))
+            result[name] = np.hstack([learned, channel])
+        return result
 
     def _net(self) -> FusionGraphNet:
         self._require_fitted()
@@ -248,6 +334,17 @@ class FusionGraph(TorchRecommender):
             graph = graph * (share[name] / k)  # = D^-1/2 A D^-1/2 with k neighbours per row
             total = graph if total is None else total + graph
         return (total if total is not None else sp.csr_matrix((n, split.n_items))).astype(np.float32)
+
+
+def info_nce(first: torch.Tensor, second: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Symmetric InfoNCE between row-aligned (m, d) views: row ``j`` of each is the other's positive."""
+    logits = F.normalize(first, dim=1) @ F.normalize(second, dim=1).T / temperature  # (m, m)
+    labels = torch.arange(len(first))
+    return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
+
+
+def _masks_of(dataset: Any) -> dict[str, np.ndarray]:
+    return {m: dataset.feature_mask(m) for m in dataset.features}
 
 
 def _unit(values: torch.Tensor) -> np.ndarray:
