@@ -10,9 +10,10 @@ Layout of an artifact folder::
     items.json           the item table {"columns": [...], "rows": [[...], ...]} (when there is one)
     vectors.safetensors  user_vectors, item_vectors (when the model has embeddings)
 
-Loading checks the format version, every checksum and the data
-fingerprint before anything is built, imports the model class only from
-trusted module prefixes (``fusionrec.`` by default) and never unpickles.
+Loading checks the format version, every checksum (see
+:mod:`fusionrec.models.manifest`) and the data fingerprint before anything
+is built, imports the model class only from trusted module prefixes
+(``fusionrec.`` by default) and never unpickles.
 A folder is written under a temporary name and renamed when complete, so an
 interrupted save never looks like an artifact.
 
@@ -24,17 +25,14 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import logging
-import platform
 import shutil
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +42,21 @@ from fusionrec.data.dataset import Dataset, Protocol, Split
 from fusionrec.data.interactions import Interactions
 from fusionrec.data.vocabulary import Vocabulary
 from fusionrec.errors import ArtifactError
+from fusionrec.models.manifest import (
+    DATA,
+    FORMAT_VERSION,
+    ITEMS,
+    MANIFEST,
+    RESERVED_NAMES,
+    STATE,
+    VECTORS,
+    VOCAB,
+    data_fingerprint,
+    file_sha256,
+    library_versions,
+    read_manifest,
+    verify_artifact,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,15 +65,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-STATE, DATA, VOCAB, ITEMS, VECTORS = (
-    "state.safetensors",
-    "data.safetensors",
-    "vocab.json",
-    "items.json",
-    "vectors.safetensors",
-)
 TRUSTED_MODULES = ("fusionrec.",)
 _VECTOR_TOLERANCE = 1e-4
 
@@ -131,10 +135,11 @@ def save_artifact(
 
 
 def _write_extra_files(folder: Path, files: Mapping[str, str | bytes]) -> None:
-    reserved = {MANIFEST, STATE, DATA, VOCAB, ITEMS, VECTORS}
     for name, content in files.items():
-        if Path(name).name != name or name in reserved or name.startswith("."):
-            raise ArtifactError(f"extra file name {name!r} must be a plain file name other than {sorted(reserved)}")
+        if Path(name).name != name or name in RESERVED_NAMES or name.startswith("."):
+            raise ArtifactError(
+                f"extra file name {name!r} must be a plain file name other than {sorted(RESERVED_NAMES)}"
+            )
         data = content.encode() if isinstance(content, str) else content
         (folder / name).write_bytes(data)
 
@@ -209,96 +214,6 @@ def _refuse_json(value: object) -> Any:
         f"a model parameter of type {type(value).__name__} ({value!r:.80}) cannot be written to manifest.json; "
         "hyper-parameters must be JSON values (numbers, strings, lists, dicts)"
     )
-
-
-def library_versions() -> dict[str, str | None]:
-    """Versions of fusionrec, numpy, torch and Python that wrote (or read) an artifact."""
-
-    def version(name: str) -> str | None:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return None
-
-    return {
-        "fusionrec": version("fusionrec"),
-        "numpy": np.__version__,
-        "torch": version("torch"),
-        "python": platform.python_version(),
-    }
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def data_fingerprint(split: Split) -> str:
-    """sha256 over the train interactions and both vocabularies (identifies the training data)."""
-    digest = hashlib.sha256()
-    for array in (split.train.user_index, split.train.item_index):
-        digest.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
-    for vocabulary in (split.dataset.users, split.dataset.items):
-        digest.update(json.dumps(list(vocabulary.ids)).encode())
-    return digest.hexdigest()
-
-
-def read_manifest(path: str | Path) -> dict[str, Any]:
-    """The manifest of the artifact at ``path``, checked for format version (files are not read)."""
-    path = Path(path)
-    manifest_path = path / MANIFEST
-    if not path.is_dir():
-        raise ArtifactError(f"{path} is not a folder; an artifact is a folder written by save_artifact()")
-    if not manifest_path.is_file():
-        raise ArtifactError(
-            f"{path} has no {MANIFEST}; it is not an artifact or its save was interrupted. Save the model again"
-        )
-    try:
-        manifest: dict[str, Any] = json.loads(manifest_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ArtifactError(
-            f"{manifest_path} is not valid JSON ({exc}); the artifact is damaged, save it again"
-        ) from exc
-    version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
-        raise ArtifactError(
-            f"{path} has artifact format_version {version!r} but this fusionrec reads format {FORMAT_VERSION}; "
-            "save the model again with this version of fusionrec"
-        )
-    return manifest
-
-
-def verify_artifact(path: str | Path) -> dict[str, Any]:
-    """Check the format version and the sha256 of every listed file; returns the manifest.
-
-    Raises:
-        ArtifactError: naming the missing or changed file and what to do.
-    """
-    path = Path(path)
-    manifest = read_manifest(path)
-    files = manifest.get("files")
-    if not isinstance(files, dict) or STATE not in files or VOCAB not in files or DATA not in files:
-        raise ArtifactError(f"{path / MANIFEST} does not list {STATE}, {DATA} and {VOCAB}; save the model again")
-    for name, expected in files.items():
-        file = path / name
-        if Path(name).name != name:
-            raise ArtifactError(f"{path / MANIFEST} lists {name!r}, which is not a plain file name; refusing it")
-        if not file.is_file():
-            raise ArtifactError(
-                f"{file} is missing ({len(files)} files are listed in the manifest); the artifact is partial, "
-                "copy the whole folder again or save the model again"
-            )
-        actual = file_sha256(file)
-        if actual != expected:
-            raise ArtifactError(
-                f"{file} has sha256 {actual[:16]}... but the manifest expects {str(expected)[:16]}...; "
-                "the file was changed or damaged after saving. Restore it or save the model again"
-            )
-    return manifest
 
 
 def load_artifact(path: str | Path, *, trusted_modules: tuple[str, ...] = TRUSTED_MODULES) -> LoadedArtifact:
