@@ -3,7 +3,8 @@
 Layout of an artifact folder::
 
     manifest.json        format_version, component ("module:Class"), params, train_config,
-                         versions, data_fingerprint, created_at, media_root, files {name: sha256}
+                         versions, data_fingerprint, created_at, media_root, files {name: sha256},
+                         encoders (the EncoderSpec each modality's features were made with, or null)
     state.safetensors    model.state_arrays()
     data.safetensors     train interactions, modality features and their masks
     vocab.json           {"users": [...], "items": [...]} raw ids in index order
@@ -31,7 +32,7 @@ import logging
 import shutil
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,8 @@ from fusionrec.models.manifest import (
     VECTORS,
     VOCAB,
     data_fingerprint,
+    encoder_entries,
+    encoder_specs,
     file_sha256,
     library_versions,
     read_manifest,
@@ -59,8 +62,11 @@ from fusionrec.models.manifest import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pandas as pd
 
+    from fusionrec.encoders.config import EncoderSpec
     from fusionrec.models.base import Recommender
 
 logger = logging.getLogger(__name__)
@@ -80,6 +86,8 @@ class LoadedArtifact:
         split: the training data (valid and test are empty).
         user_vectors: float32 (n_users, d) stored user vectors, or None.
         item_vectors: float32 (n_items, d) stored item vectors, or None.
+        encoders: how each modality's features were made (empty when the artifact does not say),
+            so that new content can be encoded the same way.
     """
 
     path: Path
@@ -88,6 +96,7 @@ class LoadedArtifact:
     split: Split
     user_vectors: np.ndarray | None = None
     item_vectors: np.ndarray | None = None
+    encoders: list[EncoderSpec] = field(default_factory=list)
 
 
 def save_artifact(
@@ -96,6 +105,7 @@ def save_artifact(
     *,
     overwrite: bool = False,
     extra_files: Mapping[str, str | bytes] | None = None,
+    encoders: Sequence[EncoderSpec] | None = None,
 ) -> Path:
     """Write a fitted ``model`` and the data it needs as an artifact folder.
 
@@ -105,14 +115,19 @@ def save_artifact(
         overwrite: replace an existing folder at ``path``.
         extra_files: more files to store and checksum, ``{plain file name: text or bytes}``
             (e.g. the resolved experiment config).
+        encoders: the specs the model's content features were encoded with (see
+            :func:`~fusionrec.encoders.encode_dataset`); a server encodes new items' raw content with them.
+            When None, those of an ``experiment.json`` extra file are used when it lists any.
 
     Returns:
         The artifact folder.
 
     Example:
         >>> save_artifact(build_model("bpr").fit(split), "artifacts/bpr")  # doctest: +SKIP
+        >>> save_artifact(model, "artifacts/ml100k", encoders=resolve_specs(split.dataset))  # doctest: +SKIP
     """
     split = model._require_fitted()
+    specs = None if encoders is None else encoder_entries(encoders, split.dataset.modalities)
     path = Path(path)
     if path.exists() and not overwrite:
         raise ArtifactError(f"{path} already exists; choose another folder or pass overwrite=True")
@@ -122,7 +137,7 @@ def save_artifact(
     try:
         _write_extra_files(staging, extra_files or {})
         files = _write_files(model, split, staging)
-        manifest = _manifest(model, split, files)
+        manifest = {**_manifest(model, split, files), "encoders": specs}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_refuse_json))
         if path.exists():
             shutil.rmtree(path)
@@ -243,6 +258,7 @@ def load_artifact(path: str | Path, *, trusted_modules: tuple[str, ...] = TRUSTE
     model = _build_model(manifest, trusted_modules, path)
     model.load_state_arrays(split, dict(load_file(str(path / STATE))))
     loaded = LoadedArtifact(path, manifest, model, split)
+    loaded.encoders = encoder_specs(path, manifest, split.dataset.modalities)
     if VECTORS in manifest["files"]:
         vectors = load_file(str(path / VECTORS))
         loaded.user_vectors, loaded.item_vectors = vectors["user_vectors"], vectors["item_vectors"]

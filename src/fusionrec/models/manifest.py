@@ -18,12 +18,17 @@ import json
 import platform
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fusionrec.data.dataset import Split
 from fusionrec.errors import ArtifactError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from fusionrec.encoders.config import EncoderSpec
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -35,6 +40,8 @@ STATE, DATA, VOCAB, ITEMS, VECTORS = (
     "vectors.safetensors",
 )
 RESERVED_NAMES = frozenset({MANIFEST, STATE, DATA, VOCAB, ITEMS, VECTORS})
+#: The resolved experiment ``fusionrec train --save`` stores beside the model (its ``encoders`` are read back).
+EXPERIMENT = "experiment.json"
 
 
 def library_versions() -> dict[str, str | None]:
@@ -131,10 +138,65 @@ def _verify_file(folder: Path, name: str, expected: object, n_files: int) -> Non
         )
 
 
+def encoder_entries(specs: Sequence[EncoderSpec], modalities: Sequence[str]) -> list[dict[str, Any]]:
+    """The manifest's ``encoders``: one JSON spec per modality whose features an encoder made.
+
+    Raises:
+        ArtifactError: a spec names a modality the training data lacks, or two specs make one modality.
+    """
+    entries = [spec.model_dump(mode="json") for entry in specs for spec in entry.expand()]
+    made = [str(entry["modality"]) for entry in entries]
+    unknown = sorted(set(made) - set(modalities))
+    if unknown or len(set(made)) != len(made):
+        raise ArtifactError(
+            f"encoder specs make modalities {made} but the training data has {list(modalities)}; "
+            "give one spec per modality, the one its features were encoded with"
+        )
+    return entries
+
+
+def encoder_specs(path: Path, manifest: dict[str, Any], modalities: Sequence[str]) -> list[EncoderSpec]:
+    """How the artifact's features were made: the manifest's ``encoders``, else those of its ``experiment.json``.
+
+    Returns an empty list for an artifact that records none (its model then
+    takes precomputed features only). Specs of modalities the training data
+    lacks are left out.
+    """
+    from pydantic import ValidationError
+
+    from fusionrec.encoders.config import EncoderSpec
+
+    entries, source = manifest.get("encoders"), path / MANIFEST
+    if entries is None and EXPERIMENT in (manifest.get("files") or {}):
+        source = path / EXPERIMENT
+        entries = _read_json(source).get("encoders")
+    if not entries:
+        return []
+    if not isinstance(entries, list):
+        raise ArtifactError(f"{source}: 'encoders' is {type(entries).__name__}; a list of encoder specs is expected")
+    try:
+        specs = [EncoderSpec.model_validate(entry) for entry in entries]
+    except ValidationError as exc:
+        raise ArtifactError(f"{source}: an encoder spec is invalid ({exc.errors()[0]['msg']}); save again") from exc
+    return [s for spec in specs for s in spec.expand() if s.modality in modalities]
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{path} is not valid JSON ({exc}); the artifact is damaged, save it again") from exc
+    if not isinstance(value, dict):
+        raise ArtifactError(f"{path} holds a {type(value).__name__}; a JSON object is expected")
+    return value
+
+
 __all__ = [
     "FORMAT_VERSION",
     "MANIFEST",
     "data_fingerprint",
+    "encoder_entries",
+    "encoder_specs",
     "file_sha256",
     "library_versions",
     "read_manifest",
