@@ -282,3 +282,12 @@ def test_a_user_without_training_items_gets_popular_items(serve_split: Split, tm
     with client_for(ContentFactors(dim=8).fit(split), tmp_path / "idle", store_url) as client:
         assert client.get("/v1/users/idle-user/recommendations").json()["strategy"] == "popularity"
         assert client.get("/v1/users/u1/recommendations").json()["strategy"] == "model"
+
+
+def test_raw_content_for_an_artifact_without_encoder_specs_is_409_naming_the_fix(client: TestClient) -> None:
+    body = {"title": "x", "content": {"text": {"title": "x", "overview": "y"}}}
+    response = client.put("/v1/items/raw", json=body, headers=WRITE)
+    assert response.status_code == 409, response.text
+    message = response.json()["error"]["message"]
+    assert "without encoder specs" in message and "Send features" in message and "[[encoders]]" in message
+    assert client.get("/v1/model").json()["encoders"] == []

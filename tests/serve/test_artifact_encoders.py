@@ -1,4 +1,5 @@
-"""Artifacts record how their features were made (encoder specs), so a server can encode new content the same way."""
+"""Artifacts record how their features were made (encoder specs), so a server can encode new content the same way;
+content it cannot encode the same way is refused with the reason."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fusionrec.encoders import EncoderSpec
 from fusionrec.errors import ArtifactError
 from fusionrec.models.artifact import load_artifact, read_manifest, save_artifact
 from fusionrec.serve.demo import ContentFactors
+from tests.serve.conftest import API_KEY
 
 TEXT = EncoderSpec(modality="text", template="{title} | {overview}", required=["overview"], batch_size=8)
 IMAGE = EncoderSpec(modality="image", column="poster")
@@ -54,3 +56,27 @@ def test_specs_that_do_not_match_the_features_are_refused_before_writing(
     with pytest.raises(ArtifactError, match=r"training data has \['image', 'text'\]"):
         save_artifact(model, tmp_path / "bad", encoders=specs)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("spec", "content", "expected"),
+    [
+        (EncoderSpec(modality="text", name="tfidf", template="{title}"), {"text": {"title": "x"}}, "whole training"),
+        (EncoderSpec(modality="image", name="color-histogram"), {"image": {"path": "posters/i1.png"}}, "gives 512"),
+    ],
+    ids=["corpus-dependent encoder", "encoder output of another size"],
+)
+def test_content_the_artifacts_encoders_cannot_reproduce_is_409(
+    model: ContentFactors, tmp_path: Path, spec: EncoderSpec, content: dict[str, object], expected: str
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from fusionrec.serve.app import create_app
+    from fusionrec.serve.settings import ServeSettings
+
+    path = save_artifact(model, tmp_path / "specs", encoders=[spec])
+    settings = ServeSettings(artifact=path, store_url=f"sqlite:///{tmp_path / 'events.sqlite3'}", api_key=API_KEY)
+    with TestClient(create_app(settings)) as client:
+        response = client.put("/v1/items/new", json={"content": content}, headers={"X-API-Key": API_KEY})
+    assert response.status_code == 409, response.text
+    assert expected in response.json()["error"]["message"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from fusionrec.serve.store import ID_LENGTH, KEY_LENGTH
 
@@ -15,6 +15,8 @@ Strategy = Literal["model", "profile", "popularity", "history", "similar"]
 MAX_HISTORY = 1000
 MAX_FEATURE_VALUES = 8192
 MAX_METADATA_FIELDS = 50
+MAX_IMAGE_BYTES = 4 * 1024 * 1024
+MAX_IMAGE_BASE64 = (MAX_IMAGE_BYTES + 2) // 3 * 4  # base64 length of MAX_IMAGE_BYTES bytes
 
 MetadataMap = dict[
     Annotated[str, StringConstraints(max_length=100)], Annotated[str, StringConstraints(max_length=5000)]
@@ -77,8 +79,49 @@ class HistoryIn(Strict):
     exclude: list[RawId] = Field(default_factory=list, max_length=MAX_HISTORY)
 
 
+class ImageIn(Strict):
+    """An image to encode: a file under the server's media root, or the file's bytes in base64 (one of the two)."""
+
+    path: str | None = Field(
+        None, min_length=1, max_length=1000, description="path relative to the media root, e.g. posters/42.jpg"
+    )
+    base64: str | None = Field(
+        None,
+        min_length=4,
+        max_length=MAX_IMAGE_BASE64,
+        description=f"the image file (JPEG, PNG, WebP...) base64-encoded, at most {MAX_IMAGE_BYTES:,} bytes; "
+        "it is encoded, not stored",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ImageIn:
+        if (self.path is None) == (self.base64 is None):
+            raise ValueError("give exactly one of path or base64")
+        return self
+
+
+class ContentIn(Strict):
+    """Raw content the server encodes with the encoders the model's features were made with (GET /v1/model).
+
+    A modality whose input cannot be used (a corrupt image, a missing required text field) is masked, as in
+    training: the item is placed from the other modalities and the response lists it under ``masked``.
+    """
+
+    text: MetadataMap | None = Field(
+        None,
+        max_length=MAX_METADATA_FIELDS,
+        description="the item's text fields, e.g. {title, genres, overview}; each text modality renders its "
+        "template from them (GET /v1/model lists the fields)",
+    )
+    image: ImageIn | None = Field(None, description="the picture every image modality is encoded from")
+
+
 class ItemIn(Strict):
-    """Add an item or update it; fields left out keep their value."""
+    """Add an item or update it; fields left out keep their value.
+
+    A new item is placed in the index from ``features`` (precomputed) or ``content`` (raw, encoded by the
+    server), or both for different modalities.
+    """
 
     title: str | None = Field(None, min_length=1, max_length=500)
     poster: str | None = Field(
@@ -88,12 +131,17 @@ class ItemIn(Strict):
     features: dict[str, FeatureValues] | None = Field(
         None, description="precomputed content features {modality: values}, the same kind the model was trained on"
     )
+    content: ContentIn | None = Field(None, description="raw content for the server to encode (text fields, an image)")
 
 
 class ItemWriteOut(BaseModel):
     item: ItemOut
     created: bool
     indexed: bool = Field(description="True when the item got a new vector in the retrieval index")
+    placed_from: list[str] = Field(default_factory=list, description="modalities the new vector was made from")
+    masked: dict[str, str] = Field(
+        default_factory=dict, description="modalities of the sent content that could not be used: {modality: reason}"
+    )
 
 
 class EventIn(Strict):
@@ -158,6 +206,16 @@ class UsersOut(BaseModel):
     users: list[str]
 
 
+class EncoderOut(BaseModel):
+    """How one modality's features were made; raw content for it is encoded the same way."""
+
+    modality: str
+    kind: str = Field(description="the content field it reads: text or image")
+    encoder: str = Field(description="registry name, e.g. minilm or efficientnet-lite0")
+    text_fields: list[str] = Field(default_factory=list, description="text only: the fields its template reads")
+    required: list[str] = Field(default_factory=list, description="text only: fields without which text is masked")
+
+
 class ModelOut(BaseModel):
     component: str
     dataset: str | None
@@ -169,6 +227,10 @@ class ModelOut(BaseModel):
     index: str | None = Field(description="exact, hnsw or ivf; None when the model has no embeddings")
     can_add_items: bool
     can_explain: bool
+    encoders: list[EncoderOut] = Field(
+        default_factory=list,
+        description="modalities new items may send as raw content (empty: precomputed features only)",
+    )
 
 
 class HealthOut(BaseModel):

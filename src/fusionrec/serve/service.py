@@ -25,8 +25,9 @@ import numpy as np
 
 from fusionrec.models.base import ContentAware, top_k
 from fusionrec.serve.catalog import ItemCatalog, ItemInfo
+from fusionrec.serve.content import ContentEncoder, encode_payload
 from fusionrec.serve.errors import ConflictError, InvalidInputError, NotFoundError, UnsupportedError
-from fusionrec.serve.index import IndexOptions, ItemIndex
+from fusionrec.serve.index import ItemIndex
 from fusionrec.serve.profiles import event_weight, profile_vector
 from fusionrec.serve.store import EventStore, NewEvent, StoredEvent
 
@@ -46,6 +47,23 @@ class Ranked:
     items: np.ndarray
     scores: np.ndarray
     strategy: str
+
+
+@dataclass
+class ItemWrite:
+    """The outcome of adding or updating an item.
+
+    Attributes:
+        info: the item's display fields now.
+        created: True when the item was new.
+        placed_from: modalities whose features gave the item a new vector (empty: not re-placed).
+        masked: modalities of the sent content that could not be used, with the reason.
+    """
+
+    info: ItemInfo
+    created: bool
+    placed_from: list[str] = field(default_factory=list)
+    masked: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -93,9 +111,12 @@ class RecommendationService:
         counts = np.asarray(self.train_matrix.sum(axis=0)).ravel()  # (n_items,) training popularity
         self.popularity, self.popular_order = counts.astype(np.float32), np.argsort(-counts, kind="stable")
         self.user_vectors, item_vectors = _vectors(loaded)
-        self.index = None if item_vectors is None else ItemIndex(item_vectors, _index_options(settings))
+        self.index = None if item_vectors is None else ItemIndex(item_vectors, settings.index_options())
         self.content_aware = self.index is not None and isinstance(self.model, ContentAware)
         self.modality_parts = self.model.modality_item_vectors() if self.content_aware else None  # type: ignore[attr-defined]
+        dims = {modality: values.shape[1] for modality, values in dataset.features.items()}
+        columns = [] if dataset.item_table is None else [str(c) for c in dataset.item_table.columns]
+        self.content = ContentEncoder(loaded.encoders, dims, self.media_root, columns)
         self._added_parts: dict[int, dict[str, np.ndarray]] = {}
         self._write_lock = threading.Lock()
         self._applied: set[int] = set()
@@ -261,14 +282,23 @@ class RecommendationService:
             )
         return stored, replayed
 
-    def upsert_item(self, item_id: str, payload: dict[str, Any]) -> tuple[ItemInfo, bool]:
-        """Add or update an item from ``{title, poster, metadata, features}``; returns ``(info, created)``."""
-        vector, parts = self._encode(item_id, payload.get("features"))
+    def upsert_item(self, item_id: str, payload: dict[str, Any]) -> ItemWrite:
+        """Add or update an item from ``{title, poster, metadata, features, content}``.
+
+        Raw ``content`` is encoded first and stored as the features it gave, so
+        other workers and restarts replay the item without encoding it again.
+        """
+        if payload.get("content"):
+            self._require_content_model()
+        payload, masked = encode_payload(self.content, item_id, payload)
+        features = payload.get("features")
+        vector, parts = self._place(item_id, features)
         with self._write_lock:
             revision = self.store.add_item_revision(item_id, payload)
             index, created = self._apply(item_id, payload, vector, parts)
             self._applied.add(revision.seq)
-        return self.catalog.info(index), created
+        placed_from = sorted(features) if vector is not None and features else []
+        return ItemWrite(self.catalog.info(index), created, placed_from, masked)
 
     def _apply(
         self, item_id: str, payload: dict[str, Any], vector: np.ndarray | None, parts: dict[str, np.ndarray] | None
@@ -281,17 +311,13 @@ class RecommendationService:
             self._added_parts[index] = parts or {}
         return index, created
 
-    def _encode(
+    def _place(
         self, item_id: str, features: dict[str, list[float]] | None
     ) -> tuple[np.ndarray | None, dict[str, np.ndarray] | None]:
         """float32 (d,) vector of an item from content features, and the part each modality adds."""
         exists = item_id in self.catalog
-        if not self.content_aware and (features or not exists):
-            raise UnsupportedError(
-                f"the served model {self.manifest.get('component')} cannot place new items or new content: it does "
-                "not implement ContentAware (content_item_vectors). Update only title/poster/metadata of known "
-                "items, or serve a multimodal model"
-            )
+        if features or not exists:
+            self._require_content_model()
         if not features:
             if exists:
                 return None, None
@@ -306,6 +332,14 @@ class RecommendationService:
             without = model.content_item_vectors(values, {**masks, modality: np.zeros(1, bool)})[0]
             parts[modality] = (vector - without).astype(np.float32)  # what this modality adds (occlusion)
         return vector.astype(np.float32), parts
+
+    def _require_content_model(self) -> None:
+        if not self.content_aware:
+            raise UnsupportedError(
+                f"the served model {self.manifest.get('component')} cannot place new items or new content: it does "
+                "not implement ContentAware (content_item_vectors). Update only title/poster/metadata of known "
+                "items, or serve a multimodal model"
+            )
 
     def _feature_inputs(self, features: dict[str, list[float]]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         known = self.dataset.features
@@ -346,7 +380,7 @@ class RecommendationService:
 
     def _replay(self, item_id: str, payload: dict[str, Any]) -> None:
         try:
-            vector, parts = self._encode(item_id, payload.get("features"))
+            vector, parts = self._place(item_id, payload.get("features"))
         except (InvalidInputError, UnsupportedError) as exc:
             logger.warning("skipping stored revision of item %r: %s", item_id, exc)
             return
@@ -367,17 +401,4 @@ def _vectors(loaded: LoadedArtifact) -> tuple[np.ndarray | None, np.ndarray | No
     return np.asarray(users, np.float32), np.asarray(items, np.float32)
 
 
-def _index_options(settings: ServeSettings) -> IndexOptions:
-    return IndexOptions(
-        kind=settings.index,
-        exact_max_items=settings.exact_max_items,
-        hnsw_m=settings.hnsw_m,
-        hnsw_ef_construction=settings.hnsw_ef_construction,
-        hnsw_ef_search=settings.hnsw_ef_search,
-        ivf_nprobe=settings.ivf_nprobe,
-        cache_dir=settings.index_cache_dir,
-        search_threads=settings.search_threads,
-    )
-
-
-__all__ = ["Explanation", "Ranked", "RecommendationService", "UserState"]
+__all__ = ["Explanation", "ItemWrite", "Ranked", "RecommendationService", "UserState"]

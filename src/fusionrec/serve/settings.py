@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fusionrec.serve.index import IndexOptions
+
 IndexKind = Literal["auto", "exact", "hnsw", "ivf"]
 
 
@@ -46,3 +48,16 @@ class ServeSettings(BaseSettings):
     sync_interval_s: float = Field(1.0, ge=0, description="how often items added by other workers are picked up")
     search_threads: int = Field(1, ge=1, description="faiss threads per query")
     web_page: bool = Field(True, description="serve the demo web page at /")
+
+    def index_options(self) -> IndexOptions:
+        """The retrieval index settings."""
+        return IndexOptions(
+            kind=self.index,
+            exact_max_items=self.exact_max_items,
+            hnsw_m=self.hnsw_m,
+            hnsw_ef_construction=self.hnsw_ef_construction,
+            hnsw_ef_search=self.hnsw_ef_search,
+            ivf_nprobe=self.ivf_nprobe,
+            cache_dir=self.index_cache_dir,
+            search_threads=self.search_threads,
+        )

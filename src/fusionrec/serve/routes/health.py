@@ -3,8 +3,10 @@
 import sqlalchemy as sa
 from fastapi import APIRouter, Response
 
+from fusionrec.encoders.config import EncoderSpec
 from fusionrec.serve.routes.common import MetricsDep, ServiceDep
-from fusionrec.serve.schemas import HealthOut, ModelOut, ReadyOut
+from fusionrec.serve.schemas import EncoderOut, HealthOut, ModelOut, ReadyOut
+from fusionrec.serve.service import RecommendationService
 from fusionrec.serve.settings import ServeSettings
 
 
@@ -50,6 +52,18 @@ def build_router(settings: ServeSettings) -> APIRouter:
             index=service.index.kind if service.index is not None else None,
             can_add_items=service.content_aware,
             can_explain=service.index is not None,
+            encoders=[encoder_out(service, spec) for spec in service.content.specs] if service.content_aware else [],
         )
 
     return router
+
+
+def encoder_out(service: RecommendationService, spec: EncoderSpec) -> EncoderOut:
+    text = spec.kind == "text"
+    return EncoderOut(
+        modality=spec.modality,
+        kind=spec.kind,
+        encoder=spec.encoder_name,
+        text_fields=service.content.text_fields(spec) if text else [],
+        required=list(spec.required) if text else [],
+    )

@@ -15,7 +15,7 @@ ItemId = Annotated[str, Path(min_length=1, max_length=ID_LENGTH)]
 WRITE_ERRORS = {
     401: {"model": ErrorResponse, "description": "missing or wrong API key"},
     403: {"model": ErrorResponse, "description": "writes are disabled (no API key configured)"},
-    409: {"model": ErrorResponse, "description": "the model cannot place items from content"},
+    409: {"model": ErrorResponse, "description": "the model cannot place items from content (or encode raw content)"},
 }
 
 
@@ -34,14 +34,22 @@ def build_router(settings: ServeSettings) -> APIRouter:
         responses=WRITE_ERRORS,  # type: ignore[arg-type]
     )
     def put_item(service: ServiceDep, item_id: ItemId, body: ItemIn, response: Response) -> ItemWriteOut:
-        """Add an item, or update its fields; with content ``features`` it is (re)placed in the index.
+        """Add an item, or update its fields; with ``features`` or raw ``content`` it is (re)placed in the index.
 
-        A new item needs features of at least one modality, and a model that can encode content
-        (ContentAware); no retraining happens. Answers 201 when the item was created.
+        A new item needs features or content of at least one modality, and a model that can place
+        items from content (ContentAware); no retraining happens. Raw content is encoded with the
+        encoders the model's features were made with (GET /v1/model lists them); a modality whose
+        content cannot be used is masked and named in ``masked``. Answers 201 when the item was created.
         """
-        info, created = service.upsert_item(item_id, body.model_dump(exclude_none=True))
-        response.status_code = 201 if created else 200
-        return ItemWriteOut(item=item_out(info), created=created, indexed=bool(body.features))
+        written = service.upsert_item(item_id, body.model_dump(exclude_none=True))
+        response.status_code = 201 if written.created else 200
+        return ItemWriteOut(
+            item=item_out(written.info),
+            created=written.created,
+            indexed=bool(written.placed_from),
+            placed_from=written.placed_from,
+            masked=written.masked,
+        )
 
     @router.get("/{item_id}/similar", response_model=RecommendationsOut)
     async def similar_items(
