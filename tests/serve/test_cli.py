@@ -65,3 +65,72 @@ def test_the_serve_command_serves(artifact: Path, tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def route_total(metrics_text: str, route: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(metrics_text)
+        for sample in family.samples
+        if sample.name == "fusionrec_http_requests_total" and sample.labels.get("route") == route
+    )
+
+
+def per_worker_totals(shared: Path, route: str, scratch: Path) -> list[float]:
+    """The route's request count in each worker's own counter file."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    totals = []
+    for file in sorted(shared.glob("counter_*.db")):
+        alone = scratch / file.stem
+        alone.mkdir(exist_ok=True)
+        shutil.copyfile(file, alone / file.name)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(alone))
+        totals.append(route_total(generate_latest(registry).decode(), route))
+    return totals
+
+
+def test_metrics_add_up_the_requests_of_every_worker(artifact: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    port, temp, scratch = free_port(), tmp_path / "tmp", tmp_path / "scratch"
+    temp.mkdir()
+    scratch.mkdir()
+    url = f"http://127.0.0.1:{port}"
+    command = [str(Path(sys.executable).parent / "fusionrec"), "serve", str(artifact), "--port", str(port)]
+    command += ["--workers", "2", "--store-url", f"sqlite:///{tmp_path / 'events.sqlite3'}", "--log-level", "warning"]
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"} | {"TMPDIR": str(temp)}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    route, sent, workers = "/v1/users/{user_id}/recommendations", 0, [0.0]
+    try:
+        deadline, status = time.monotonic() + 60, None
+        while time.monotonic() < deadline and status != 200:
+            try:
+                status = httpx.get(f"{url}/ready", timeout=1).status_code
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert status == 200
+        (shared,) = temp.glob("fusionrec-metrics-*")
+        with ThreadPoolExecutor(8) as pool:  # a new connection per request, so that both workers take some
+            while (len(workers) < 2 or min(workers) == 0) and sent < 400:
+                users = [f"u{i % 200}" for i in range(sent, sent + 40)]
+                statuses = list(pool.map(lambda u: httpx.get(f"{url}/v1/users/{u}/recommendations").status_code, users))
+                assert statuses == [200] * len(users)
+                sent += len(users)
+                workers = per_worker_totals(shared, route, scratch)
+        assert len(workers) == 2 and min(workers) > 0, f"requests per worker: {workers}"
+        assert sum(workers) == sent
+        for _ in range(4):  # whichever worker answers the scrape reports the total of both
+            assert route_total(httpx.get(f"{url}/metrics").text, route) == sent
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    assert not list(temp.iterdir()), "fusionrec serve left its metrics folder behind"

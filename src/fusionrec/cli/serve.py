@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +20,9 @@ def serve(
     artifact: Annotated[Path, typer.Argument(help="artifact folder written by fusionrec train / save_artifact")],
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="worker processes (each loads the model)")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, help="worker processes (each loads the model; /metrics sums them all)")
+    ] = 1,
     store_url: Annotated[
         str, typer.Option(envvar="FUSIONREC_STORE_URL", help="SQLAlchemy URL of the event store")
     ] = "sqlite:///fusionrec-events.sqlite3",
@@ -55,14 +61,37 @@ def serve(
     }
     ServeSettings.model_validate({k: v for k, v in values.items() if v is not None})  # fail before the workers start
     os.environ.update({f"FUSIONREC_{k.upper()}": v for k, v in values.items() if v is not None})
-    uvicorn.run(
-        "fusionrec.serve.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-    )
+    with shared_metrics_dir(workers):
+        uvicorn.run(
+            "fusionrec.serve.app:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+        )
+
+
+@contextmanager
+def shared_metrics_dir(workers: int) -> Iterator[Path | None]:
+    """With several workers, a fresh folder in ``PROMETHEUS_MULTIPROC_DIR`` for their metrics, removed afterwards.
+
+    Each worker is its own process with its own counters; through this folder
+    ``/metrics`` reports the sum over all of them. A folder the environment
+    already names is used as it is (and left in place).
+    """
+    from fusionrec.serve.metrics import MULTIPROC_ENV
+
+    if workers < 2 or os.environ.get(MULTIPROC_ENV):
+        yield None
+        return
+    folder = Path(tempfile.mkdtemp(prefix="fusionrec-metrics-"))
+    os.environ[MULTIPROC_ENV] = str(folder)  # before the workers start: they inherit it
+    try:
+        yield folder
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @app.command("verify-artifact")

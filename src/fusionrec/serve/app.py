@@ -44,15 +44,16 @@ def create_app(settings: ServeSettings, service: RecommendationService | None = 
     from fusionrec import __version__
 
     service = service or RecommendationService.from_settings(settings)
+    metrics = ServiceMetrics(lambda: len(service.catalog))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         service.close()
+        metrics.close()
 
     app = FastAPI(title="fusionrec", version=__version__, description=DESCRIPTION, lifespan=lifespan)
-    app.state.service, app.state.settings = service, settings
-    app.state.metrics = ServiceMetrics(lambda: len(service.catalog))
+    app.state.service, app.state.settings, app.state.metrics = service, settings, metrics
     install_error_handlers(app)
     app.include_router(health.build_router(settings))
     for module in (recommendations, users, items, events):
@@ -61,7 +62,7 @@ def create_app(settings: ServeSettings, service: RecommendationService | None = 
         app.include_router(web.build_router())
         app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 
 

@@ -32,7 +32,7 @@ def build_router(settings: ServeSettings) -> APIRouter:
 
     @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
     async def metrics(metrics: MetricsDep) -> Response:
-        """Prometheus metrics of this worker."""
+        """Prometheus metrics: of every worker when the server runs several (multiprocess mode), else of this one."""
         from prometheus_client import CONTENT_TYPE_LATEST
 
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
