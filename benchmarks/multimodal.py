@@ -15,7 +15,9 @@ Datasets: ``tiktok`` (image + audio, MMRec layout), ``ml100k-mm`` (warm)
 and ``ml100k-mm-cold`` (cold-start items; candidates are the cold test
 items) with text (MiniLM) and poster (EfficientNet-Lite0) features from
 :func:`fusionrec.encoders.loading.read_encoded` (encoded once, then read
-from the feature cache).
+from the feature cache). ``baby-synthetic`` is the Baby interaction graph
+with *random* features of MMRec's Baby sizes (4,096-d image, 384-d text):
+a memory and speed check only, its accuracy means nothing.
 
 Usage::
 
@@ -44,6 +46,7 @@ MODELS: dict[str, list[str]] = {
     "tiktok": [FLAGSHIP, "freedom", "vbpr", "lightgcn", "bpr", "pop"],
     "ml100k-mm": [FLAGSHIP, "freedom", "vbpr", "lightgcn", "bpr", "itemknn", "pop"],
     "ml100k-mm-cold": [FLAGSHIP, "vbpr", "content-knn", "random"],
+    "baby-synthetic": [FLAGSHIP],
 }
 """Models run per dataset by default."""
 
@@ -80,7 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", help="benchmark data folder (default: $FUSIONREC_DATA)")
     parser.add_argument("--out", required=True, help="results folder (report.md, results.json, plot, per-user values)")
-    parser.add_argument("--datasets", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument(
+        "--datasets", nargs="+", default=["tiktok", "ml100k-mm", "ml100k-mm-cold"], choices=list(MODELS)
+    )
     parser.add_argument("--models", nargs="+", help="models to run (default: every model listed for the dataset)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
     parser.add_argument("--threads", type=int, default=2, help="torch threads per run")
@@ -136,6 +141,12 @@ def load_dataset(data_dir: Path, dataset: str) -> Any:
     """TikTok as released; ml100k-mm splits with encoded text + poster features attached."""
     from fusionrec.evaluation.benchmark import load_split
 
+    if dataset == "baby-synthetic":
+        split = load_split(data_dir, "baby")
+        rng = np.random.default_rng(0)
+        for modality, dim in (("image", 4096), ("text", 384)):
+            split.dataset.add_feature(modality, rng.normal(size=(split.n_items, dim)).astype(np.float32))
+        return split
     if not dataset.startswith("ml100k-mm"):
         return load_split(data_dir, dataset)
     from fusionrec.encoders.loading import read_encoded

@@ -124,3 +124,23 @@ def test_weighted_fusion_renormalises_over_present_modalities() -> None:
     weights = fusion.weights(present)
     torch.testing.assert_close(weights.sum(dim=1), torch.tensor([1.0, 1.0, 0.0]))
     assert weights[1, 0] == 1.0
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.25, 0.5])
+def test_byte_dropout_zeroes_its_share_and_keeps_the_mean(rate: float) -> None:
+    from fusionrec.fusion.base import ByteDropout
+
+    torch.manual_seed(0)
+    dropout, values = ByteDropout(rate), torch.ones(200, 500)
+    dropped = dropout.train()(values)
+    assert abs(float((dropped == 0).float().mean()) - rate) < 0.01
+    assert abs(float(dropped.mean()) - 1.0) < 0.02
+    assert torch.equal(dropout.eval()(values), values)
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.0])
+def test_byte_dropout_refuses_rates_outside_zero_to_one(rate: float) -> None:
+    from fusionrec.fusion.base import ByteDropout
+
+    with pytest.raises(ConfigError, match=str(rate)):
+        ByteDropout(rate)

@@ -30,6 +30,36 @@ SHARED = "shared"
 """Key of the part of a fused vector that belongs to no single modality (biases, the no-content vector)."""
 
 
+class ByteDropout(nn.Module):
+    """Inverted dropout that draws one random byte per element instead of a Bernoulli float.
+
+    On CPU torch's Bernoulli sampling dominates the cost of dropping out a
+    catalog's features every step (about 3x slower here); a byte per element
+    is enough randomness. The rate is rounded to a multiple of 1/256.
+
+    Args:
+        p: share of elements zeroed during training, in [0, 1).
+    """
+
+    def __init__(self, p: float = 0.0) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {p}")
+        self.threshold = round(p * 256)
+        self.scale = 256.0 / (256 - self.threshold)
+
+    @property
+    def p(self) -> float:
+        """The effective rate: ``threshold / 256``."""
+        return self.threshold / 256
+
+    def forward(self, values: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.threshold == 0:
+            return values
+        keep = torch.randint(0, 256, values.shape, dtype=torch.uint8) >= self.threshold
+        return torch.where(keep, values * self.scale, 0.0)
+
+
 class ModalityProjection(nn.Module):
     """LayerNorm (no affine) then a linear map, or a one-hidden-layer MLP, from ``d_in`` to ``d_out``.
 
@@ -47,7 +77,7 @@ class ModalityProjection(nn.Module):
     def __init__(self, d_in: int, d_out: int, hidden: int = 0, dropout: float = 0.0) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(d_in, elementwise_affine=False)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = ByteDropout(dropout)
         if hidden > 0:
             self.net: nn.Module = nn.Sequential(nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, d_out))
         else:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from fusionrec.fusion.base import SHARED, Features, Masks, ModalityFusion
+from fusionrec.fusion.base import SHARED, ByteDropout, Features, Masks, ModalityFusion
 
 
 class ConcatFusion(ModalityFusion):
@@ -33,7 +33,7 @@ class ConcatFusion(ModalityFusion):
 
     def __init__(self, input_dims: Mapping[str, int], output_dim: int, dropout: float = 0.0) -> None:
         super().__init__(input_dims, output_dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = ByteDropout(dropout)
         self.norms = nn.ModuleDict({m: nn.LayerNorm(d, elementwise_affine=False) for m, d in self.input_dims.items()})
         self.absent = nn.ParameterDict({m: nn.Parameter(torch.zeros(d)) for m, d in self.input_dims.items()})
         self.blocks = nn.ModuleDict({m: nn.Linear(d, output_dim, bias=False) for m, d in self.input_dims.items()})

@@ -81,11 +81,11 @@ class FusionGraph(TorchRecommender):
 
     name: ClassVar[str] = "fusiongraph"
     scores_cold_items: ClassVar[bool] = True
-    train_defaults: ClassVar[dict[str, Any]] = {"lr": 0.01, "batch_size": 1024, "patience": 10}
+    train_defaults: ClassVar[dict[str, Any]] = {"lr": 0.01, "batch_size": 1024, "patience": 15}
 
     def __init__(
         self,
-        embedding_dim: int = 64,
+        embedding_dim: int = 128,
         n_layers: int = 2,
         knn_k: int = 10,
         item_graph_weight: float = 1.0,
@@ -208,9 +208,7 @@ class FusionGraph(TorchRecommender):
         layer0 = sum(parts.values())
         assert isinstance(layer0, torch.Tensor)
         all_users, all_items = net.propagate_items(net.user_embedding, layer0)
-        logits = F.normalize(all_users[users], dim=1) @ F.normalize(all_items, dim=1).T  # (batch, n_items)
-        log_probability = torch.log_softmax(logits / self.params["temperature"], dim=1)
-        loss = -log_probability[rows, items].mean()
+        loss = softmax_loss(all_users[users], all_items, rows, items, self.params["temperature"])
         if self.params["align_weight"] and len(parts) > 1:
             batch_items = torch.unique(items)
             content = layer0[batch_items] - parts[ID][batch_items]  # (m, d): the modalities' share
@@ -334,6 +332,29 @@ class FusionGraph(TorchRecommender):
             graph = graph * (share[name] / k)  # = D^-1/2 A D^-1/2 with k neighbours per row
             total = graph if total is None else total + graph
         return (total if total is not None else sp.csr_matrix((n, split.n_items))).astype(np.float32)
+
+
+def softmax_loss(
+    users: torch.Tensor, items: torch.Tensor, rows: torch.Tensor, positives: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """Mean of ``-log softmax_j(cos(u, j) / temperature)`` at each ``(rows, positives)`` pair.
+
+    Written as ``logsumexp - positive logit`` so that only the (batch, n_items)
+    product and its log-partition touch the full catalog; 1/temperature
+    scales the (batch, d) user rows rather than the logits.
+
+    Args:
+        users: float (batch, d) user vectors.
+        items: float (n_items, d) item vectors.
+        rows: int64 (m,) row of ``users`` of each positive pair.
+        positives: int64 (m,) item of each positive pair.
+        temperature: softmax temperature (> 0).
+    """
+    scaled_users = F.normalize(users, dim=1) / temperature
+    unit_items = F.normalize(items, dim=1)
+    log_partition = torch.logsumexp(scaled_users @ unit_items.T, dim=1)  # (batch,)
+    positive_logits = (scaled_users[rows] * unit_items[positives]).sum(dim=1)  # (m,)
+    return (log_partition[rows] - positive_logits).mean()
 
 
 def info_nce(first: torch.Tensor, second: torch.Tensor, temperature: float) -> torch.Tensor:
