@@ -207,3 +207,31 @@ def test_model_train_defaults_fill_only_the_keys_left_unset(warm_split, tiny_mf)
     as_config = run_benchmark(None, "tiny", PickyMF, ks=KS, split=warm_split, train=TrainConfig(**quick))
     assert as_config["config"]["train"]["lr"] == 0.02  # fields the TrainConfig did not set stay the model's
     assert as_config["per_seed"][0]["seed"] == 0
+
+
+@pytest.mark.parametrize(("model", "encoded"), [("fusiongraph", True), ("bpr", False)])
+def test_content_models_get_the_item_tables_content_encoded_by_default(
+    model: str, encoded: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pandas as pd
+
+    import fusionrec.encoders
+    from fusionrec.config import ExperimentConfig
+    from fusionrec.evaluation.benchmark import attach_encoded_features
+    from fusionrec.testing.datasets import checkerboard_split
+
+    split = checkerboard_split()
+    split.dataset.features.clear()  # raw content only, as in a catalog that was never encoded
+    split.dataset.feature_masks.clear()
+    titles = [f"film {i}" for i in range(split.n_items)]
+    split.dataset.item_table = pd.DataFrame({"title": titles, "overview": ["a story"] * split.n_items})
+    calls: list[list[Any]] = []
+    monkeypatch.setattr(fusionrec.encoders, "encode_dataset", lambda dataset, specs: calls.append(specs) or _Report())
+    specs = attach_encoded_features(split, ExperimentConfig.model_validate({"model": {"name": model}}))
+    assert bool(calls) is encoded
+    assert [s.modality for s in specs] == (["text"] if encoded else [])
+
+
+class _Report:
+    def to_text(self) -> str:
+        return ""

@@ -50,7 +50,8 @@ def train(
     resolved = resolve_config(config, set_, data_dir=data_dir, dataset=dataset, model=model, protocol=protocol)
     chosen_seed = resolved.seeds[0] if seed is None else seed
     split = split_from_settings(resolved.data)
-    attach_encoded_features(split, resolved)
+    encoders = attach_encoded_features(split, resolved)
+    resolved = resolved.model_copy(update={"encoders": encoders})
     recommender = build_for_seed(resolved.model.name, resolved.model.params, resolved.train, chosen_seed)
     recommender.fit(split)
     print_evaluations(recommender, split, resolved)
@@ -58,7 +59,13 @@ def train(
         from fusionrec.models.artifact import save_artifact
 
         experiment = json.dumps(resolved.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
-        path = save_artifact(recommender, save, overwrite=overwrite, extra_files={"experiment.json": experiment})
+        path = save_artifact(
+            recommender,
+            save,
+            overwrite=overwrite,
+            extra_files={"experiment.json": experiment},
+            encoders=encoders or None,
+        )
         console.print(f"saved artifact to [bold]{path}[/bold]")
 
 

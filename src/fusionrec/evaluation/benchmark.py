@@ -41,6 +41,7 @@ from fusionrec.evaluation.ranking import DEFAULT_KS, Evaluation
 if TYPE_CHECKING:
     from fusionrec.config import DataSettings, ExperimentConfig
     from fusionrec.data.dataset import Protocol, Split
+    from fusionrec.encoders.config import EncoderSpec
     from fusionrec.models.base import Recommender
     from fusionrec.models.training import TrainConfig
 
@@ -190,14 +191,30 @@ def run_experiment(config: ExperimentConfig) -> dict[str, Any]:
     return result
 
 
-def attach_encoded_features(split: Split, config: ExperimentConfig) -> None:
-    """Encode (or read from the cache) the content features the config's ``[[encoders]]`` ask for."""
-    if not config.encoders:
-        return
-    from fusionrec.encoders import encode_dataset
+def attach_encoded_features(split: Split, config: ExperimentConfig) -> list[EncoderSpec]:
+    """Encode (or read from the cache) the content features of the experiment; returns the specs used.
 
-    report = encode_dataset(split.dataset, config.encoders)
+    The config's ``[[encoders]]`` tables decide. Without any, for a content
+    model (:data:`~fusionrec.models.CONTENT_MODELS`, the default model among
+    them) a dataset that has no precomputed features but an item table with
+    known content columns (text fields, posters, audio...) is encoded with
+    the default specs those columns imply, so the model sees the content the
+    data has; precomputed features and ID-only models are left as they are.
+    """
+    from fusionrec.encoders import encode_dataset
+    from fusionrec.encoders.config import default_specs
+    from fusionrec.models import CONTENT_MODELS
+
+    dataset = split.dataset
+    specs = list(config.encoders)
+    wants_content = config.model.name in CONTENT_MODELS
+    if not specs and wants_content and not dataset.features and dataset.item_table is not None:
+        specs = default_specs(list(dataset.item_table.columns))
+    if not specs:
+        return []
+    report = encode_dataset(dataset, specs)
     logger.info("encoded features:\n%s", report.to_text())
+    return specs
 
 
 def load_split(data_dir: str | Path | None, dataset: str, protocol: Protocol | None = None) -> Split:

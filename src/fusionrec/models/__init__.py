@@ -23,6 +23,9 @@ MODEL_REGISTRY: dict[str, str] = {
 }
 """``{name: "module:Class"}``; models register here by name."""
 
+CONTENT_MODELS: frozenset[str] = frozenset({"vbpr", "freedom", "fusiongraph"})
+"""Registered models that read item content features (the others use interactions only)."""
+
 DEFAULT_MODEL = "fusiongraph"
 """The model fusionrec trains when none is named."""
 
@@ -37,4 +40,4 @@ def build_model(name: str, **params: Any) -> Recommender:
     return model
 
 
-__all__ = ["DEFAULT_MODEL", "MODEL_REGISTRY", "Recommender", "build_model"]
+__all__ = ["CONTENT_MODELS", "DEFAULT_MODEL", "MODEL_REGISTRY", "Recommender", "build_model"]
