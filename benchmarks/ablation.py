@@ -15,6 +15,7 @@ Settings are the flagship's tuned ones from ``benchmarks/multimodal.py``.
 Usage::
 
     python benchmarks/ablation.py --out results/ablation --datasets tiktok ml100k-mm --seeds 3
+    python benchmarks/ablation.py --out results/ablation --reuse results/multimodal  # 'all' = the benchmark's runs
 
 Writes ``<out>/ablation.md``, ``<out>/ablation.json`` and ``<out>/ablation.png``.
 """
@@ -22,6 +23,7 @@ Writes ``<out>/ablation.md``, ``<out>/ablation.json`` and ``<out>/ablation.png``
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -46,6 +48,11 @@ def main() -> int:
     for dataset in args.datasets:
         split = load_dataset(Path(data_dir), dataset)
         for label, variant, params in variants(split):
+            reused = reused_full_run(args.reuse, dataset, args.seeds) if label == "all" else None
+            if reused is not None:
+                print(f"ablation {dataset}: all (read from {args.reuse})", flush=True)
+                results.append({**reused, "model": "all", "modalities": split.dataset.modalities})
+                continue
             print(f"ablation {dataset}: {label}", flush=True)
             results.append(run_variant(dataset, label, variant, params, args))
     write_ablation(results, Path(args.out))
@@ -60,8 +67,25 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--datasets", nargs="+", default=["tiktok", "ml100k-mm"])
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        help="results folder of benchmarks/multimodal.py: its flagship runs (same settings, same seeds) are the "
+        "'all' rows instead of being trained again",
+    )
     parser.add_argument("--verbose", action="store_true")
     return parser
+
+
+def reused_full_run(folder: Path | None, dataset: str, n_seeds: int) -> dict[str, Any] | None:
+    """The flagship's result on ``dataset`` from a multimodal benchmark folder, if it ran the same seeds."""
+    if folder is None:
+        return None
+    path = folder / dataset / FLAGSHIP / "result.json"
+    if not path.is_file():
+        return None
+    result: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return result if result.get("seeds") == list(range(n_seeds)) else None
 
 
 def variants(split: Any) -> list[tuple[str, Any, dict[str, Any]]]:

@@ -1,0 +1,88 @@
+"""benchmarks/multimodal.py and ablation.py: per-model result folders, the report, its paired tests, reuse."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fusionrec.testing.datasets import checkerboard_split
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+QUICK = {"train": {"epochs": 5, "patience": 2}}
+
+
+@pytest.fixture(scope="module")
+def multimodal() -> Any:
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import multimodal
+
+        yield multimodal
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+@pytest.fixture(scope="module")
+def results(multimodal: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any]], Path]:
+    out = tmp_path_factory.mktemp("multimodal")
+    split = checkerboard_split()
+    patch = pytest.MonkeyPatch()
+    patch.setattr(multimodal, "load_dataset", lambda data_dir, dataset: split)
+    for model in (multimodal.FLAGSHIP, "freedom", "lightgcn", "pop"):
+        patch.setitem(multimodal.TUNED, ("tiny", model), QUICK)
+    try:
+        runs = [
+            multimodal.run_one(out, "tiny", model, 2, out, 1, {})
+            for model in (multimodal.FLAGSHIP, "freedom", "lightgcn", "pop")
+        ]
+    finally:
+        patch.undo()
+    return runs, out
+
+
+def test_each_model_writes_a_result_with_seeds_timings_and_memory(results: Any) -> None:
+    runs, out = results
+    stored = json.loads((out / "tiny" / "fusiongraph" / "result.json").read_text())
+    assert stored["seeds"] == [0, 1] and stored["model"] == "fusiongraph"
+    for run in runs:
+        assert {"seconds_per_epoch", "epochs", "train_seconds", "peak_rss_mb"} <= set(run["timing"])
+        assert 0.0 <= run["metrics"]["recall@20"]["mean"] <= 1.0
+
+
+def test_report_tests_the_flagship_against_the_strongest_model_and_the_strongest_id_model(
+    multimodal: Any, results: Any
+) -> None:
+    runs, out = results
+    multimodal.write_report(runs, out, ["tiny"])
+    report = (out / "report.md").read_text()
+    for model in ("fusiongraph", "freedom", "lightgcn", "pop"):
+        assert f"| {model} |" in report
+    id_rival = max(
+        (r for r in runs if r["model"] in ("lightgcn", "pop")), key=lambda r: r["valid"]["recall@20"]["mean"]
+    )
+    assert f"vs {id_rival['model']} (strongest ID-only model on valid)" in report
+    assert "(strongest other model on valid)" in report and "paired t p =" in report
+    assert (out / "recall_ndcg.png").stat().st_size > 0
+
+
+def test_stored_results_are_read_back_and_a_missing_one_is_named(multimodal: Any, results: Any) -> None:
+    runs, out = results
+    assert multimodal._stored(out, "tiny", "pop") == json.loads(json.dumps(runs[-1], default=str))
+    with pytest.raises(SystemExit, match="vbpr"):
+        multimodal._stored(out, "tiny", "vbpr")
+
+
+def test_ablation_reuses_the_benchmarks_flagship_run_only_for_the_same_seeds(multimodal: Any, results: Any) -> None:
+    _, out = results
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import ablation
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    assert ablation.reused_full_run(out, "tiny", 2)["model"] == "fusiongraph"
+    assert ablation.reused_full_run(out, "tiny", 3) is None
+    assert ablation.reused_full_run(None, "tiny", 2) is None
