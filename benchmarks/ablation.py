@@ -48,6 +48,8 @@ def main() -> int:
     for dataset in args.datasets:
         split = load_dataset(Path(data_dir), dataset)
         for label, variant, params in variants(split):
+            if args.variants and label not in args.variants and label != "all":
+                continue
             reused = reused_full_run(args.reuse, dataset, args.seeds) if label == "all" else None
             if reused is not None:
                 print(f"ablation {dataset}: all (read from {args.reuse})", flush=True)
@@ -67,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--datasets", nargs="+", default=["tiktok", "ml100k-mm"])
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--variant",
+        dest="variants",
+        action="append",
+        help="run only this variant (repeatable: --variant=-image --variant='content only'); 'all' is always in",
+    )
     parser.add_argument(
         "--reuse",
         type=Path,

@@ -254,12 +254,15 @@ def significance_lines(rows: list[dict[str, Any]], out: Path) -> list[str]:
     if flagship is None or not others:
         return []
     id_only = [r for r in others if r["model"] not in CONTENT_MODELS | set(EXTRA_MODELS)]
-    lines: list[str] = []
+    rivals: dict[str, list[str]] = {}  # rival model -> what it is the strongest of
     for label, pool in (("strongest other model", others), ("strongest ID-only model", id_only)):
-        if not pool:
-            continue
-        rival = max(pool, key=lambda r: r["valid"]["recall@20"]["mean"])
-        lines += paired_test_lines(flagship, rival, out, f"{rival['model']} ({label} on valid)")
+        if pool:
+            rival = max(pool, key=lambda r: r["valid"]["recall@20"]["mean"])
+            rivals.setdefault(rival["model"], []).append(label)
+    lines: list[str] = []
+    for model, labels in rivals.items():
+        rival = next(r for r in others if r["model"] == model)
+        lines += paired_test_lines(flagship, rival, out, f"{model} ({' and '.join(labels)} on valid)")
     return lines
 
 
