@@ -110,19 +110,13 @@ class ContentSpace:
 
     def blocks(self, features: Mapping[str, np.ndarray], masks: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """``{modality: float32 (n, dim)}`` parts, each zero outside its own columns; they sum to :meth:`transform`."""
-        n = len(next(iter(features.values())))
-        units, present = {}, np.zeros(n, dtype=np.float32)
-        for name in self.modalities:
-            if name in features:
-                units[name] = self._unit(name, np.asarray(features[name], dtype=np.float32), masks.get(name))
-                present += np.any(units[name] != 0, axis=1)
-        scale = np.where(present > 0, 1.0 / np.sqrt(np.maximum(present, 1)), 0.0).astype(np.float32)
+        total = self.transform(features, masks)
         parts, start = {}, 0
         for name in self.modalities:
             width = len(self.means[name])
-            if name in units:
-                part = np.zeros((n, self.dim), dtype=np.float32)
-                part[:, start : start + width] = units[name] * scale[:, None]
+            if name in features:
+                part = np.zeros_like(total)
+                part[:, start : start + width] = total[:, start : start + width]
                 parts[name] = part
             start += width
         return parts
@@ -130,9 +124,15 @@ class ContentSpace:
     def transform(self, features: Mapping[str, np.ndarray], masks: Mapping[str, np.ndarray]) -> np.ndarray:
         """float32 (n, dim) unit content vectors of items given by ``features`` (any subset of modalities)."""
         n = len(next(iter(features.values())))
-        total = np.zeros((n, self.dim), dtype=np.float32)
-        for part in self.blocks(features, masks).values():
-            total += part
+        total, present, start = np.zeros((n, self.dim), dtype=np.float32), np.zeros(n, dtype=np.float32), 0
+        for name in self.modalities:
+            width = len(self.means[name])
+            if name in features:
+                unit = self._unit(name, np.asarray(features[name], dtype=np.float32), masks.get(name))
+                total[:, start : start + width] = unit
+                present += np.any(unit != 0, axis=1)
+            start += width
+        total *= np.where(present > 0, 1.0 / np.sqrt(np.maximum(present, 1)), 0.0).astype(np.float32)[:, None]
         return total
 
     def _unit(self, name: str, values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:

@@ -165,8 +165,9 @@ class FusionGraph(TorchRecommender):
         dataset = split.dataset
         if not dataset.features or not self.params["content_similarity_weight"]:
             return
-        space = ContentSpace(dataset.features, _masks_of(dataset))
-        content = space.transform(dataset.features, _masks_of(dataset))  # (n_items, D_content)
+        masks = _masks_of(dataset)
+        space = ContentSpace(dataset.features, masks)
+        content = space.transform(dataset.features, masks)  # (n_items, D_content)
         train = split.train.to_csr()
         counts = np.maximum(np.diff(train.indptr), 1).astype(np.float32)
         profiles = np.asarray(train @ content, dtype=np.float32) / counts[:, None]  # (n_users, D_content)
@@ -221,7 +222,7 @@ class FusionGraph(TorchRecommender):
 
         The first ``embedding_dim`` columns are the unit-norm learned vectors
         (their product is the cosine); with ``content_similarity_weight`` > 0
-        the fixed content channel follows (see :meth:`_content_channel`).
+        the fixed content channel follows (see :meth:`_attach_content_channel`).
         """
         users, items = module()
         channel = self._content_channel
