@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -16,6 +18,37 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0, hint: str = "") -> None:
+    """Poll ``url/ready`` until it answers 200; raise if the process exits or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with code {process.returncode}; {hint}")
+        try:
+            if httpx.get(f"{url}/ready", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"the server at {url} was not ready after {timeout} s; {hint}")
+
+
+@contextmanager
+def serve_command(artifact: Path, tmp_path: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``fusionrec serve ARTIFACT --workers 2`` (the installed console script) until the block ends; yields its URL."""
+    port = free_port()
+    command = [str(Path(sys.executable).parent / "fusionrec"), "serve", str(artifact), "--port", str(port)]
+    command += ["--workers", "2", "--store-url", f"sqlite:///{tmp_path / 'events.sqlite3'}", "--log-level", "warning"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_ready(url, process, hint="run the same command by hand to see why")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
 
 
 class ServerProcess:
@@ -31,17 +64,7 @@ class ServerProcess:
         self.process = subprocess.Popen(command, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited with code {self.process.returncode}; see {self._log.name}")
-            try:
-                if httpx.get(f"{self.url}/ready", timeout=1.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"the server at {self.url} was not ready after {timeout} s; see {self._log.name}")
+        wait_until_ready(self.url, self.process, timeout, f"see {self._log.name}")
 
     def kill(self) -> None:
         """SIGKILL: no shutdown handlers, no flushing."""

@@ -9,7 +9,7 @@ import httpx
 from typer.testing import CliRunner
 
 from fusionrec.cli import app
-from tests.serve.server import free_port
+from tests.serve.server import free_port, serve_command
 
 runner = CliRunner()
 
@@ -43,28 +43,9 @@ def test_serve_help_lists_host_port_workers_and_store() -> None:
 
 
 def test_the_serve_command_serves(artifact: Path, tmp_path: Path) -> None:
-    import subprocess
-    import sys
-    import time
-
-    port = free_port()
-    executable = Path(sys.executable).parent / "fusionrec"  # the installed console script
-    command = [str(executable), "serve", str(artifact), "--port", str(port), "--workers", "2"]
-    command += ["--store-url", f"sqlite:///{tmp_path / 'events.sqlite3'}", "--log-level", "warning"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline, status = time.monotonic() + 60, None
-        while time.monotonic() < deadline and status != 200:
-            try:
-                status = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code
-            except httpx.TransportError:
-                time.sleep(0.2)
-        assert status == 200
-        body = httpx.get(f"http://127.0.0.1:{port}/v1/users/u1/recommendations?k=3").json()
+    with serve_command(artifact, tmp_path) as url:
+        body = httpx.get(f"{url}/v1/users/u1/recommendations?k=3").json()
         assert len(body["items"]) == 3
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def route_total(metrics_text: str, route: str) -> float:
@@ -96,28 +77,14 @@ def per_worker_totals(shared: Path, route: str, scratch: Path) -> list[float]:
 
 def test_metrics_add_up_the_requests_of_every_worker(artifact: Path, tmp_path: Path) -> None:
     import os
-    import subprocess
-    import sys
-    import time
     from concurrent.futures import ThreadPoolExecutor
 
-    port, temp, scratch = free_port(), tmp_path / "tmp", tmp_path / "scratch"
+    temp, scratch = tmp_path / "tmp", tmp_path / "scratch"
     temp.mkdir()
     scratch.mkdir()
-    url = f"http://127.0.0.1:{port}"
-    command = [str(Path(sys.executable).parent / "fusionrec"), "serve", str(artifact), "--port", str(port)]
-    command += ["--workers", "2", "--store-url", f"sqlite:///{tmp_path / 'events.sqlite3'}", "--log-level", "warning"]
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"} | {"TMPDIR": str(temp)}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     route, sent, workers = "/v1/users/{user_id}/recommendations", 0, [0.0]
-    try:
-        deadline, status = time.monotonic() + 60, None
-        while time.monotonic() < deadline and status != 200:
-            try:
-                status = httpx.get(f"{url}/ready", timeout=1).status_code
-            except httpx.TransportError:
-                time.sleep(0.2)
-        assert status == 200
+    with serve_command(artifact, tmp_path, env) as url:
         (shared,) = temp.glob("fusionrec-metrics-*")
         with ThreadPoolExecutor(8) as pool:  # a new connection per request, so that both workers take some
             while (len(workers) < 2 or min(workers) == 0) and sent < 400:
@@ -130,7 +97,4 @@ def test_metrics_add_up_the_requests_of_every_worker(artifact: Path, tmp_path: P
         assert sum(workers) == sent
         for _ in range(4):  # whichever worker answers the scrape reports the total of both
             assert route_total(httpx.get(f"{url}/metrics").text, route) == sent
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
     assert not list(temp.iterdir()), "fusionrec serve left its metrics folder behind"
