@@ -181,16 +181,3 @@ def test_flagship_cold_items_of_tiktok_are_placed_by_content(data_dir: Any) -> N
     catalog = model.item_embeddings()
     assert catalog is not None
     np.testing.assert_allclose(vectors, catalog[cold], atol=1e-5)
-
-
-def test_flagship_softmax_loss_equals_the_log_softmax_of_cosines() -> None:
-    import torch
-
-    from fusionrec.models.fusion_graph import softmax_loss
-
-    generator = torch.Generator().manual_seed(0)
-    users, items = torch.randn(4, 8, generator=generator), torch.randn(30, 8, generator=generator)
-    rows, positives = torch.tensor([0, 0, 1, 3, 3, 3]), torch.tensor([5, 7, 0, 29, 1, 5])
-    cosines = torch.nn.functional.normalize(users, dim=1) @ torch.nn.functional.normalize(items, dim=1).T
-    expected = -torch.log_softmax(cosines / 0.2, dim=1)[rows, positives].mean()
-    assert torch.allclose(softmax_loss(users, items, rows, positives, 0.2), expected, atol=1e-5)

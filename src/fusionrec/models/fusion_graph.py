@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from fusionrec.errors import ConfigError
 from fusionrec.models.content import as_tensors, content_tensors, trained_items
 from fusionrec.models.fusion_graph_net import ID, FusionGraphNet
+from fusionrec.models.losses import bf16_supported, info_nce, softmax_loss
 from fusionrec.models.training import TorchRecommender, TrainConfig
 
 if TYPE_CHECKING:
@@ -75,13 +76,16 @@ class FusionGraph(TorchRecommender):
             below ``train_config.batch_size`` so that an epoch still takes this many steps.
         item_ids: give items an ID embedding; False makes items purely content (the ablation's
             "content only": users still have IDs, items are known only by their features).
+        bf16_scores: compute the training loss's (batch, n_items) score product in bfloat16;
+            None = where the CPU has bfloat16 instructions (:func:`~fusionrec.models.losses.bf16_supported`).
+            Scoring for evaluation and serving is always float32.
         train_config: optimisation settings; keys a dict leaves out take :attr:`train_defaults`
             (``batch_size`` counts users: a batch is every training item of that many users).
     """
 
     name: ClassVar[str] = "fusiongraph"
     scores_cold_items: ClassVar[bool] = True
-    train_defaults: ClassVar[dict[str, Any]] = {"lr": 0.01, "batch_size": 1024, "patience": 15}
+    train_defaults: ClassVar[dict[str, Any]] = {"lr": 0.01, "batch_size": 1024, "patience": 15, "average_decay": 0.97}
 
     def __init__(
         self,
@@ -101,6 +105,7 @@ class FusionGraph(TorchRecommender):
         item_ids: bool = True,
         content_similarity_weight: float = 0.0,
         min_batches: int = 8,
+        bf16_scores: bool | None = None,
         train_config: TrainConfig | dict[str, Any] | None = None,
     ) -> None:
         _check(embedding_dim, n_layers, n_item_graph_layers, temperature, id_dropout)
@@ -122,6 +127,7 @@ class FusionGraph(TorchRecommender):
             item_ids=item_ids,
             content_similarity_weight=content_similarity_weight,
             min_batches=min_batches,
+            bf16_scores=bf16_scores,
         )
         self._positives: tuple[np.ndarray, sp.csr_matrix] | None = None
         self._content_space: ContentSpace | None = None
@@ -209,7 +215,9 @@ class FusionGraph(TorchRecommender):
         layer0 = sum(parts.values())
         assert isinstance(layer0, torch.Tensor)
         all_users, all_items = net.propagate_items(net.user_embedding, layer0)
-        loss = softmax_loss(all_users[users], all_items, rows, items, self.params["temperature"])
+        bf16 = self.params["bf16_scores"]
+        bf16 = bf16_supported() if bf16 is None else bf16
+        loss = softmax_loss(all_users[users], all_items, rows, items, self.params["temperature"], bf16)
         if self.params["align_weight"] and len(parts) > 1:
             batch_items = torch.unique(items)
             content = layer0[batch_items] - parts[ID][batch_items]  # (m, d): the modalities' share
@@ -333,36 +341,6 @@ class FusionGraph(TorchRecommender):
             graph = graph * (share[name] / k)  # = D^-1/2 A D^-1/2 with k neighbours per row
             total = graph if total is None else total + graph
         return (total if total is not None else sp.csr_matrix((n, split.n_items))).astype(np.float32)
-
-
-def softmax_loss(
-    users: torch.Tensor, items: torch.Tensor, rows: torch.Tensor, positives: torch.Tensor, temperature: float
-) -> torch.Tensor:
-    """Mean of ``-log softmax_j(cos(u, j) / temperature)`` at each ``(rows, positives)`` pair.
-
-    Written as ``logsumexp - positive logit`` so that only the (batch, n_items)
-    product and its log-partition touch the full catalog; 1/temperature
-    scales the (batch, d) user rows rather than the logits.
-
-    Args:
-        users: float (batch, d) user vectors.
-        items: float (n_items, d) item vectors.
-        rows: int64 (m,) row of ``users`` of each positive pair.
-        positives: int64 (m,) item of each positive pair.
-        temperature: softmax temperature (> 0).
-    """
-    scaled_users = F.normalize(users, dim=1) / temperature
-    unit_items = F.normalize(items, dim=1)
-    log_partition = torch.logsumexp(scaled_users @ unit_items.T, dim=1)  # (batch,)
-    positive_logits = (scaled_users[rows] * unit_items[positives]).sum(dim=1)  # (m,)
-    return (log_partition[rows] - positive_logits).mean()
-
-
-def info_nce(first: torch.Tensor, second: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Symmetric InfoNCE between row-aligned (m, d) views: row ``j`` of each is the other's positive."""
-    logits = F.normalize(first, dim=1) @ F.normalize(second, dim=1).T / temperature  # (m, m)
-    labels = torch.arange(len(first))
-    return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
 
 
 def _masks_of(dataset: Any) -> dict[str, np.ndarray]:
