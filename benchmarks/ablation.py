@@ -27,7 +27,6 @@ import json
 import logging
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -109,10 +108,7 @@ def variants(split: Any) -> list[tuple[str, Any, dict[str, Any]]]:
 
 def without(split: Any, modalities: list[str]) -> Any:
     """A copy of ``split`` whose dataset lacks ``modalities`` (features and masks)."""
-    dataset = split.dataset
-    features = {m: v for m, v in dataset.features.items() if m not in modalities}
-    masks = {m: v for m, v in dataset.feature_masks.items() if m not in modalities}
-    return replace(split, dataset=replace(dataset, features=features, feature_masks=masks))
+    return split.with_modalities([m for m in split.dataset.modalities if m not in modalities])
 
 
 def run_variant(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import importlib
 
+import numpy as np
 import pytest
 
 import fusionrec.data
@@ -49,3 +50,19 @@ def test_docstring_examples_run(module_name: str) -> None:
     module = importlib.import_module(module_name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_with_modalities_keeps_the_named_features_and_leaves_the_original_alone() -> None:
+    from fusionrec.errors import ConfigError
+    from fusionrec.testing.datasets import image_only_split
+
+    split = image_only_split(seed=1)
+    split.dataset.feature_masks["text"] = np.arange(split.n_items) % 2 == 0
+    image_only = split.with_modalities(["image"])
+    assert image_only.dataset.modalities == ["image"] and set(image_only.dataset.feature_masks) == {"image"}
+    assert image_only.dataset.features["image"] is split.dataset.features["image"]
+    assert image_only.train is split.train
+    assert split.dataset.modalities == ["image", "text"]
+    assert split.with_modalities([]).dataset.features == {}
+    with pytest.raises(ConfigError, match=r"no features for modalities \['audio'\]; it has \['image', 'text'\]"):
+        split.with_modalities(["audio"])

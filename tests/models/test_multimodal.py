@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fusionrec.data.dataset import Split
-from fusionrec.errors import ModelError
+from fusionrec.errors import ConfigError, ModelError
 from fusionrec.evaluation.protocol import evaluate_model
 from fusionrec.models import MODEL_REGISTRY, build_model
 from fusionrec.models.base import ContentAware, Recommender
@@ -181,3 +181,40 @@ def test_flagship_cold_items_of_tiktok_are_placed_by_content(data_dir: Any) -> N
     catalog = model.item_embeddings()
     assert catalog is not None
     np.testing.assert_allclose(vectors, catalog[cold], atol=1e-5)
+
+
+def test_flagship_uses_only_the_chosen_modalities(cold_split: Split) -> None:
+    from fusionrec.models.fusion_graph import FusionGraph
+
+    model = FusionGraph(embedding_dim=8, knn_k=3, modalities=["image"], train_config=TINY).fit(cold_split)
+    assert set(model.modality_item_vectors()) == {"id", "image"}
+    cold = np.setdiff1d(np.arange(cold_split.n_items), cold_split.train.item_index)
+    features = {m: values[cold] for m, values in cold_split.dataset.features.items()}
+    with_text = model.content_item_vectors(features, {})
+    image_only = model.content_item_vectors({"image": features["image"]}, {})
+    np.testing.assert_allclose(with_text, image_only, atol=1e-6)
+    catalog = model.item_embeddings()
+    assert catalog is not None
+    np.testing.assert_allclose(image_only, catalog[cold], atol=1e-5)
+
+
+def test_flagship_names_a_modality_the_data_lacks(cold_split: Split) -> None:
+    from fusionrec.models.fusion_graph import FusionGraph
+
+    with pytest.raises(ConfigError, match=r"\['audio'\].*\['image', 'text'\]"):
+        FusionGraph(embedding_dim=8, modalities=["audio"], train_config=TINY).fit(cold_split)
+
+
+def test_flagship_softmax_runs_over_trained_items_unless_told_otherwise(cold_split: Split) -> None:
+    from fusionrec.models.fusion_graph import FusionGraph
+
+    trained = np.unique(cold_split.train.item_index)
+    catalog = FusionGraph()._softmax_catalog(cold_split)
+    assert catalog is not None
+    items, position = (tensor.numpy() for tensor in catalog)
+    np.testing.assert_array_equal(items, trained)
+    np.testing.assert_array_equal(position[trained], np.arange(len(trained)))
+    assert np.all(np.delete(position, trained) == -1)
+    assert FusionGraph(negatives="all")._softmax_catalog(cold_split) is None
+    with pytest.raises(ConfigError, match="negatives='some'"):
+        FusionGraph(negatives="some")  # type: ignore[arg-type]

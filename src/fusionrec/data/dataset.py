@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -10,7 +11,7 @@ import numpy as np
 
 from fusionrec.data.interactions import Interactions
 from fusionrec.data.vocabulary import Vocabulary
-from fusionrec.errors import FeatureShapeError
+from fusionrec.errors import ConfigError, FeatureShapeError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -135,6 +136,23 @@ class Split:
 
     def with_protocol(self, protocol: Protocol) -> Split:
         return replace(self, protocol=protocol)
+
+    def with_modalities(self, modalities: Iterable[str]) -> Split:
+        """A copy whose dataset keeps only ``modalities`` (features and masks); nothing else is copied.
+
+        Raises:
+            ConfigError: a name the dataset has no features for (the message lists those it has).
+        """
+        kept = list(modalities)
+        unknown = [m for m in kept if m not in self.dataset.features]
+        if unknown:
+            raise ConfigError(
+                f"dataset {self.dataset.name!r} has no features for modalities {unknown}; "
+                f"it has {self.dataset.modalities or 'none'} (encode them first or pick among these)"
+            )
+        features = {m: self.dataset.features[m] for m in kept}
+        masks = {m: v for m, v in self.dataset.feature_masks.items() if m in kept}
+        return replace(self, dataset=replace(self.dataset, features=features, feature_masks=masks))
 
     def statistics(self) -> dict[str, int | float]:
         """Counts used by ``fusionrec inspect`` and reports."""

@@ -47,6 +47,7 @@ from fusionrec.models.training import TorchRecommender, TrainConfig
 if TYPE_CHECKING:
     from fusionrec.data.dataset import Split
     from fusionrec.models.content_knn import ContentSpace
+    from fusionrec.models.sampling import NegativePool
 
 
 class FusionGraph(TorchRecommender):
@@ -79,6 +80,12 @@ class FusionGraph(TorchRecommender):
         bf16_scores: compute the training loss's (batch, n_items) score product in bfloat16;
             None = where the CPU has bfloat16 instructions (:func:`~fusionrec.models.losses.bf16_supported`).
             Scoring for evaluation and serving is always float32.
+        negatives: the softmax's catalog: ``"train"`` = items with a training interaction, ``"all"`` =
+            every item. Items nobody has interacted with are never a positive, so over ``"all"``
+            every step pushes them away from every user, and the content path learns to bury
+            exactly the cold items it exists to place.
+        modalities: the modalities to use (None = every one the data has); the others are ignored
+            in training, for new items and in explanations.
         train_config: optimisation settings; keys a dict leaves out take :attr:`train_defaults`
             (``batch_size`` counts users: a batch is every training item of that many users).
     """
@@ -106,9 +113,11 @@ class FusionGraph(TorchRecommender):
         content_similarity_weight: float = 0.0,
         min_batches: int = 8,
         bf16_scores: bool | None = None,
+        negatives: NegativePool = "train",
+        modalities: list[str] | None = None,
         train_config: TrainConfig | dict[str, Any] | None = None,
     ) -> None:
-        _check(embedding_dim, n_layers, n_item_graph_layers, temperature, id_dropout)
+        _check(embedding_dim, n_layers, n_item_graph_layers, temperature, id_dropout, negatives)
         super().__init__(
             train_config,
             embedding_dim=embedding_dim,
@@ -128,13 +137,27 @@ class FusionGraph(TorchRecommender):
             content_similarity_weight=content_similarity_weight,
             min_batches=min_batches,
             bf16_scores=bf16_scores,
+            negatives=negatives,
+            modalities=modalities,
         )
         self._positives: tuple[np.ndarray, sp.csr_matrix] | None = None
         self._content_space: ContentSpace | None = None
         self._content_channel: tuple[np.ndarray, np.ndarray] | None = None
+        self._softmax_items: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def get_params(self) -> dict[str, Any]:
         return {**self.params, "train_config": self.train_config.model_dump()}
+
+    def fit(self, split: Split) -> FusionGraph:
+        """Train on ``split`` restricted to ``modalities`` (see :meth:`Split.with_modalities`)."""
+        return super().fit(self._used(split))
+
+    def load_state_arrays(self, split: Split, arrays: dict[str, np.ndarray]) -> None:
+        super().load_state_arrays(self._used(split), arrays)
+
+    def _used(self, split: Split) -> Split:
+        chosen = self.params["modalities"]
+        return split if chosen is None else split.with_modalities(chosen)
 
     def build(self, split: Split, rng: np.random.Generator) -> torch.nn.Module:
         """The network with the catalog's features, the user-item graph and the frozen content graph."""
@@ -155,7 +178,20 @@ class FusionGraph(TorchRecommender):
         if dims and p["item_graph_weight"]:
             net.item_graph = SparseOperator(self._catalog_graph(split))
         self._attach_content_channel(split)
+        self._softmax_items = self._softmax_catalog(split)
         return net
+
+    def _softmax_catalog(self, split: Split) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """``(items, position)`` of the softmax's catalog: int64 item indices and each item's column (-1 = out).
+
+        None when the softmax runs over every item (``negatives="all"``).
+        """
+        if self.params["negatives"] == "all":
+            return None
+        items = np.flatnonzero(trained_items(split))
+        position = np.full(split.n_items, -1, dtype=np.int64)
+        position[items] = np.arange(len(items))
+        return torch.from_numpy(items.astype(np.int64)), torch.from_numpy(position)
 
     def _attach_content_channel(self, split: Split) -> None:
         """The fixed content channel: unit content vectors of items and mean content profiles of users.
@@ -201,7 +237,7 @@ class FusionGraph(TorchRecommender):
             )
 
     def loss(self, module: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """Full softmax over the catalog, plus ``align_weight`` x the ID-content alignment of the batch's items.
+        """Softmax over the catalog (see ``negatives``) plus ``align_weight`` x the batch's ID-content alignment.
 
         The ranking term is the mean over the batch's interactions of
         ``-log softmax_items(cos(u, i) / temperature)``.
@@ -217,7 +253,10 @@ class FusionGraph(TorchRecommender):
         all_users, all_items = net.propagate_items(net.user_embedding, layer0)
         bf16 = self.params["bf16_scores"]
         bf16 = bf16_supported() if bf16 is None else bf16
-        loss = softmax_loss(all_users[users], all_items, rows, items, self.params["temperature"], bf16)
+        catalog, positives = all_items, items
+        if self._softmax_items is not None:
+            catalog, positives = all_items[self._softmax_items[0]], self._softmax_items[1][items]
+        loss = softmax_loss(all_users[users], catalog, rows, positives, self.params["temperature"], bf16)
         if self.params["align_weight"] and len(parts) > 1:
             batch_items = torch.unique(items)
             content = layer0[batch_items] - parts[ID][batch_items]  # (m, d): the modalities' share
@@ -260,6 +299,9 @@ class FusionGraph(TorchRecommender):
             >>> vectors = model.content_item_vectors({"image": new_images}, {})  # doctest: +SKIP
             >>> scores = model.user_embeddings(users) @ vectors.T  # doctest: +SKIP
         """
+        used = self._require_fitted().dataset.features
+        features = {m: v for m, v in features.items() if m in used}
+        masks = {m: v for m, v in masks.items() if m in used}
         learned = self._learned_content_vectors(features, masks)
         if self._content_space is None:
             return learned
@@ -351,7 +393,9 @@ def _unit(values: torch.Tensor) -> np.ndarray:
     return F.normalize(values.detach(), dim=1).numpy().astype(np.float32)
 
 
-def _check(dim: int, n_layers: int, n_item_graph_layers: int, temperature: float, id_dropout: float) -> None:
+def _check(
+    dim: int, n_layers: int, n_item_graph_layers: int, temperature: float, id_dropout: float, negatives: str
+) -> None:
     problems = []
     if dim < 1:
         problems.append(f"embedding_dim={dim} (>= 1)")
@@ -361,5 +405,7 @@ def _check(dim: int, n_layers: int, n_item_graph_layers: int, temperature: float
         problems.append(f"temperature={temperature} (> 0; 0.1 to 0.3 is usual)")
     if not 0 <= id_dropout < 1:
         problems.append(f"id_dropout={id_dropout} (in [0, 1))")
+    if negatives not in ("train", "all"):
+        problems.append(f"negatives={negatives!r} ('train' or 'all')")
     if problems:
         raise ConfigError(f"FusionGraph got invalid hyper-parameters: {'; '.join(problems)}")
