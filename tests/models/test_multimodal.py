@@ -218,3 +218,22 @@ def test_flagship_softmax_runs_over_trained_items_unless_told_otherwise(cold_spl
     assert FusionGraph(negatives="all")._softmax_catalog(cold_split) is None
     with pytest.raises(ConfigError, match="negatives='some'"):
         FusionGraph(negatives="some")  # type: ignore[arg-type]
+
+
+def test_flagship_edge_dropout_prunes_the_graph_only_inside_a_training_epoch(cold_split: Split) -> None:
+    from fusionrec.models.fusion_graph import FusionGraph
+    from fusionrec.models.fusion_graph_net import FusionGraphNet
+
+    model = FusionGraph(embedding_dim=8, knn_k=3, edge_dropout=0.5, train_config=TINY).fit(cold_split)
+    net = model.module_
+    assert isinstance(net, FusionGraphNet) and net.full_graph is not None
+    assert net.user_graph is net.full_graph, "evaluation and serving see the full graph"
+    epoch = model.batches(cold_split, np.random.default_rng(0))
+    next(epoch)
+    assert net.user_graph is not net.full_graph
+    assert net.user_graph is not None
+    pruned, full = net.user_graph.matrix.nnz, net.full_graph.matrix.nnz
+    assert pruned == pytest.approx(full / 2, rel=0.05)
+    for _ in epoch:
+        pass
+    assert net.user_graph is net.full_graph

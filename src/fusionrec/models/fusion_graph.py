@@ -40,6 +40,7 @@ import torch.nn.functional as F
 
 from fusionrec.errors import ConfigError
 from fusionrec.models.content import as_tensors, content_tensors, trained_items
+from fusionrec.models.freedom import DegreePruner
 from fusionrec.models.fusion_graph_net import ID, FusionGraphNet
 from fusionrec.models.losses import bf16_supported, info_nce, softmax_loss
 from fusionrec.models.training import TorchRecommender, TrainConfig
@@ -86,6 +87,8 @@ class FusionGraph(TorchRecommender):
             exactly the cold items it exists to place.
         modalities: the modalities to use (None = every one the data has); the others are ignored
             in training, for new items and in explanations.
+        edge_dropout: share of user-item edges pruned each training epoch, degree-sensitively as in
+            FREEDOM (:class:`~fusionrec.models.freedom.DegreePruner`); evaluation uses the full graph.
         train_config: optimisation settings; keys a dict leaves out take :attr:`train_defaults`
             (``batch_size`` counts users: a batch is every training item of that many users).
     """
@@ -115,6 +118,7 @@ class FusionGraph(TorchRecommender):
         bf16_scores: bool | None = None,
         negatives: NegativePool = "train",
         modalities: list[str] | None = None,
+        edge_dropout: float = 0.0,
         train_config: TrainConfig | dict[str, Any] | None = None,
     ) -> None:
         _check(embedding_dim, n_layers, n_item_graph_layers, temperature, id_dropout, negatives)
@@ -139,11 +143,13 @@ class FusionGraph(TorchRecommender):
             bf16_scores=bf16_scores,
             negatives=negatives,
             modalities=modalities,
+            edge_dropout=edge_dropout,
         )
         self._positives: tuple[np.ndarray, sp.csr_matrix] | None = None
         self._content_space: ContentSpace | None = None
         self._content_channel: tuple[np.ndarray, np.ndarray] | None = None
         self._softmax_items: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._degree_pruner: DegreePruner | None = None
 
     def get_params(self) -> dict[str, Any]:
         return {**self.params, "train_config": self.train_config.model_dump()}
@@ -172,7 +178,7 @@ class FusionGraph(TorchRecommender):
         warm = torch.from_numpy(trained_items(split) & p["item_ids"])
         net = FusionGraphNet(split.n_users, split.n_items, p["embedding_dim"], fusion, warm, p["init_std"])
         net.features, net.masks = features, masks
-        net.user_graph = SparseOperator(normalized_adjacency(split.train.to_csr()))
+        net.user_graph = net.full_graph = SparseOperator(normalized_adjacency(split.train.to_csr()))
         net.n_layers, net.n_item_graph_layers = p["n_layers"], p["n_item_graph_layers"]
         net.item_graph_weight = p["item_graph_weight"]
         if dims and p["item_graph_weight"]:
@@ -225,6 +231,11 @@ class FusionGraph(TorchRecommender):
             train = split.train.to_csr()
             self._positives = (np.flatnonzero(np.diff(train.indptr) > 0), train)
         active, train = self._positives
+        net = cast(FusionGraphNet, self.module_)
+        if self.params["edge_dropout"] > 0:
+            from fusionrec.models.graph import SparseOperator
+
+            net.user_graph = SparseOperator(self._pruner(train).sample(rng))
         order = rng.permutation(active)
         size = min(self.train_config.batch_size, -(-len(order) // max(self.params["min_batches"], 1)))
         for start in range(0, len(order), size):
@@ -235,6 +246,12 @@ class FusionGraph(TorchRecommender):
                 torch.from_numpy(block.row.astype(np.int64)),
                 torch.from_numpy(block.col.astype(np.int64)),
             )
+        net.user_graph = net.full_graph
+
+    def _pruner(self, train: sp.csr_matrix) -> DegreePruner:
+        if self._degree_pruner is None or self._degree_pruner.shape != train.shape:
+            self._degree_pruner = DegreePruner(train, self.params["edge_dropout"])
+        return self._degree_pruner
 
     def loss(self, module: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """Softmax over the catalog (see ``negatives``) plus ``align_weight`` x the batch's ID-content alignment.

@@ -48,6 +48,7 @@ class FusionGraphNet(nn.Module):
         self.features: dict[str, torch.Tensor] = {}
         self.masks: dict[str, torch.Tensor] = {}
         self.user_graph: SparseOperator | None = None
+        self.full_graph: SparseOperator | None = None  # user_graph outside training epochs (edge dropout)
         self.item_graph: SparseOperator | None = None
         self.n_layers, self.n_item_graph_layers, self.item_graph_weight = 2, 1, 1.0
 
