@@ -115,7 +115,7 @@ def test_valid_metric_is_shared_by_evaluation_and_train(experiment_file):
 @pytest.mark.parametrize(
     ("override", "expected"),
     [
-        ({"train.lrr": "0.1"}, r"train\.lrr \(override\): unknown key; allowed keys here: batch_size, epochs, .*lr"),
+        ({"train.lrr": "0.1"}, r"train\.lrr \(override\): unknown key; allowed keys here: average_decay, .*lr"),
         ({"typo": "1"}, r"typo \(override\): unknown key; allowed keys here: data, encoders, evaluation, model, outp"),
         ({"data.split.kinds": "1"}, r"data\.split\.kinds .*allowed keys here: kind, min_interactions, ratios, seed"),
         ({"train.lr": "fast"}, r"train\.lr \(override\): got 'fast'; Input should be a valid number"),
