@@ -209,13 +209,13 @@ def test_flagship_softmax_runs_over_trained_items_unless_told_otherwise(cold_spl
     from fusionrec.models.fusion_graph import FusionGraph
 
     trained = np.unique(cold_split.train.item_index)
-    catalog = FusionGraph()._softmax_catalog(cold_split)
+    catalog = FusionGraph()._softmax_catalog(np.isin(np.arange(cold_split.n_items), trained))
     assert catalog is not None
     items, position = (tensor.numpy() for tensor in catalog)
     np.testing.assert_array_equal(items, trained)
     np.testing.assert_array_equal(position[trained], np.arange(len(trained)))
     assert np.all(np.delete(position, trained) == -1)
-    assert FusionGraph(negatives="all")._softmax_catalog(cold_split) is None
+    assert FusionGraph(negatives="all")._softmax_catalog(np.ones(cold_split.n_items, dtype=bool)) is None
     with pytest.raises(ConfigError, match="negatives='some'"):
         FusionGraph(negatives="some")  # type: ignore[arg-type]
 

@@ -175,27 +175,33 @@ class FusionGraph(TorchRecommender):
         dims = {m: int(v.shape[1]) for m, v in features.items()}
         fusion_params = {"dropout": p["content_dropout"], **(p["fusion_params"] or {})}
         fusion = build_fusion(p["fusion"], dims, p["embedding_dim"], **fusion_params) if dims else None
-        warm = torch.from_numpy(trained_items(split) & p["item_ids"])
+        trained, train = trained_items(split), split.train.to_csr()
+        warm = torch.from_numpy(trained & p["item_ids"])
         net = FusionGraphNet(split.n_users, split.n_items, p["embedding_dim"], fusion, warm, p["init_std"])
         net.features, net.masks = features, masks
-        net.user_graph = net.full_graph = SparseOperator(normalized_adjacency(split.train.to_csr()))
+        net.user_graph = net.full_graph = SparseOperator(normalized_adjacency(train))
         net.n_layers, net.n_item_graph_layers = p["n_layers"], p["n_item_graph_layers"]
         net.item_graph_weight = p["item_graph_weight"]
         if dims and p["item_graph_weight"]:
             net.item_graph = SparseOperator(self._catalog_graph(split))
         self._attach_content_channel(split)
-        self._softmax_items = self._softmax_catalog(split)
+        self._softmax_items = self._softmax_catalog(trained)
+        self._degree_pruner = DegreePruner(train, p["edge_dropout"]) if p["edge_dropout"] > 0 else None
         return net
 
-    def _softmax_catalog(self, split: Split) -> tuple[torch.Tensor, torch.Tensor] | None:
+    def _softmax_catalog(self, trained: np.ndarray) -> tuple[torch.Tensor, torch.Tensor] | None:
         """``(items, position)`` of the softmax's catalog: int64 item indices and each item's column (-1 = out).
 
-        None when the softmax runs over every item (``negatives="all"``).
+        Args:
+            trained: bool (n_items,) items with a training interaction.
+
+        Returns:
+            None when the softmax runs over every item (``negatives="all"``).
         """
         if self.params["negatives"] == "all":
             return None
-        items = np.flatnonzero(trained_items(split))
-        position = np.full(split.n_items, -1, dtype=np.int64)
+        items = np.flatnonzero(trained)
+        position = np.full(len(trained), -1, dtype=np.int64)
         position[items] = np.arange(len(items))
         return torch.from_numpy(items.astype(np.int64)), torch.from_numpy(position)
 
@@ -232,10 +238,10 @@ class FusionGraph(TorchRecommender):
             self._positives = (np.flatnonzero(np.diff(train.indptr) > 0), train)
         active, train = self._positives
         net = cast(FusionGraphNet, self.module_)
-        if self.params["edge_dropout"] > 0:
+        if self._degree_pruner is not None:
             from fusionrec.models.graph import SparseOperator
 
-            net.user_graph = SparseOperator(self._pruner(train).sample(rng))
+            net.user_graph = SparseOperator(self._degree_pruner.sample(rng))
         order = rng.permutation(active)
         size = min(self.train_config.batch_size, -(-len(order) // max(self.params["min_batches"], 1)))
         for start in range(0, len(order), size):
@@ -247,11 +253,6 @@ class FusionGraph(TorchRecommender):
                 torch.from_numpy(block.col.astype(np.int64)),
             )
         net.user_graph = net.full_graph
-
-    def _pruner(self, train: sp.csr_matrix) -> DegreePruner:
-        if self._degree_pruner is None or self._degree_pruner.shape != train.shape:
-            self._degree_pruner = DegreePruner(train, self.params["edge_dropout"])
-        return self._degree_pruner
 
     def loss(self, module: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """Softmax over the catalog (see ``negatives``) plus ``align_weight`` x the batch's ID-content alignment.
