@@ -80,9 +80,9 @@ def shared_metrics_dir(workers: int) -> Iterator[Path | None]:
     ``/metrics`` reports the sum over all of them. A folder the environment
     already names is used as it is (and left in place).
     """
-    from fusionrec.serve.metrics import MULTIPROC_ENV
+    from fusionrec.serve.metrics import MULTIPROC_ENV, multiprocess_dir
 
-    if workers < 2 or os.environ.get(MULTIPROC_ENV):
+    if workers < 2 or multiprocess_dir() is not None:
         yield None
         return
     folder = Path(tempfile.mkdtemp(prefix="fusionrec-metrics-"))
