@@ -24,28 +24,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from multimodal import FLAGSHIP, TUNED, load_dataset
+from startup import add_common_arguments, start
 
 
 def main() -> int:
     args = _parser().parse_args()
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(message)s")
-    data_dir = args.data_dir or os.environ.get("FUSIONREC_DATA")
-    if not data_dir:
-        print("pass --data-dir or set FUSIONREC_DATA to the benchmark data folder", file=sys.stderr)
-        return 2
+    data_dir = start(args)
     import torch
 
     torch.set_num_threads(args.threads)
     results = []
     for dataset in args.datasets:
-        split = load_dataset(Path(data_dir), dataset)
+        split = load_dataset(data_dir, dataset)
         for label, variant, params in variants(split):
             if args.variants and label not in args.variants and label != "all":
                 continue
@@ -63,11 +58,9 @@ def main() -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", help="benchmark data folder (default: $FUSIONREC_DATA)")
     parser.add_argument("--out", required=True, help="results folder")
     parser.add_argument("--datasets", nargs="+", default=["tiktok", "ml100k-mm"])
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
         "--variant",
         dest="variants",
@@ -80,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
         help="results folder of benchmarks/multimodal.py: its flagship runs (same settings, same seeds) are the "
         "'all' rows instead of being trained again",
     )
-    parser.add_argument("--verbose", action="store_true")
+    add_common_arguments(parser)
     return parser
 
 

@@ -24,11 +24,11 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from startup import add_common_arguments, start
 
 MODELS = ("pop", "itemknn", "bpr", "lightgcn")
 
@@ -47,11 +47,7 @@ TUNED: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
 
 def main() -> int:
     args = _parser().parse_args()
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(message)s")
-    data_dir = args.data_dir or os.environ.get("FUSIONREC_DATA")
-    if not data_dir:
-        print("pass --data-dir or set FUSIONREC_DATA to the benchmark data folder", file=sys.stderr)
-        return 2
+    data_dir = start(args)
     import torch
 
     from fusionrec.evaluation.benchmark import load_split
@@ -73,7 +69,6 @@ def main() -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", help="benchmark data folder (default: $FUSIONREC_DATA)")
     parser.add_argument("--dataset", default="baby", help="MMRec folder under the data folder")
     parser.add_argument("--model", nargs="+", default=["lightgcn"], choices=MODELS)
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
@@ -81,9 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--param", action="append", default=[], help="model hyper-parameter name=value")
     parser.add_argument("--train", action="append", default=[], help="TrainConfig field name=value (e.g. lr=5e-3)")
     parser.add_argument("--grid", action="append", default=[], help="name=v1,v2: choose on valid (train.lr=... too)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core box)")
     parser.add_argument("--json", help="write the full results here")
-    parser.add_argument("--verbose", action="store_true", help="log every valid evaluation")
+    add_common_arguments(parser)
     return parser
 
 

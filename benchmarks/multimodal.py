@@ -34,13 +34,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from startup import add_common_arguments, start
 
 FLAGSHIP = "fusiongraph"
 MODELS: dict[str, list[str]] = {
@@ -76,14 +77,10 @@ KS = (10, 20)
 
 def main() -> int:
     args = _parser().parse_args()
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(message)s")
-    data_dir = args.data_dir or os.environ.get("FUSIONREC_DATA")
-    if not data_dir:
-        print("pass --data-dir or set FUSIONREC_DATA to the benchmark data folder", file=sys.stderr)
-        return 2
+    data_dir = start(args)
     out = Path(args.out)
     if args.one:
-        run_one(Path(data_dir), args.one[0], args.one[1], args.seeds, out, args.threads, _pairs(args.param))
+        run_one(data_dir, args.one[0], args.one[1], args.seeds, out, args.threads, _pairs(args.param))
         return 0
     results = []
     for dataset in args.datasets:
@@ -98,14 +95,12 @@ def main() -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", help="benchmark data folder (default: $FUSIONREC_DATA)")
     parser.add_argument("--out", required=True, help="results folder (report.md, results.json, plot, per-user values)")
     parser.add_argument(
         "--datasets", nargs="+", default=["tiktok", "ml100k-mm", "ml100k-mm-cold"], choices=list(MODELS)
     )
     parser.add_argument("--models", nargs="+", help="models to run (default: every model listed for the dataset)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads per run")
     parser.add_argument("--param", action="append", default=[], help="extra model parameter name=value (all runs)")
     parser.add_argument("--one", nargs=2, metavar=("DATASET", "MODEL"), help=argparse.SUPPRESS)
     parser.add_argument(
@@ -113,13 +108,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="train nothing: write the report from the result.json files already under --out (runs made in parts)",
     )
-    parser.add_argument("--verbose", action="store_true")
+    add_common_arguments(parser)
     return parser
 
 
-def _in_subprocess(data_dir: str, dataset: str, model: str, args: argparse.Namespace) -> dict[str, Any]:
+def _in_subprocess(data_dir: Path, dataset: str, model: str, args: argparse.Namespace) -> dict[str, Any]:
     """Run one dataset x model in a fresh interpreter (own peak memory); returns its result dict."""
-    command = [sys.executable, __file__, "--data-dir", data_dir, "--out", args.out, "--one", dataset, model]
+    command = [sys.executable, __file__, "--data-dir", str(data_dir), "--out", args.out, "--one", dataset, model]
     command += ["--seeds", str(args.seeds), "--threads", str(args.threads)]
     command += [f"--param={p}" for p in args.param] + (["--verbose"] if args.verbose else [])
     print(f"running {model} on {dataset} ({args.seeds} seeds)", flush=True)

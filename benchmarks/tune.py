@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from multimodal import FLAGSHIP, TUNED, load_dataset
+from startup import add_common_arguments, start
 
 VALID_METRIC = "recall@20"
 
@@ -293,7 +293,7 @@ def read_split(args: argparse.Namespace) -> Any:
     from fusionrec.data.mmrec import find_features
     from fusionrec.evaluation.benchmark import load_split, resolve_dataset
 
-    data_dir = Path(args.data_dir or os.environ.get("FUSIONREC_DATA") or "")
+    data_dir = Path(args.data_dir)
     folder, _ = resolve_dataset(data_dir, args.dataset)
     if find_features(folder):
         return load_split(data_dir, args.dataset)
@@ -310,11 +310,8 @@ def export(args: argparse.Namespace) -> None:
 
 def main() -> int:
     args = _parser().parse_args()
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
+    args.data_dir = str(start(args))
     _quiet_optuna()
-    if not (args.data_dir or os.environ.get("FUSIONREC_DATA")):
-        print("pass --data-dir or set FUSIONREC_DATA to the benchmark data folder", file=sys.stderr)
-        return 2
     if args.action == "export":
         export(args)
     elif args.action == "summary":
@@ -341,7 +338,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("action", choices=["search", "confirm", "summary", "export"])
     parser.add_argument("--dataset", required=True, choices=["tiktok", "ml100k-mm", "ml100k-mm-cold"])
     parser.add_argument("--model", default=FLAGSHIP, choices=[FLAGSHIP, "lightgcn"])
-    parser.add_argument("--data-dir", help="benchmark data folder (default: $FUSIONREC_DATA)")
     parser.add_argument("--out", default="results/tuning", help="study folder (journal, summary, plot)")
     parser.add_argument("--to", help="export: folder to write the dataset into")
     parser.add_argument("--trials", type=int, default=100, help="search: stop when the study holds this many")
@@ -352,6 +348,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--top", type=int, default=6, help="confirm: how many of the best trials")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2], help="confirm: the extra seeds")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    add_common_arguments(parser, threads=None)
     return parser
 
 
