@@ -36,6 +36,7 @@ def _factories() -> dict[str, ModelFactory]:
         "fusiongraph-content-channel": lambda: FusionGraph(
             embedding_dim=8, knn_k=3, content_similarity_weight=2.0, train_config=TINY
         ),
+        "fusiongraph-members": lambda: FusionGraph(embedding_dim=8, knn_k=3, members=2, train_config=TINY),
         "content-knn": ContentKNN,
     }
 
@@ -50,10 +51,20 @@ def cold_split() -> Split:
     return image_only_split(seed=1)
 
 
-@pytest.fixture(scope="module", params=[0.0, 2.0], ids=["learned", "with-content-channel"])
+@pytest.fixture(
+    scope="module",
+    params=[(0.0, 1), (2.0, 1), (2.0, 2)],
+    ids=["learned", "with-content-channel", "two-members-and-content-channel"],
+)
 def fitted_flagship(cold_split: Split, request: pytest.FixtureRequest) -> Recommender:
+    weight, members = request.param
     model = build_model(
-        "fusiongraph", embedding_dim=16, knn_k=5, content_similarity_weight=request.param, train_config=KNOWN_ANSWER
+        "fusiongraph",
+        embedding_dim=16,
+        knn_k=5,
+        content_similarity_weight=weight,
+        members=members,
+        train_config=KNOWN_ANSWER,
     )
     return model.fit(cold_split)
 
@@ -109,7 +120,8 @@ def test_flagship_content_vectors_accept_any_subset_of_modalities(
     catalog = fitted_flagship.item_embeddings()
     assert catalog is not None and only_image.shape == (4, catalog.shape[1])
     np.testing.assert_allclose(masked_text, only_image, atol=1e-6)
-    np.testing.assert_allclose(np.linalg.norm(only_image[:, :16], axis=1), 1.0, atol=1e-5)
+    learned = 16 * fitted_flagship.params["members"]  # type: ignore[attr-defined]
+    np.testing.assert_allclose(np.linalg.norm(only_image[:, :learned], axis=1), 1.0, atol=1e-5)
 
 
 def test_flagship_explanations_sum_to_the_item_vectors(fitted_flagship: Recommender) -> None:
@@ -237,3 +249,23 @@ def test_flagship_edge_dropout_prunes_the_graph_only_inside_a_training_epoch(col
     for _ in epoch:
         pass
     assert net.user_graph is net.full_graph
+
+
+def test_flagship_members_are_distinct_networks_scored_by_their_mean_cosine(cold_split: Split) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    from fusionrec.models.fusion_graph import FusionGraph
+    from fusionrec.models.fusion_graph_net import FusionGraphMembers
+
+    model = FusionGraph(embedding_dim=8, knn_k=3, members=3, train_config=TINY).fit(cold_split)
+    assert isinstance(model.module_, FusionGraphMembers)
+    nets = model.module_.nets()
+    assert len(nets) == 3 and not torch.equal(nets[0].user_embedding, nets[1].user_embedding)
+    model.module_.eval()
+    with torch.no_grad():
+        cosines = [F.normalize(users) @ F.normalize(items).T for users, items in (net() for net in nets)]
+    users = np.arange(cold_split.n_users)
+    np.testing.assert_allclose(model.score_users(users), (sum(cosines) / 3).numpy(), atol=1e-5)
+    with pytest.raises(ConfigError, match="members=0"):
+        FusionGraph(members=0)

@@ -41,13 +41,14 @@ import torch.nn.functional as F
 from fusionrec.errors import ConfigError
 from fusionrec.models.content import as_tensors, content_tensors, trained_items
 from fusionrec.models.freedom import DegreePruner
-from fusionrec.models.fusion_graph_net import ID, FusionGraphNet
+from fusionrec.models.fusion_graph_net import ID, FusionGraphMembers, FusionGraphNet
 from fusionrec.models.losses import bf16_supported, info_nce, softmax_loss
 from fusionrec.models.training import TorchRecommender, TrainConfig
 
 if TYPE_CHECKING:
     from fusionrec.data.dataset import Split
     from fusionrec.models.content_knn import ContentSpace
+    from fusionrec.models.graph import SparseOperator
     from fusionrec.models.sampling import NegativePool
 
 
@@ -89,6 +90,9 @@ class FusionGraph(TorchRecommender):
             in training, for new items and in explanations.
         edge_dropout: share of user-item edges pruned each training epoch, degree-sensitively as in
             FREEDOM (:class:`~fusionrec.models.freedom.DegreePruner`); evaluation uses the full graph.
+        members: independently initialised networks trained side by side, each with its own loss, and
+            scored by the mean of their cosines (an ensemble; the graphs and features are shared).
+            Each member costs what one model costs per epoch; valid chooses the epoch of the whole.
         train_config: optimisation settings; keys a dict leaves out take :attr:`train_defaults`
             (``batch_size`` counts users: a batch is every training item of that many users).
     """
@@ -119,9 +123,10 @@ class FusionGraph(TorchRecommender):
         negatives: NegativePool = "train",
         modalities: list[str] | None = None,
         edge_dropout: float = 0.0,
+        members: int = 1,
         train_config: TrainConfig | dict[str, Any] | None = None,
     ) -> None:
-        _check(embedding_dim, n_layers, n_item_graph_layers, temperature, id_dropout, negatives)
+        _check(embedding_dim, n_layers, n_item_graph_layers, temperature, id_dropout, negatives, members)
         super().__init__(
             train_config,
             embedding_dim=embedding_dim,
@@ -144,6 +149,7 @@ class FusionGraph(TorchRecommender):
             negatives=negatives,
             modalities=modalities,
             edge_dropout=edge_dropout,
+            members=members,
         )
         self._positives: tuple[np.ndarray, sp.csr_matrix] | None = None
         self._content_space: ContentSpace | None = None
@@ -166,27 +172,41 @@ class FusionGraph(TorchRecommender):
         return split if chosen is None else split.with_modalities(chosen)
 
     def build(self, split: Split, rng: np.random.Generator) -> torch.nn.Module:
-        """The network with the catalog's features, the user-item graph and the frozen content graph."""
-        from fusionrec.fusion import build_fusion
+        """The network (or ``members`` of them) with the features, the user-item graph and the content graph."""
         from fusionrec.models.graph import SparseOperator, normalized_adjacency
 
         p = self.params
         features, masks = content_tensors(split.dataset)
-        dims = {m: int(v.shape[1]) for m, v in features.items()}
-        fusion_params = {"dropout": p["content_dropout"], **(p["fusion_params"] or {})}
-        fusion = build_fusion(p["fusion"], dims, p["embedding_dim"], **fusion_params) if dims else None
         trained, train = trained_items(split), split.train.to_csr()
-        warm = torch.from_numpy(trained & p["item_ids"])
-        net = FusionGraphNet(split.n_users, split.n_items, p["embedding_dim"], fusion, warm, p["init_std"])
-        net.features, net.masks = features, masks
-        net.user_graph = net.full_graph = SparseOperator(normalized_adjacency(train))
-        net.n_layers, net.n_item_graph_layers = p["n_layers"], p["n_item_graph_layers"]
-        net.item_graph_weight = p["item_graph_weight"]
-        if dims and p["item_graph_weight"]:
-            net.item_graph = SparseOperator(self._catalog_graph(split))
+        user_graph = SparseOperator(normalized_adjacency(train))
+        item_graph = SparseOperator(self._catalog_graph(split)) if features and p["item_graph_weight"] else None
+        nets = [self._member(split, features, masks, trained, (user_graph, item_graph)) for _ in range(p["members"])]
         self._attach_content_channel(split)
         self._softmax_items = self._softmax_catalog(trained)
         self._degree_pruner = DegreePruner(train, p["edge_dropout"]) if p["edge_dropout"] > 0 else None
+        return nets[0] if len(nets) == 1 else FusionGraphMembers(nets)
+
+    def _member(
+        self,
+        split: Split,
+        features: dict[str, torch.Tensor],
+        masks: dict[str, torch.Tensor],
+        trained: np.ndarray,
+        graphs: tuple[SparseOperator, SparseOperator | None],
+    ) -> FusionGraphNet:
+        """One freshly initialised network over the shared features and ``(user-item, item-item)`` graphs."""
+        from fusionrec.fusion import build_fusion
+
+        p = self.params
+        dims = {m: int(v.shape[1]) for m, v in features.items()}
+        fusion_params = {"dropout": p["content_dropout"], **(p["fusion_params"] or {})}
+        fusion = build_fusion(p["fusion"], dims, p["embedding_dim"], **fusion_params) if dims else None
+        warm = torch.from_numpy(trained & p["item_ids"])
+        net = FusionGraphNet(split.n_users, split.n_items, p["embedding_dim"], fusion, warm, p["init_std"])
+        net.features, net.masks = features, masks
+        net.user_graph = net.full_graph = graphs[0]
+        net.n_layers, net.n_item_graph_layers = p["n_layers"], p["n_item_graph_layers"]
+        net.item_graph_weight, net.item_graph = p["item_graph_weight"], graphs[1]
         return net
 
     def _softmax_catalog(self, trained: np.ndarray) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -237,11 +257,14 @@ class FusionGraph(TorchRecommender):
             train = split.train.to_csr()
             self._positives = (np.flatnonzero(np.diff(train.indptr) > 0), train)
         active, train = self._positives
-        net = cast(FusionGraphNet, self.module_)
+        assert self.module_ is not None
+        nets = _nets(self.module_)
         if self._degree_pruner is not None:
             from fusionrec.models.graph import SparseOperator
 
-            net.user_graph = SparseOperator(self._degree_pruner.sample(rng))
+            pruned = SparseOperator(self._degree_pruner.sample(rng))
+            for net in nets:
+                net.user_graph = pruned
         order = rng.permutation(active)
         size = min(self.train_config.batch_size, -(-len(order) // max(self.params["min_batches"], 1)))
         for start in range(0, len(order), size):
@@ -252,15 +275,20 @@ class FusionGraph(TorchRecommender):
                 torch.from_numpy(block.row.astype(np.int64)),
                 torch.from_numpy(block.col.astype(np.int64)),
             )
-        net.user_graph = net.full_graph
+        for net in nets:
+            net.user_graph = net.full_graph
 
     def loss(self, module: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """Softmax over the catalog (see ``negatives``) plus ``align_weight`` x the batch's ID-content alignment.
 
         The ranking term is the mean over the batch's interactions of
-        ``-log softmax_items(cos(u, i) / temperature)``.
+        ``-log softmax_items(cos(u, i) / temperature)``; with several ``members``
+        the loss is the sum of theirs, so each member learns as it would alone.
         """
-        net = cast(FusionGraphNet, module)
+        losses = [self._member_loss(net, batch) for net in _nets(module)]
+        return losses[0] if len(losses) == 1 else torch.stack(losses).sum()
+
+    def _member_loss(self, net: FusionGraphNet, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         users, rows, items = batch
         keep = None
         if self.params["id_dropout"] > 0:
@@ -285,17 +313,20 @@ class FusionGraph(TorchRecommender):
     def embed(self, module: torch.nn.Module) -> tuple[np.ndarray, np.ndarray]:
         """float32 user (n_users, D) and item (n_items, D) vectors; score = user . item.
 
-        The first ``embedding_dim`` columns are the unit-norm learned vectors
-        (their product is the cosine); with ``content_similarity_weight`` > 0
-        the fixed content channel follows (see :meth:`_attach_content_channel`).
+        The first ``members x embedding_dim`` columns are each member's unit-norm
+        learned vectors over sqrt(members) (their product is the mean cosine);
+        with ``content_similarity_weight`` > 0 the fixed content channel follows
+        (see :meth:`_attach_content_channel`).
         """
-        users, items = module()
+        outputs = [net() for net in _nets(module)]
+        users = _joined([_unit(u) for u, _ in outputs])
+        items = _joined([_unit(i) for _, i in outputs])
         channel = self._content_channel
         if channel is None:
-            return _unit(users), _unit(items)
+            return users, items
         profiles, content = channel
         weight = np.float32(self.params["content_similarity_weight"])
-        return np.hstack([_unit(users), weight * profiles]), np.hstack([_unit(items), content])
+        return np.hstack([users, weight * profiles]), np.hstack([items, content])
 
     def content_item_vectors(self, features: Mapping[str, np.ndarray], masks: Mapping[str, np.ndarray]) -> np.ndarray:
         """Vectors of items known only by content, in the space of :meth:`item_embeddings`.
@@ -328,19 +359,31 @@ class FusionGraph(TorchRecommender):
     def _learned_content_vectors(
         self, features: Mapping[str, np.ndarray], masks: Mapping[str, np.ndarray]
     ) -> np.ndarray:
-        """float32 (n, embedding_dim) unit vectors of the learned part for content-only items."""
-        net, split = self._net(), self._require_fitted()
+        """float32 (n, members x embedding_dim) learned part for content-only items (as :meth:`embed`)."""
+        split = self._require_fitted()
         values, flags = as_tensors(features, {m: masks[m] for m in features if m in masks})
+        n = next(iter(values.values())).shape[0] if values else 0
+        graph_used = n and values and self.params["item_graph_weight"]
+        neighbours = self._query_graph(split, features, masks) if graph_used else None  # (n, n_items)
+        return _joined([self._member_content_vectors(net, values, flags, neighbours) for net in self._nets()])
+
+    def _member_content_vectors(
+        self,
+        net: FusionGraphNet,
+        values: dict[str, torch.Tensor],
+        flags: dict[str, torch.Tensor],
+        neighbours: sp.csr_matrix | None,
+    ) -> np.ndarray:
+        """float32 (n, embedding_dim) unit vectors of one member for content-only items."""
         n = next(iter(values.values())).shape[0] if values else 0
         with torch.no_grad():
             if net.fusion is None or n == 0:
                 return np.zeros((n, self.params["embedding_dim"]), dtype=np.float32)
             vectors = net.fusion(values, flags) / (net.n_layers + 1)  # (n, d)
-            if net.item_graph is not None:
+            if net.item_graph is not None and neighbours is not None:
                 catalog_items = sum(net.item_parts().values())
                 assert isinstance(catalog_items, torch.Tensor)
                 base = net.item_graph_power(catalog_items, net.n_item_graph_layers - 1)  # (n_items, d)
-                neighbours = self._query_graph(split, features, masks)  # (n, n_items)
                 vectors = vectors + net.item_graph_weight * torch.from_numpy(neighbours @ base.numpy())
         return _unit(vectors)
 
@@ -351,13 +394,8 @@ class FusionGraph(TorchRecommender):
         users reached through the graph, the no-content vector); each
         modality holds what its features contribute after propagation.
         """
-        net = self._net()
-        with torch.no_grad():
-            parts = net.explained_items()
-            total = sum(parts.values())
-            assert isinstance(total, torch.Tensor)
-            norm = total.norm(dim=1, keepdim=True).clamp_min(1e-12)  # as F.normalize
-            result = {name: (part / norm).numpy().astype(np.float32) for name, part in parts.items()}
+        per_member = [_explained_unit_parts(net) for net in self._nets()]
+        result = {name: _joined([parts[name] for parts in per_member]) for name in per_member[0]}
         if self._content_space is None:
             return result
         dataset = self._require_fitted().dataset
@@ -367,11 +405,12 @@ class FusionGraph(TorchRecommender):
             result[name] = np.hstack([learned, channel])
         return result
 
-    def _net(self) -> FusionGraphNet:
+    def _nets(self) -> list[FusionGraphNet]:
+        """The fitted member networks, in eval mode."""
         self._require_fitted()
         assert self.module_ is not None
         self.module_.eval()
-        return cast(FusionGraphNet, self.module_)
+        return _nets(self.module_)
 
     def _catalog_graph(self, split: Split) -> sp.csr_matrix:
         from fusionrec.models.knn_graph import modality_graph
@@ -403,6 +442,27 @@ class FusionGraph(TorchRecommender):
         return (total if total is not None else sp.csr_matrix((n, split.n_items))).astype(np.float32)
 
 
+def _nets(module: torch.nn.Module) -> list[FusionGraphNet]:
+    return module.nets() if isinstance(module, FusionGraphMembers) else [cast(FusionGraphNet, module)]
+
+
+def _joined(blocks: list[np.ndarray]) -> np.ndarray:
+    """Members' unit-vector blocks side by side over sqrt(members): their product is the mean cosine."""
+    if len(blocks) == 1:
+        return blocks[0]
+    return (np.hstack(blocks) / np.float32(np.sqrt(len(blocks)))).astype(np.float32)
+
+
+def _explained_unit_parts(net: FusionGraphNet) -> dict[str, np.ndarray]:
+    """One member's final item vectors split by source, over the norm of their sum (they sum to its unit vectors)."""
+    with torch.no_grad():
+        parts = net.explained_items()
+        total = sum(parts.values())
+        assert isinstance(total, torch.Tensor)
+        norm = total.norm(dim=1, keepdim=True).clamp_min(1e-12)  # as F.normalize
+        return {name: (part / norm).numpy().astype(np.float32) for name, part in parts.items()}
+
+
 def _masks_of(dataset: Any) -> dict[str, np.ndarray]:
     return {m: dataset.feature_mask(m) for m in dataset.features}
 
@@ -412,7 +472,13 @@ def _unit(values: torch.Tensor) -> np.ndarray:
 
 
 def _check(
-    dim: int, n_layers: int, n_item_graph_layers: int, temperature: float, id_dropout: float, negatives: str
+    dim: int,
+    n_layers: int,
+    n_item_graph_layers: int,
+    temperature: float,
+    id_dropout: float,
+    negatives: str,
+    members: int,
 ) -> None:
     problems = []
     if dim < 1:
@@ -425,5 +491,7 @@ def _check(
         problems.append(f"id_dropout={id_dropout} (in [0, 1))")
     if negatives not in ("train", "all"):
         problems.append(f"negatives={negatives!r} ('train' or 'all')")
+    if members < 1:
+        problems.append(f"members={members} (>= 1; 1 = a single model)")
     if problems:
         raise ConfigError(f"FusionGraph got invalid hyper-parameters: {'; '.join(problems)}")

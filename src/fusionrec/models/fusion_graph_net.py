@@ -8,7 +8,7 @@ after propagation.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import nn
@@ -100,3 +100,19 @@ class FusionGraphNet(nn.Module):
             users = self.user_embedding if name == ID else torch.zeros_like(self.user_embedding)
             result[name] = self.propagate_items(users, items)[1]
         return result
+
+
+class FusionGraphMembers(nn.Module):
+    """Independently initialised :class:`FusionGraphNet` members trained side by side (an ensemble).
+
+    Each member has its own ID embeddings and fusion module and its own
+    loss; the graphs and features are shared inputs. The ensemble's score
+    is the mean of the members' cosine scores.
+    """
+
+    def __init__(self, members: list[FusionGraphNet]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def nets(self) -> list[FusionGraphNet]:
+        return [cast(FusionGraphNet, member) for member in self.members]
