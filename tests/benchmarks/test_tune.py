@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +68,16 @@ def test_search_then_confirm_then_summary_on_an_exported_dataset(tmp_path: Path)
     assert any(row["defaults"] for row in confirmed)  # the defaults are always confirmed, as the reference
     assert all(set(row["valid"]) == {"0", "1"} for row in confirmed)
     assert (folder / "trials.png").stat().st_size > 0
+
+
+def test_a_benchmark_without_a_data_folder_says_how_to_give_one(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "FUSIONREC_DATA"}
+    for script in ("tune.py", "multimodal.py", "ablation.py", "baselines.py"):
+        arguments = ["search", "--dataset", "tiktok"] if script == "tune.py" else ["--out", str(tmp_path)]
+        if script == "baselines.py":
+            arguments = []
+        done = subprocess.run(
+            [sys.executable, str(BENCHMARKS / script), *arguments], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 2, (script, done.stderr)
+        assert "pass --data-dir or set FUSIONREC_DATA" in done.stderr, script
