@@ -87,3 +87,27 @@ def test_ablation_reuses_the_benchmarks_flagship_run_only_for_the_same_seeds(mul
     assert ablation.reused_full_run(out, "tiny", 2)["model"] == "fusiongraph"
     assert ablation.reused_full_run(out, "tiny", 3) is None
     assert ablation.reused_full_run(None, "tiny", 2) is None
+
+
+def test_ablation_report_gives_each_variant_its_change_against_all(tmp_path: Path) -> None:
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import ablation
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+    def row(dataset: str, variant: str, recall: float, modalities: list[str]) -> dict[str, Any]:
+        metrics = {"recall@20": {"mean": recall, "std": 0.001}, "ndcg@20": {"mean": recall / 2, "std": 0.001}}
+        return {"dataset": dataset, "model": variant, "metrics": metrics, "valid": metrics, "modalities": modalities}
+
+    results = [
+        row("a", "all", 0.30, ["image", "text"]),
+        row("a", "-image", 0.28, ["text"]),
+        row("b", "all", 0.10, ["audio"]),
+        row("b", "behaviour only", 0.11, []),
+    ]
+    ablation.write_ablation(results, tmp_path)
+    table = (tmp_path / "ablation.md").read_text()
+    assert "| a | -image | text |" in table and "| -0.0200 |" in table
+    assert "| b | behaviour only | none |" in table and "| +0.0100 |" in table
+    assert (tmp_path / "ablation.png").stat().st_size > 0
