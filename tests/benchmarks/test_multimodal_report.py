@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fusionrec.testing.datasets import checkerboard_split
+from tests.benchmarks import benchmark_module
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 QUICK = {"train": {"epochs": 5, "patience": 2}}
 
 
 @pytest.fixture(scope="module")
 def multimodal() -> Any:
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import multimodal
-
-        yield multimodal
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    return benchmark_module("multimodal")
 
 
 @pytest.fixture(scope="module")
@@ -79,22 +72,14 @@ def test_stored_results_are_read_back_and_a_missing_one_is_named(multimodal: Any
 
 def test_ablation_reuses_the_benchmarks_flagship_run_only_for_the_same_seeds(multimodal: Any, results: Any) -> None:
     _, out = results
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import ablation
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    ablation = benchmark_module("ablation")
     assert ablation.reused_full_run(out, "tiny", 2)["model"] == "fusiongraph"
     assert ablation.reused_full_run(out, "tiny", 3) is None
     assert ablation.reused_full_run(None, "tiny", 2) is None
 
 
 def test_ablation_report_gives_each_variant_its_change_against_all(tmp_path: Path) -> None:
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import ablation
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    ablation = benchmark_module("ablation")
 
     def row(dataset: str, variant: str, recall: float, modalities: list[str]) -> dict[str, Any]:
         metrics = {"recall@20": {"mean": recall, "std": 0.001}, "ndcg@20": {"mean": recall / 2, "std": 0.001}}

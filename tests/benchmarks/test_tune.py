@@ -14,20 +14,14 @@ import pytest
 from fusionrec.data.mmrec import write_mmrec
 from fusionrec.models import build_model
 from fusionrec.testing.datasets import checkerboard_split
+from tests.benchmarks import BENCHMARKS, benchmark_module
 
 pytest.importorskip("optuna")
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 @pytest.fixture(scope="module")
 def tune() -> Any:
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import tune
-
-        yield tune
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    return benchmark_module("tune")
 
 
 @pytest.mark.parametrize("model", ["fusiongraph", "lightgcn"])
