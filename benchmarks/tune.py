@@ -1,6 +1,6 @@
 """Tune the flagship's (or LightGCN's) settings on **valid** with Optuna; test is never read.
 
-A trial trains FusionGraph once (one seed) with early stopping on valid
+A trial trains the model once (one seed) with early stopping on valid
 Recall@20 and scores the valid Recall@20 of its best epoch. Several worker
 processes share one study through an Optuna journal file, so a machine with
 many cores runs many trials at once (one torch thread each) and a later run
@@ -21,8 +21,10 @@ Usage::
     python benchmarks/tune.py export  --dataset ml100k-mm --to prepared/   # features as .npy (no encoders needed)
 
 ``--data-dir`` (default ``$FUSIONREC_DATA``) is the benchmark data folder; a
-folder made by ``export`` works too. Writes ``<out>/<dataset>/study.journal``,
+folder made by ``export`` works too. Writes ``study.journal``, ``confirm/``,
 ``confirm.json``, ``summary.md`` and ``trials.png`` under ``<out>/<dataset>/<model>/``.
+A trial that fails is kept in the study as failed, with its error, and counted
+in the summary.
 """
 
 from __future__ import annotations
@@ -168,6 +170,7 @@ def search_worker(args: argparse.Namespace, worker: int) -> None:
         except (RuntimeError, ValueError) as error:  # a setting the model rejects, or a diverged run
             trial.set_user_attr("error", f"{type(error).__name__}: {error}")
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            print(f"trial {trial.number} failed: {type(error).__name__}: {error}", flush=True)
             continue
         for key, value in result.items():
             trial.set_user_attr(key, value)
