@@ -45,8 +45,8 @@ from startup import add_common_arguments, start
 
 FLAGSHIP = "fusiongraph"
 MODELS: dict[str, list[str]] = {
-    "tiktok": [FLAGSHIP, "freedom", "vbpr", "lightgcn", "bpr", "pop"],
-    "ml100k-mm": [FLAGSHIP, "freedom", "vbpr", "lightgcn", "bpr", "itemknn", "pop"],
+    "tiktok": [FLAGSHIP, "freedom", "bm3", "vbpr", "lightgcn", "bpr", "pop"],
+    "ml100k-mm": [FLAGSHIP, "freedom", "bm3", "vbpr", "lightgcn", "bpr", "itemknn", "pop"],
     "ml100k-mm-cold": [FLAGSHIP, "vbpr", "content-knn", "random"],
     "baby-synthetic": [FLAGSHIP],
 }

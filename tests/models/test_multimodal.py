@@ -21,6 +21,7 @@ KNOWN_ANSWER = {"epochs": 40, "batch_size": 64, "progress": False, "seed": 0, "t
 
 
 def _factories() -> dict[str, ModelFactory]:
+    from fusionrec.models.bm3 import BM3
     from fusionrec.models.content_knn import ContentKNN
     from fusionrec.models.freedom import FREEDOM
     from fusionrec.models.fusion_graph import FusionGraph
@@ -29,6 +30,7 @@ def _factories() -> dict[str, ModelFactory]:
     return {
         "vbpr": lambda: VBPR(embedding_dim=8, train_config=TINY),
         "freedom": lambda: FREEDOM(embedding_dim=8, knn_k=3, train_config=TINY),
+        "bm3": lambda: BM3(embedding_dim=8, train_config=TINY),
         "fusiongraph": lambda: FusionGraph(embedding_dim=8, knn_k=3, train_config=TINY),
         "fusiongraph-transformer": lambda: FusionGraph(
             embedding_dim=8, knn_k=3, fusion="transformer", id_dropout=0.3, train_config=TINY
@@ -78,7 +80,7 @@ def test_multimodal_model_meets_contract(
 
 
 def test_registry_builds_the_multimodal_models() -> None:
-    for name in ("vbpr", "freedom", "fusiongraph"):
+    for name in ("vbpr", "freedom", "bm3", "fusiongraph"):
         assert build_model(name).name == name
     assert "fusiongraph" in MODEL_REGISTRY
 
@@ -87,8 +89,9 @@ def test_models_without_features_say_how_to_fix_it(checkerboard: Split) -> None:
     from dataclasses import replace
 
     bare = replace(checkerboard, dataset=replace(checkerboard.dataset, features={}, feature_masks={}))
-    with pytest.raises(ModelError, match="add_feature"):
-        build_model("vbpr", train_config=TINY).fit(bare)
+    for name in ("vbpr", "freedom", "bm3"):
+        with pytest.raises(ModelError, match="add_feature"):
+            build_model(name, train_config=TINY).fit(bare)
     scores = build_model("fusiongraph", embedding_dim=8, train_config=TINY).fit(bare).score_users(np.arange(3))
     assert scores.shape == (3, bare.n_items), "the flagship falls back to behaviour alone"
 
@@ -269,3 +272,30 @@ def test_flagship_members_are_distinct_networks_scored_by_their_mean_cosine(cold
     np.testing.assert_allclose(model.score_users(users), (sum(cosines) / 3).numpy(), atol=1e-5)
     with pytest.raises(ConfigError, match="members=0"):
         FusionGraph(members=0)
+
+
+def test_bm3_learns_the_blocks_of_a_checkerboard_without_negatives() -> None:
+    board = checkerboard_split(n_users=60, n_items=60, seed=3)  # big enough that valid does not saturate at once
+
+    def recall(model: Recommender) -> float:
+        return evaluate_model(model.fit(board), board, "test", ks=(5,), metrics=("recall",))["recall@5"]
+
+    bm3 = build_model("bm3", embedding_dim=16, train_config={**KNOWN_ANSWER, "lr": 0.01})
+    assert recall(bm3) > 2 * recall(build_model("pop"))
+
+
+def test_bm3_leaves_missing_features_out_of_its_content_terms(cold_split: Split) -> None:
+    import torch
+
+    model = build_model("bm3", embedding_dim=8, train_config=TINY)
+    model.fit(cold_split)
+    net = model.module_  # type: ignore[attr-defined]
+    mask = torch.arange(cold_split.n_items) % 2 == 0  # every other item has no text, stored as NaN
+    net.masks["text"] = mask
+    net.features["text"] = torch.where(mask[:, None], net.features["text"], torch.nan)
+    items = torch.arange(cold_split.n_items)
+    projected, usable = net.projected_features(items)["text"]
+    assert torch.equal(usable, mask) and projected.shape[0] == int(mask.sum())
+    loss = model.loss(net, (items[:8], items[:8], items[:8]))  # type: ignore[attr-defined]
+    loss.backward()
+    assert torch.isfinite(loss) and all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)

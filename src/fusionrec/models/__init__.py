@@ -19,11 +19,12 @@ MODEL_REGISTRY: dict[str, str] = {
     "lightgcn": "fusionrec.models.lightgcn:LightGCN",
     "vbpr": "fusionrec.models.vbpr:VBPR",
     "freedom": "fusionrec.models.freedom:FREEDOM",
+    "bm3": "fusionrec.models.bm3:BM3",
     "fusiongraph": "fusionrec.models.fusion_graph:FusionGraph",
 }
 """``{name: "module:Class"}``; models register here by name."""
 
-CONTENT_MODELS: frozenset[str] = frozenset({"vbpr", "freedom", "fusiongraph"})
+CONTENT_MODELS: frozenset[str] = frozenset({"vbpr", "freedom", "bm3", "fusiongraph"})
 """Registered models that read item content features (the others use interactions only)."""
 
 DEFAULT_MODEL = "fusiongraph"
