@@ -55,17 +55,18 @@ def cold_split() -> Split:
 
 @pytest.fixture(
     scope="module",
-    params=[(0.0, 1), (2.0, 1), (2.0, 2)],
-    ids=["learned", "with-content-channel", "two-members-and-content-channel"],
+    params=[(0.0, 1, 0.0), (2.0, 1, 0.0), (2.0, 2, 0.0), (0.0, 1, 5.0)],
+    ids=["learned", "with-content-channel", "two-members-and-content-channel", "content-prior"],
 )
 def fitted_flagship(cold_split: Split, request: pytest.FixtureRequest) -> Recommender:
-    weight, members = request.param
+    weight, members, prior = request.param
     model = build_model(
         "fusiongraph",
         embedding_dim=16,
         knn_k=5,
         content_similarity_weight=weight,
         members=members,
+        content_prior=prior,
         train_config=KNOWN_ANSWER,
     )
     return model.fit(cold_split)
@@ -299,3 +300,17 @@ def test_bm3_leaves_missing_features_out_of_its_content_terms(cold_split: Split)
     loss = model.loss(net, (items[:8], items[:8], items[:8]))  # type: ignore[attr-defined]
     loss.backward()
     assert torch.isfinite(loss) and all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
+
+
+def test_flagship_content_prior_fades_content_with_an_items_interactions(cold_split: Split) -> None:
+    from fusionrec.models.fusion_graph import FusionGraph
+
+    model = FusionGraph(embedding_dim=8, knn_k=3, content_prior=5.0, train_config=TINY).fit(cold_split)
+    degree = np.bincount(cold_split.train.item_index, minlength=cold_split.n_items)
+    scale = model.module_.content_scale  # type: ignore[union-attr]
+    assert scale is not None
+    np.testing.assert_allclose(scale.numpy()[:, 0], 5.0 / (5.0 + degree), rtol=1e-6)
+    assert scale[degree == 0].eq(1.0).all(), "items without interactions keep all their content"
+    assert FusionGraph(embedding_dim=8, train_config=TINY).fit(cold_split).module_.content_scale is None  # type: ignore[union-attr]
+    with pytest.raises(ConfigError, match="content_prior"):
+        FusionGraph(content_prior=-1.0)

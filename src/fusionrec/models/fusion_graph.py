@@ -90,6 +90,9 @@ class FusionGraph(TorchRecommender):
             in training, for new items and in explanations.
         edge_dropout: share of user-item edges pruned each training epoch, degree-sensitively as in
             FREEDOM (:class:`~fusionrec.models.freedom.DegreePruner`); evaluation uses the full graph.
+        content_prior: ``c`` > 0 weighs an item's content by ``c / (c + d)``, ``d`` being its training
+            interactions: content is a prior that behaviour overrides as evidence grows (items without
+            interactions, and new items, keep all of it). 0 = the same weight for every item.
         members: independently initialised networks trained side by side, each with its own loss, and
             scored by the mean of their cosines (an ensemble; the graphs and features are shared).
             Each member costs what one model costs per epoch; valid chooses the epoch of the whole.
@@ -123,10 +126,13 @@ class FusionGraph(TorchRecommender):
         negatives: NegativePool = "train",
         modalities: list[str] | None = None,
         edge_dropout: float = 0.0,
+        content_prior: float = 0.0,
         members: int = 1,
         train_config: TrainConfig | dict[str, Any] | None = None,
     ) -> None:
         _check(embedding_dim, n_layers, n_item_graph_layers, temperature, id_dropout, negatives, members)
+        if content_prior < 0:
+            raise ConfigError(f"FusionGraph content_prior must be >= 0 (0 = off, 5 to 20 usual): {content_prior}")
         super().__init__(
             train_config,
             embedding_dim=embedding_dim,
@@ -149,6 +155,7 @@ class FusionGraph(TorchRecommender):
             negatives=negatives,
             modalities=modalities,
             edge_dropout=edge_dropout,
+            content_prior=content_prior,
             members=members,
         )
         self._positives: tuple[np.ndarray, sp.csr_matrix] | None = None
@@ -207,7 +214,16 @@ class FusionGraph(TorchRecommender):
         net.user_graph = net.full_graph = graphs[0]
         net.n_layers, net.n_item_graph_layers = p["n_layers"], p["n_item_graph_layers"]
         net.item_graph_weight, net.item_graph = p["item_graph_weight"], graphs[1]
+        net.content_scale = self._content_scale(split)
         return net
+
+    def _content_scale(self, split: Split) -> torch.Tensor | None:
+        """float (n_items, 1) ``c / (c + training interactions)`` of each item (``content_prior`` = c); None = off."""
+        prior = self.params["content_prior"]
+        if not prior:
+            return None
+        degree = np.bincount(split.train.item_index, minlength=split.n_items).astype(np.float32)
+        return torch.from_numpy(prior / (prior + degree))[:, None]
 
     def _softmax_catalog(self, trained: np.ndarray) -> tuple[torch.Tensor, torch.Tensor] | None:
         """``(items, position)`` of the softmax's catalog: int64 item indices and each item's column (-1 = out).

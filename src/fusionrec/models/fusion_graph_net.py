@@ -50,6 +50,7 @@ class FusionGraphNet(nn.Module):
         self.user_graph: SparseOperator | None = None
         self.full_graph: SparseOperator | None = None  # user_graph outside training epochs (edge dropout)
         self.item_graph: SparseOperator | None = None
+        self.content_scale: torch.Tensor | None = None  # (n_items, 1) weight of each item's content; None = 1
         self.n_layers, self.n_item_graph_layers, self.item_graph_weight = 2, 1, 1.0
 
     def item_parts(self, id_keep: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -62,6 +63,8 @@ class FusionGraphNet(nn.Module):
         parts = {ID: self.item_embedding * keep}
         if self.fusion is not None:
             content = self.fusion.contributions(self.features, self.masks)
+            if self.content_scale is not None:
+                content = {name: part * self.content_scale for name, part in content.items()}
             parts[ID] = parts[ID] + content.pop(SHARED)
             parts.update(content)
         return parts
