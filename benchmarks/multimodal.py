@@ -167,8 +167,13 @@ def run_one(
 
 
 def load_dataset(data_dir: Path, dataset: str) -> Any:
-    """TikTok as released; ml100k-mm splits with encoded text + poster features attached."""
-    from fusionrec.evaluation.benchmark import load_split
+    """TikTok as released; ml100k-mm splits with encoded text + poster features attached.
+
+    A data folder that already holds feature arrays (MMRec layout, e.g. written by
+    ``benchmarks/tune.py export``) is read as it is, without the encoders.
+    """
+    from fusionrec.data.mmrec import find_features
+    from fusionrec.evaluation.benchmark import load_split, resolve_dataset
 
     if dataset == "baby-synthetic":
         split = load_split(data_dir, "baby")
@@ -176,7 +181,7 @@ def load_dataset(data_dir: Path, dataset: str) -> Any:
         for modality, dim in (("image", 4096), ("text", 384)):
             split.dataset.add_feature(modality, rng.normal(size=(split.n_items, dim)).astype(np.float32))
         return split
-    if not dataset.startswith("ml100k-mm"):
+    if not dataset.startswith("ml100k-mm") or find_features(resolve_dataset(data_dir, dataset)[0]):
         return load_split(data_dir, dataset)
     from fusionrec.encoders.loading import read_encoded
 

@@ -292,15 +292,8 @@ def plot_trials(complete: list[Any], path: Path, title: str) -> None:
 
 
 def read_split(args: argparse.Namespace) -> Any:
-    """The dataset from ``--data-dir``: an exported folder (features as .npy) or the benchmark data."""
-    from fusionrec.data.mmrec import find_features
-    from fusionrec.evaluation.benchmark import load_split, resolve_dataset
-
-    data_dir = Path(args.data_dir)
-    folder, _ = resolve_dataset(data_dir, args.dataset)
-    if find_features(folder):
-        return load_split(data_dir, args.dataset)
-    return load_dataset(data_dir, args.dataset)
+    """The dataset from ``--data-dir`` (the benchmark data, or a folder made by ``export``)."""
+    return load_dataset(Path(args.data_dir), args.dataset)
 
 
 def export(args: argparse.Namespace) -> None:

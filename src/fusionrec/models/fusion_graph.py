@@ -187,7 +187,10 @@ class FusionGraph(TorchRecommender):
         trained, train = trained_items(split), split.train.to_csr()
         user_graph = SparseOperator(normalized_adjacency(train))
         item_graph = SparseOperator(self._catalog_graph(split)) if features and p["item_graph_weight"] else None
-        nets = [self._member(split, features, masks, trained, (user_graph, item_graph)) for _ in range(p["members"])]
+        scale = self._content_scale(split)
+        nets = [
+            self._member(split, features, masks, trained, (user_graph, item_graph), scale) for _ in range(p["members"])
+        ]
         self._attach_content_channel(split)
         self._softmax_items = self._softmax_catalog(trained)
         self._degree_pruner = DegreePruner(train, p["edge_dropout"]) if p["edge_dropout"] > 0 else None
@@ -200,8 +203,10 @@ class FusionGraph(TorchRecommender):
         masks: dict[str, torch.Tensor],
         trained: np.ndarray,
         graphs: tuple[SparseOperator, SparseOperator | None],
+        content_scale: torch.Tensor | None,
     ) -> FusionGraphNet:
-        """One freshly initialised network over the shared features and ``(user-item, item-item)`` graphs."""
+        """One freshly initialised network over the shared features, ``(user-item, item-item)`` graphs and
+        content weights (:meth:`_content_scale`)."""
         from fusionrec.fusion import build_fusion
 
         p = self.params
@@ -214,7 +219,7 @@ class FusionGraph(TorchRecommender):
         net.user_graph = net.full_graph = graphs[0]
         net.n_layers, net.n_item_graph_layers = p["n_layers"], p["n_item_graph_layers"]
         net.item_graph_weight, net.item_graph = p["item_graph_weight"], graphs[1]
-        net.content_scale = self._content_scale(split)
+        net.content_scale = content_scale
         return net
 
     def _content_scale(self, split: Split) -> torch.Tensor | None:
