@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from fusionrec.data.dataset import Split
 from fusionrec.errors import ArtifactError, ConfigError, DataError
 from fusionrec.models import build_model
-from fusionrec.models.graph import SparseOperator, bipartite_adjacency, normalized_adjacency, propagate
+from fusionrec.models.graph import Perturbation, SparseOperator, bipartite_adjacency, normalized_adjacency, propagate
 from fusionrec.models.itemknn import top_k_cosine
 from fusionrec.models.sampling import NegativeSampler
 from fusionrec.testing.datasets import checkerboard_split, preferred_items
@@ -81,6 +81,28 @@ def test_propagate_averages_the_layers() -> None:
     once = operator @ ego
     expected = (ego + once + operator @ once) / 3
     torch.testing.assert_close(propagate(operator, ego, 2), expected)
+
+
+def test_perturb_moves_every_row_by_the_radius_without_flipping_a_sign() -> None:
+    import torch
+
+    values = torch.randn(50, 8)
+    moved = Perturbation(0.1, seed=0)(values)
+    torch.testing.assert_close((moved - values).norm(dim=1), torch.full((50,), 0.1))
+    assert torch.all(torch.sign(moved - values) == torch.sign(values))
+
+
+def test_propagate_with_a_perturbation_moves_each_layer_with_fresh_noise() -> None:
+    import torch
+
+    operator = SparseOperator(normalized_adjacency(_random_matrix()))
+    ego = torch.randn(operator.shape[0], 4)
+    exact = propagate(operator, ego, 2)
+    perturbation = Perturbation(0.05, seed=0)
+    noisy = [propagate(operator, ego, 2, perturbation) for _ in range(2)]
+    assert not torch.allclose(noisy[0], exact) and not torch.allclose(noisy[0], noisy[1])
+    # each of the 2 layers moves at most 0.05 (plus what the first one's move propagates): the mean stays close
+    assert float((noisy[0] - exact).norm(dim=1).max()) < 0.1
 
 
 # --- negative sampling -------------------------------------------------------------------------

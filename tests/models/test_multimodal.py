@@ -39,6 +39,9 @@ def _factories() -> dict[str, ModelFactory]:
             embedding_dim=8, knn_k=3, content_similarity_weight=2.0, train_config=TINY
         ),
         "fusiongraph-members": lambda: FusionGraph(embedding_dim=8, knn_k=3, members=2, train_config=TINY),
+        "fusiongraph-members-apart": lambda: FusionGraph(
+            embedding_dim=8, knn_k=3, members=2, member_training="apart", embedding_noise=0.1, train_config=TINY
+        ),
         "content-knn": ContentKNN,
     }
 
@@ -55,16 +58,17 @@ def cold_split() -> Split:
 
 @pytest.fixture(
     scope="module",
-    params=[(0.0, 1, 0.0), (2.0, 1, 0.0), (2.0, 2, 0.0), (0.0, 1, 5.0)],
-    ids=["learned", "with-content-channel", "two-members-and-content-channel", "content-prior"],
+    params=[(0.0, 1, 0.0, 0.0), (2.0, 1, 0.0, 0.0), (2.0, 2, 0.0, 0.0), (0.0, 1, 5.0, 0.0), (0.5, 1, 0.0, 3.0)],
+    ids=["learned", "with-content-channel", "two-members-and-content-channel", "content-prior", "faded-channel"],
 )
 def fitted_flagship(cold_split: Split, request: pytest.FixtureRequest) -> Recommender:
-    weight, members, prior = request.param
+    weight, members, prior, channel_prior = request.param
     model = build_model(
         "fusiongraph",
         embedding_dim=16,
         knn_k=5,
         content_similarity_weight=weight,
+        content_similarity_prior=channel_prior,
         members=members,
         content_prior=prior,
         train_config=KNOWN_ANSWER,
@@ -314,3 +318,71 @@ def test_flagship_content_prior_fades_content_with_an_items_interactions(cold_sp
     assert FusionGraph(embedding_dim=8, train_config=TINY).fit(cold_split).module_.content_scale is None  # type: ignore[union-attr]
     with pytest.raises(ConfigError, match="content_prior"):
         FusionGraph(content_prior=-1.0)
+
+
+def test_flagship_embedding_noise_perturbs_training_only(cold_split: Split) -> None:
+    import torch
+
+    from fusionrec.models.fusion_graph import FusionGraph
+
+    model = FusionGraph(embedding_dim=8, knn_k=3, embedding_noise=0.2, train_config=TINY).fit(cold_split)
+    net = model.module_
+    assert net is not None and net.perturbation is not None and net.perturbation.radius == 0.2  # type: ignore[union-attr]
+    items = torch.randn(cold_split.n_items, 8)
+
+    def propagated(training: bool) -> torch.Tensor:
+        net.train(training)
+        with torch.no_grad():
+            return net.propagate_items(net.user_embedding, items)[1]  # type: ignore[union-attr,operator]
+
+    torch.testing.assert_close(propagated(False), propagated(False))  # scoring is exact
+    assert not torch.allclose(propagated(True), propagated(False))  # training sees perturbed layers
+    net.perturbation = None  # type: ignore[union-attr]
+    torch.testing.assert_close(propagated(True), propagated(False))  # the noise is the only difference
+    with pytest.raises(ConfigError, match="embedding_noise"):
+        FusionGraph(embedding_noise=-0.1)
+
+
+def test_flagship_members_trained_apart_are_single_models_of_their_own_seeds(cold_split: Split) -> None:
+    from fusionrec.models.fusion_graph import FusionGraph
+    from fusionrec.models.fusion_graph_apart import MEMBER_SEED_STRIDE
+
+    def single(seed: int) -> FusionGraph:
+        return FusionGraph(embedding_dim=8, knn_k=3, train_config={**TINY, "seed": seed}).fit(cold_split)
+
+    ensemble = FusionGraph(embedding_dim=8, knn_k=3, members=2, member_training="apart", train_config=TINY)
+    ensemble.fit(cold_split)
+    singles = [single(TINY["seed"]), single(TINY["seed"] + MEMBER_SEED_STRIDE)]
+    users = np.arange(cold_split.n_users)
+    np.testing.assert_allclose(
+        ensemble.score_users(users), sum(s.score_users(users) for s in singles) / 2, rtol=1e-5, atol=1e-6
+    )
+    history, parts = ensemble.history_, [s.history_ for s in singles]
+    assert history is not None and all(p is not None for p in parts)
+    assert history.epochs_run == sum(p.epochs_run for p in parts)  # type: ignore[union-attr]
+    assert history.best_epoch == sum(p.best_epoch for p in parts)  # type: ignore[union-attr]
+    new_items = {m: v[:3] for m, v in cold_split.dataset.features.items()}
+    assert ensemble.content_item_vectors(new_items, {}).shape == (3, 16)
+    with pytest.raises(ConfigError, match="member_training"):
+        FusionGraph(member_training="alone")
+
+
+def test_flagship_faded_content_channel_adds_weighted_content_similarity(cold_split: Split) -> None:
+    from fusionrec.models.content_knn import ContentKNN
+    from fusionrec.models.fusion_graph import FusionGraph
+
+    def fitted(weight: float, prior: float) -> FusionGraph:
+        config = {**TINY, "epochs": 1}
+        params = {"content_similarity_weight": weight, "content_similarity_prior": prior}
+        return FusionGraph(embedding_dim=8, knn_k=3, **params, train_config=config).fit(cold_split)
+
+    users = np.arange(cold_split.n_users)
+    similarity = ContentKNN().fit(cold_split).score_users(users)  # mean content similarity with the history
+    degree = np.bincount(cold_split.train.item_index, minlength=cold_split.n_items)
+    learned = fitted(0.0, 0.0).score_users(users)  # same seed and training: the learned part is the same
+    np.testing.assert_allclose(
+        fitted(0.5, 3.0).score_users(users) - learned, 0.5 * similarity * 3.0 / (3.0 + degree), atol=1e-5
+    )
+    np.testing.assert_allclose(fitted(0.5, 0.0).score_users(users) - learned, 0.5 * similarity, atol=1e-5)
+    with pytest.raises(ConfigError, match="content_similarity_prior=-1"):
+        FusionGraph(content_similarity_prior=-1.0)

@@ -40,16 +40,18 @@ import torch.nn.functional as F
 
 from fusionrec.errors import ConfigError
 from fusionrec.models.content import as_tensors, content_tensors, trained_items
+from fusionrec.models.content_channel import feature_masks
 from fusionrec.models.freedom import DegreePruner
 from fusionrec.models.fusion_graph_net import ID, FusionGraphMembers, FusionGraphNet
+from fusionrec.models.graph import Perturbation, SparseOperator, normalized_adjacency
 from fusionrec.models.losses import bf16_supported, info_nce, softmax_loss
-from fusionrec.models.training import TorchRecommender, TrainConfig
+from fusionrec.models.training import TorchRecommender, TrainConfig, valid_figure
 
 if TYPE_CHECKING:
     from fusionrec.data.dataset import Split
-    from fusionrec.models.content_knn import ContentSpace
-    from fusionrec.models.graph import SparseOperator
+    from fusionrec.models.content_channel import ContentChannel
     from fusionrec.models.sampling import NegativePool
+    from fusionrec.models.training import History
 
 
 class FusionGraph(TorchRecommender):
@@ -75,6 +77,9 @@ class FusionGraph(TorchRecommender):
         init_std: standard deviation of the ID embeddings at initialisation.
         content_similarity_weight: weight of the fixed content channel: the score gains this times
             the mean content similarity between the item and the user's training items (0 = off).
+        content_similarity_prior: ``c`` > 0 fades the content channel of an item by ``c / (c + d)``, ``d``
+            being its training interactions (:mod:`~fusionrec.models.content_channel`): content similarity
+            speaks for the items behaviour knows little about; 0 = every item keeps the full channel.
         min_batches: the fewest batches per epoch: on data with few users the batch is shrunk
             below ``train_config.batch_size`` so that an epoch still takes this many steps.
         item_ids: give items an ID embedding; False makes items purely content (the ablation's
@@ -96,6 +101,13 @@ class FusionGraph(TorchRecommender):
         members: independently initialised networks trained side by side, each with its own loss, and
             scored by the mean of their cosines (an ensemble; the graphs and features are shared).
             Each member costs what one model costs per epoch; valid chooses the epoch of the whole.
+        member_training: ``"joint"`` trains the members side by side in one loop (an epoch costs
+            ``members`` single epochs; valid chooses one epoch for all); ``"apart"`` trains them one after
+            another, each with its own seed and early stopping (an epoch costs what a single model's
+            does; see :mod:`~fusionrec.models.fusion_graph_apart`).
+        embedding_noise: radius of the random perturbation added to every propagated layer of the
+            user-item graph in training (SimGCL's uniform noise, :class:`~fusionrec.models.graph.Perturbation`);
+            0 = off. Scoring, evaluation and explanations use the exact propagation.
         train_config: optimisation settings; keys a dict leaves out take :attr:`train_defaults`
             (``batch_size`` counts users: a batch is every training item of that many users).
     """
@@ -121,6 +133,7 @@ class FusionGraph(TorchRecommender):
         init_std: float = 0.1,
         item_ids: bool = True,
         content_similarity_weight: float = 0.0,
+        content_similarity_prior: float = 0.0,
         min_batches: int = 8,
         bf16_scores: bool | None = None,
         negatives: NegativePool = "train",
@@ -128,11 +141,10 @@ class FusionGraph(TorchRecommender):
         edge_dropout: float = 0.0,
         content_prior: float = 0.0,
         members: int = 1,
+        member_training: str = "joint",
+        embedding_noise: float = 0.0,
         train_config: TrainConfig | dict[str, Any] | None = None,
     ) -> None:
-        _check(embedding_dim, n_layers, n_item_graph_layers, temperature, id_dropout, negatives, members)
-        if content_prior < 0:
-            raise ConfigError(f"FusionGraph content_prior must be >= 0 (0 = off, 5 to 20 usual): {content_prior}")
         super().__init__(
             train_config,
             embedding_dim=embedding_dim,
@@ -150,6 +162,7 @@ class FusionGraph(TorchRecommender):
             init_std=init_std,
             item_ids=item_ids,
             content_similarity_weight=content_similarity_weight,
+            content_similarity_prior=content_similarity_prior,
             min_batches=min_batches,
             bf16_scores=bf16_scores,
             negatives=negatives,
@@ -157,10 +170,12 @@ class FusionGraph(TorchRecommender):
             edge_dropout=edge_dropout,
             content_prior=content_prior,
             members=members,
+            member_training=member_training,
+            embedding_noise=embedding_noise,
         )
+        _check(self.params)
         self._positives: tuple[np.ndarray, sp.csr_matrix] | None = None
-        self._content_space: ContentSpace | None = None
-        self._content_channel: tuple[np.ndarray, np.ndarray] | None = None
+        self._content_channel: ContentChannel | None = None
         self._softmax_items: tuple[torch.Tensor, torch.Tensor] | None = None
         self._degree_pruner: DegreePruner | None = None
 
@@ -171,6 +186,25 @@ class FusionGraph(TorchRecommender):
         """Train on ``split`` restricted to ``modalities`` (see :meth:`Split.with_modalities`)."""
         return super().fit(self._used(split))
 
+    def _fit(self, split: Split) -> None:
+        if self.params["members"] == 1 or self.params["member_training"] == "joint":
+            super()._fit(split)
+            return
+        from fusionrec.models.fusion_graph_apart import fit_members_apart, merged_history
+
+        fitted = fit_members_apart(self, split)
+        self.module_ = FusionGraphMembers([net for single in fitted for net in single._nets()])
+        first = fitted[0]  # the fixed inputs are the same for every member
+        self._positives, self._softmax_items, self._degree_pruner = (
+            first._positives,
+            first._softmax_items,
+            first._degree_pruner,
+        )
+        self._content_channel = first._content_channel
+        self.history_ = merged_history([cast("History", single.history_) for single in fitted])
+        self.refresh_vectors()
+        self.history_.best_valid = valid_figure(self, split, self.train_config.valid_metric)
+
     def load_state_arrays(self, split: Split, arrays: dict[str, np.ndarray]) -> None:
         super().load_state_arrays(self._used(split), arrays)
 
@@ -180,8 +214,6 @@ class FusionGraph(TorchRecommender):
 
     def build(self, split: Split, rng: np.random.Generator) -> torch.nn.Module:
         """The network (or ``members`` of them) with the features, the user-item graph and the content graph."""
-        from fusionrec.models.graph import SparseOperator, normalized_adjacency
-
         p = self.params
         features, masks = content_tensors(split.dataset)
         trained, train = trained_items(split), split.train.to_csr()
@@ -220,6 +252,8 @@ class FusionGraph(TorchRecommender):
         net.n_layers, net.n_item_graph_layers = p["n_layers"], p["n_item_graph_layers"]
         net.item_graph_weight, net.item_graph = p["item_graph_weight"], graphs[1]
         net.content_scale = content_scale
+        if p["embedding_noise"] > 0:
+            net.perturbation = Perturbation(p["embedding_noise"], int(torch.randint(2**62, ())))
         return net
 
     def _content_scale(self, split: Split) -> torch.Tensor | None:
@@ -247,26 +281,13 @@ class FusionGraph(TorchRecommender):
         return torch.from_numpy(items.astype(np.int64)), torch.from_numpy(position)
 
     def _attach_content_channel(self, split: Split) -> None:
-        """The fixed content channel: unit content vectors of items and mean content profiles of users.
+        """The fixed content channel (:class:`~fusionrec.models.content_channel.ContentChannel`), when weighted."""
+        from fusionrec.models.content_channel import ContentChannel
 
-        With weight ``w = content_similarity_weight`` the score gains ``w x``
-        the mean content similarity between the item and the user's training
-        items (a parameter-free content-kNN prior that generalises to cold
-        items); nothing of it is learned, so it is rebuilt from the data.
-        """
-        from fusionrec.models.content_knn import ContentSpace
-
-        self._content_space, self._content_channel = None, None
-        dataset = split.dataset
-        if not dataset.features or not self.params["content_similarity_weight"]:
-            return
-        masks = _masks_of(dataset)
-        space = ContentSpace(dataset.features, masks)
-        content = space.transform(dataset.features, masks)  # (n_items, D_content)
-        train = split.train.to_csr()
-        counts = np.maximum(np.diff(train.indptr), 1).astype(np.float32)
-        profiles = np.asarray(train @ content, dtype=np.float32) / counts[:, None]  # (n_users, D_content)
-        self._content_space, self._content_channel = space, (profiles, content)
+        weight = self.params["content_similarity_weight"]
+        prior = self.params["content_similarity_prior"]
+        used = split.dataset.features and weight
+        self._content_channel = ContentChannel.build(split, weight, prior) if used else None
 
     def batches(self, split: Split, rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, ...]]:
         """Shuffled users with training items, ``batch_size`` at a time: ``(users, rows, items)``.
@@ -281,8 +302,6 @@ class FusionGraph(TorchRecommender):
         assert self.module_ is not None
         nets = _nets(self.module_)
         if self._degree_pruner is not None:
-            from fusionrec.models.graph import SparseOperator
-
             pruned = SparseOperator(self._degree_pruner.sample(rng))
             for net in nets:
                 net.user_graph = pruned
@@ -345,9 +364,7 @@ class FusionGraph(TorchRecommender):
         channel = self._content_channel
         if channel is None:
             return users, items
-        profiles, content = channel
-        weight = np.float32(self.params["content_similarity_weight"])
-        return np.hstack([users, weight * profiles]), np.hstack([items, content])
+        return np.hstack([users, channel.user_columns()]), np.hstack([items, channel.items])
 
     def content_item_vectors(self, features: Mapping[str, np.ndarray], masks: Mapping[str, np.ndarray]) -> np.ndarray:
         """Vectors of items known only by content, in the space of :meth:`item_embeddings`.
@@ -373,9 +390,9 @@ class FusionGraph(TorchRecommender):
         features = {m: v for m, v in features.items() if m in used}
         masks = {m: v for m, v in masks.items() if m in used}
         learned = self._learned_content_vectors(features, masks)
-        if self._content_space is None:
+        if self._content_channel is None:
             return learned
-        return np.hstack([learned, self._content_space.transform(features, masks)])
+        return np.hstack([learned, self._content_channel.new_item_columns(features, masks)])
 
     def _learned_content_vectors(
         self, features: Mapping[str, np.ndarray], masks: Mapping[str, np.ndarray]
@@ -417,13 +434,14 @@ class FusionGraph(TorchRecommender):
         """
         per_member = [_explained_unit_parts(net) for net in self._nets()]
         result = {name: _joined([parts[name] for parts in per_member]) for name in per_member[0]}
-        if self._content_space is None:
+        channel = self._content_channel
+        if channel is None:
             return result
         dataset = self._require_fitted().dataset
-        blocks = self._content_space.blocks(dataset.features, _masks_of(dataset))  # each (n_items, D_content)
+        blocks = channel.item_blocks(dataset.features, feature_masks(dataset))  # each (n_items, D_content)
         for name, learned in result.items():
-            channel = blocks.get(name, np.zeros((len(learned), self._content_space.dim), np.float32))
-            result[name] = np.hstack([learned, channel])
+            block = blocks.get(name, np.zeros((len(learned), channel.space.dim), np.float32))
+            result[name] = np.hstack([learned, block])
         return result
 
     def _nets(self) -> list[FusionGraphNet]:
@@ -437,7 +455,7 @@ class FusionGraph(TorchRecommender):
         from fusionrec.models.knn_graph import modality_graph
 
         dataset = split.dataset
-        masks = {m: dataset.feature_mask(m) for m in dataset.features}
+        masks = feature_masks(dataset)
         return modality_graph(dataset.features, self.params["knn_k"], masks, self.params["modality_weights"])
 
     def _query_graph(
@@ -484,35 +502,29 @@ def _explained_unit_parts(net: FusionGraphNet) -> dict[str, np.ndarray]:
         return {name: (part / norm).numpy().astype(np.float32) for name, part in parts.items()}
 
 
-def _masks_of(dataset: Any) -> dict[str, np.ndarray]:
-    return {m: dataset.feature_mask(m) for m in dataset.features}
-
-
 def _unit(values: torch.Tensor) -> np.ndarray:
     return F.normalize(values.detach(), dim=1).numpy().astype(np.float32)
 
 
-def _check(
-    dim: int,
-    n_layers: int,
-    n_item_graph_layers: int,
-    temperature: float,
-    id_dropout: float,
-    negatives: str,
-    members: int,
-) -> None:
+def _check(params: dict[str, Any]) -> None:
+    """Raise one ConfigError naming every invalid hyper-parameter with what it must be."""
+    p = params
     problems = []
-    if dim < 1:
-        problems.append(f"embedding_dim={dim} (>= 1)")
-    if n_layers < 0 or n_item_graph_layers < 1:
-        problems.append(f"n_layers={n_layers} (>= 0), n_item_graph_layers={n_item_graph_layers} (>= 1)")
-    if temperature <= 0:
-        problems.append(f"temperature={temperature} (> 0; 0.1 to 0.3 is usual)")
-    if not 0 <= id_dropout < 1:
-        problems.append(f"id_dropout={id_dropout} (in [0, 1))")
-    if negatives not in ("train", "all"):
-        problems.append(f"negatives={negatives!r} ('train' or 'all')")
-    if members < 1:
-        problems.append(f"members={members} (>= 1; 1 = a single model)")
+    if p["embedding_dim"] < 1:
+        problems.append(f"embedding_dim={p['embedding_dim']} (>= 1)")
+    if p["n_layers"] < 0 or p["n_item_graph_layers"] < 1:
+        problems.append(f"n_layers={p['n_layers']} (>= 0), n_item_graph_layers={p['n_item_graph_layers']} (>= 1)")
+    if p["temperature"] <= 0:
+        problems.append(f"temperature={p['temperature']} (> 0; 0.1 to 0.3 is usual)")
+    if not 0 <= p["id_dropout"] < 1:
+        problems.append(f"id_dropout={p['id_dropout']} (in [0, 1))")
+    if p["negatives"] not in ("train", "all"):
+        problems.append(f"negatives={p['negatives']!r} ('train' or 'all')")
+    if p["members"] < 1:
+        problems.append(f"members={p['members']} (>= 1; 1 = a single model)")
+    if p["member_training"] not in ("joint", "apart"):
+        problems.append(f"member_training={p['member_training']!r} ('joint' or 'apart')")
+    usual = {"embedding_noise": "0.1", "content_prior": "5 to 20", "content_similarity_prior": "5 to 20"}
+    problems += [f"{name}={p[name]} (>= 0; 0 = off, {hint} usual)" for name, hint in usual.items() if p[name] < 0]
     if problems:
         raise ConfigError(f"FusionGraph got invalid hyper-parameters: {'; '.join(problems)}")

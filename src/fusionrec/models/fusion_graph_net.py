@@ -18,7 +18,7 @@ from fusionrec.models.graph import propagate
 
 if TYPE_CHECKING:
     from fusionrec.fusion.base import ModalityFusion
-    from fusionrec.models.graph import SparseOperator
+    from fusionrec.models.graph import Perturbation, SparseOperator
 
 ID = "id"
 
@@ -52,6 +52,7 @@ class FusionGraphNet(nn.Module):
         self.item_graph: SparseOperator | None = None
         self.content_scale: torch.Tensor | None = None  # (n_items, 1) weight of each item's content; None = 1
         self.n_layers, self.n_item_graph_layers, self.item_graph_weight = 2, 1, 1.0
+        self.perturbation: Perturbation | None = None  # of each propagated layer, in training mode only
 
     def item_parts(self, id_keep: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Layer-0 item vectors split by source: ``{"id": (n_items, d), modality: (n_items, d)}``.
@@ -70,9 +71,14 @@ class FusionGraphNet(nn.Module):
         return parts
 
     def propagate_items(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Behaviour graph + content graph: final user (n_users, d) and item (n_items, d) vectors."""
+        """Behaviour graph + content graph: final user (n_users, d) and item (n_items, d) vectors.
+
+        In training mode each propagated layer goes through ``perturbation`` (see
+        :class:`~fusionrec.models.graph.Perturbation`); in eval mode the result is exact and linear.
+        """
         assert self.user_graph is not None, "build() attaches the user-item graph"
-        final = propagate(self.user_graph, torch.cat([users, items]), self.n_layers)
+        perturbation = self.perturbation if self.training else None
+        final = propagate(self.user_graph, torch.cat([users, items]), self.n_layers, perturbation)
         final_users, final_items = final[: self.n_users], final[self.n_users :]
         if self.item_graph is not None and self.item_graph_weight:
             final_items = final_items + self.item_graph_weight * self.item_graph_power(items)

@@ -146,21 +146,56 @@ def _scipy_product() -> Any:
     return ScipyProduct
 
 
-def propagate(operator: SparseOperator, ego: torch.Tensor, n_layers: int) -> torch.Tensor:
+def propagate(
+    operator: SparseOperator, ego: torch.Tensor, n_layers: int, perturbation: Perturbation | None = None
+) -> torch.Tensor:
     """LightGCN propagation: the mean of ``ego, A ego, ..., A^n_layers ego``.
 
     Args:
         operator: the (n, n) normalised adjacency.
         ego: float32 (n, d) layer-0 embeddings (users first, then items).
         n_layers: number of propagation steps; 0 returns ``ego``.
+        perturbation: applied to each propagated layer, and the next layer propagates the
+            perturbed one (SimGCL's noise; for training only). None = exact.
 
     Returns:
         float32 (n, d) final embeddings.
     """
     layers = [ego]
     for _ in range(n_layers):
-        layers.append(operator @ layers[-1])
+        layer = operator @ layers[-1]
+        layers.append(layer if perturbation is None else perturbation(layer))
     total = layers[0]
     for layer in layers[1:]:
         total = total + layer
     return total / (n_layers + 1)
+
+
+class Perturbation:
+    """``values + radius * sign(values) * unit(uniform noise)``, row by row (SimGCL's perturbation).
+
+    Each row moves by exactly ``radius`` in a random direction of its own
+    orthant, so no coordinate changes sign: the vector turns a little but
+    stays on its side of every axis. The noise is one random byte per
+    element from numpy's generator (uniform on 256 levels, enough for a
+    direction): torch's CPU generator takes about 17 ms for the 2 million
+    floats of a TikTok layer, numpy 4 ms for as many bytes.
+
+    Args:
+        radius: length of each row's displacement (> 0).
+        seed: seed of the noise generator.
+    """
+
+    def __init__(self, radius: float, seed: int) -> None:
+        self.radius = radius
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, values: torch.Tensor) -> torch.Tensor:
+        """float (n, d) ``values`` plus the noise; the noise is a constant for autograd."""
+        import torch
+
+        n, d = values.shape
+        noise = torch.from_numpy(self.rng.integers(0, 256, size=(n, d), dtype=np.uint8))
+        noise = noise.to(values.dtype).add_(0.5)  # (n, d) uniform on (0, 256)
+        noise.mul_(torch.rsqrt(noise.square().sum(dim=1, keepdim=True)).mul_(self.radius))  # rows of length radius
+        return values + noise.copysign_(values.detach())

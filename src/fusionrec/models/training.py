@@ -316,6 +316,11 @@ def _adam(module: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer
         return torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
 
 
+def valid_figure(model: TorchRecommender, split: Split, valid_metric: str = "recall@20") -> float:
+    """``valid_metric`` of ``model``'s current state on ``split.valid`` (what early stopping reads)."""
+    return _Validator(model, split, valid_metric)(0)[0]
+
+
 class _Validator:
     """Evaluates one metric on ``split.valid`` with the model's current state."""
 
