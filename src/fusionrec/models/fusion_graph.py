@@ -132,8 +132,8 @@ class FusionGraph(TorchRecommender):
         align_weight: float = 0.0,
         init_std: float = 0.1,
         item_ids: bool = True,
-        content_similarity_weight: float = 0.0,
-        content_similarity_prior: float = 0.0,
+        content_similarity_weight: float = 0.2,
+        content_similarity_prior: float = 10.0,
         min_batches: int = 8,
         bf16_scores: bool | None = None,
         negatives: NegativePool = "train",
@@ -142,7 +142,7 @@ class FusionGraph(TorchRecommender):
         content_prior: float = 0.0,
         members: int = 1,
         member_training: str = "joint",
-        embedding_noise: float = 0.0,
+        embedding_noise: float = 0.1,
         train_config: TrainConfig | dict[str, Any] | None = None,
     ) -> None:
         super().__init__(
