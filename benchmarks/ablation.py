@@ -8,7 +8,9 @@ evaluated on test at the valid-chosen point:
 * ``content only``: no item ID embeddings, items are known only by their
   features (users keep theirs);
 * ``behaviour only``: no content at all (LightGCN with the flagship's
-  softmax training).
+  softmax training);
+* ``no content channel``: every modality in the learned tower, but without
+  the fixed content-similarity channel (where the flagship's settings use it).
 
 Settings are the flagship's tuned ones from ``benchmarks/multimodal.py``.
 
@@ -41,7 +43,7 @@ def main() -> int:
     results = []
     for dataset in args.datasets:
         split = load_dataset(data_dir, dataset)
-        for label, variant, params in variants(split):
+        for label, variant, params in variants(split, _uses_channel(dataset)):
             if args.variants and label not in args.variants and label != "all":
                 continue
             reused = reused_full_run(args.reuse, dataset, args.seeds) if label == "all" else None
@@ -88,15 +90,26 @@ def reused_full_run(folder: Path | None, dataset: str, n_seeds: int) -> dict[str
     return result if result.get("seeds") == list(range(n_seeds)) else None
 
 
-def variants(split: Any) -> list[tuple[str, Any, dict[str, Any]]]:
-    """``(label, split, extra params)`` for: all, each modality removed, content only, behaviour only."""
+def variants(split: Any, channel: bool = False) -> list[tuple[str, Any, dict[str, Any]]]:
+    """``(label, split, extra params)``: all, each modality removed, content only, behaviour only, and
+    no content channel when ``channel`` (the flagship's settings use one)."""
     modalities = split.dataset.modalities
     chosen = [("all", split, {})]
     for modality in modalities:
         chosen.append((f"-{modality}", without(split, [modality]), {}))
     chosen.append(("content only", split, {"item_ids": False}))
     chosen.append(("behaviour only", without(split, modalities), {}))
+    if channel and modalities:
+        chosen.append(("no content channel", split, {"content_similarity_weight": 0.0}))
     return chosen
+
+
+def _uses_channel(dataset: str) -> bool:
+    """Whether the flagship's settings for ``dataset`` weigh the fixed content channel."""
+    from fusionrec.models.fusion_graph import FusionGraph
+
+    params = {**FusionGraph().params, **TUNED.get((dataset, FLAGSHIP), {}).get("params", {})}
+    return bool(params["content_similarity_weight"])
 
 
 def without(split: Any, modalities: list[str]) -> Any:

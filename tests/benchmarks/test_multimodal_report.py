@@ -96,3 +96,14 @@ def test_ablation_report_gives_each_variant_its_change_against_all(tmp_path: Pat
     assert "| a | -image | text |" in table and "| -0.0200 |" in table
     assert "| b | behaviour only | none |" in table and "| +0.0100 |" in table
     assert (tmp_path / "ablation.png").stat().st_size > 0
+
+
+def test_ablation_removes_each_modality_and_the_content_channel_only_where_the_flagship_uses_it() -> None:
+    ablation = benchmark_module("ablation")
+    split = checkerboard_split()
+    modalities = split.dataset.modalities
+    labels = [label for label, _, _ in ablation.variants(split, channel=False)]
+    assert labels == ["all", *[f"-{m}" for m in modalities], "content only", "behaviour only"]
+    with_channel = {label: params for label, _, params in ablation.variants(split, channel=True)}
+    assert with_channel["no content channel"] == {"content_similarity_weight": 0.0}
+    assert ablation._uses_channel("tiktok") and not ablation._uses_channel("ml100k-mm")
