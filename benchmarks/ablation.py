@@ -18,6 +18,7 @@ Usage::
 
     python benchmarks/ablation.py --out results/ablation --datasets tiktok ml100k-mm --seeds 3
     python benchmarks/ablation.py --out results/ablation --reuse results/multimodal  # 'all' = the benchmark's runs
+    python benchmarks/ablation.py --out results/ablation --datasets tiktok  # replaces tiktok's rows, keeps the rest
 
 Writes ``<out>/ablation.md``, ``<out>/ablation.json`` and ``<out>/ablation.png``.
 """
@@ -53,7 +54,7 @@ def main() -> int:
                 continue
             print(f"ablation {dataset}: {label}", flush=True)
             results.append(run_variant(dataset, label, variant, params, args))
-    write_ablation(results, Path(args.out))
+    write_ablation(kept_rows(Path(args.out), args.datasets) + results, Path(args.out))
     print((Path(args.out) / "ablation.md").read_text(encoding="utf-8"))
     return 0
 
@@ -137,6 +138,15 @@ def run_variant(
     result["model"] = label
     result["modalities"] = split.dataset.modalities
     return result
+
+
+def kept_rows(out: Path, datasets: list[str]) -> list[dict[str, Any]]:
+    """The rows of ``out/ablation.json`` for data sets other than ``datasets``: a run over some data sets
+    replaces their rows and keeps the others' (a data set's rows are always all from one run)."""
+    from fusionrec.evaluation.report import load_results
+
+    path = out / "ablation.json"
+    return [row for row in load_results(path) if row["dataset"] not in datasets] if path.is_file() else []
 
 
 def write_ablation(results: list[dict[str, Any]], out: Path) -> None:

@@ -107,3 +107,12 @@ def test_ablation_removes_each_modality_and_the_content_channel_only_where_the_f
     with_channel = {label: params for label, _, params in ablation.variants(split, channel=True)}
     assert with_channel["no content channel"] == {"content_similarity_weight": 0.0}
     assert ablation._uses_channel("tiktok") and not ablation._uses_channel("ml100k-mm")
+
+
+def test_ablation_run_over_some_datasets_keeps_the_rows_of_the_others(tmp_path: Path) -> None:
+    ablation = benchmark_module("ablation")
+    assert ablation.kept_rows(tmp_path, ["a"]) == []
+    rows = [{"dataset": "a", "model": "all"}, {"dataset": "b", "model": "all"}, {"dataset": "b", "model": "-x"}]
+    (tmp_path / "ablation.json").write_text(json.dumps(rows))
+    assert ablation.kept_rows(tmp_path, ["a"]) == rows[1:]
+    assert ablation.kept_rows(tmp_path, ["a", "b"]) == []
