@@ -52,6 +52,18 @@ def test_docstring_examples_run(module_name: str) -> None:
     assert result.failed == 0
 
 
+def test_all_feature_masks_gives_every_modality_a_mask_all_usable_where_none_was_given() -> None:
+    from fusionrec.testing.datasets import image_only_split
+
+    dataset = image_only_split(seed=1).dataset
+    dataset.feature_masks["text"] = np.arange(dataset.n_items) % 2 == 0
+    del dataset.feature_masks["image"]
+    masks = dataset.all_feature_masks()
+    assert sorted(masks) == ["image", "text"]
+    assert masks["image"].all() and masks["image"].shape == (dataset.n_items,)
+    np.testing.assert_array_equal(masks["text"], np.arange(dataset.n_items) % 2 == 0)
+
+
 def test_with_modalities_keeps_the_named_features_and_leaves_the_original_alone() -> None:
     from fusionrec.errors import ConfigError
     from fusionrec.testing.datasets import image_only_split

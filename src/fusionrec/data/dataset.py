@@ -89,6 +89,10 @@ class Dataset:
         mask = self.feature_masks.get(modality)
         return np.ones(self.n_items, dtype=bool) if mask is None else mask
 
+    def all_feature_masks(self) -> dict[str, np.ndarray]:
+        """``{modality: bool (n_items,)}`` usable rows of every feature array (:meth:`feature_mask` of each)."""
+        return {m: self.feature_mask(m) for m in self.features}
+
     def item_titles(self, item_indices: np.ndarray | list[int]) -> list[str]:
         """Titles for display; falls back to the raw item id."""
         raw_ids = self.items.id(item_indices)

@@ -27,7 +27,17 @@ def require_features(split: Split, model: str) -> None:
 
 def content_tensors(dataset: Dataset) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """``({modality: float32 (n_items, d_m)}, {modality: bool (n_items,)})`` of every modality, sorted."""
-    return as_tensors(dataset.features, {m: dataset.feature_mask(m) for m in dataset.features})
+    return as_tensors(dataset.features, dataset.all_feature_masks())
+
+
+def interaction_fade(split: Split, prior: float) -> np.ndarray:
+    """float32 (n_items, 1) ``prior / (prior + d)``, ``d`` each item's training interactions (> 0 ``prior``).
+
+    Content weighed by it speaks for the items behaviour knows little about and
+    falls silent as interactions accumulate; items without any keep all of it.
+    """
+    degree = np.bincount(split.train.item_index, minlength=split.n_items).astype(np.float32)
+    return (prior / (prior + degree))[:, None].astype(np.float32)
 
 
 def as_tensors(

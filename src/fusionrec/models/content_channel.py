@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fusionrec.models.content import interaction_fade
 from fusionrec.models.content_knn import ContentSpace
 
 if TYPE_CHECKING:
-    from fusionrec.data.dataset import Dataset, Split
+    from fusionrec.data.dataset import Split
 
 
 @dataclass
@@ -56,16 +57,14 @@ class ContentChannel:
     def build(cls, split: Split, weight: float, prior: float = 0.0) -> ContentChannel:
         """The channel of ``split``'s catalog and training interactions (``prior`` 0 = no fade)."""
         dataset = split.dataset
-        masks = feature_masks(dataset)
+        masks = dataset.all_feature_masks()
         space = ContentSpace(dataset.features, masks)
         content = space.transform(dataset.features, masks)  # (n_items, D)
         train = split.train.to_csr()
         counts = np.maximum(np.diff(train.indptr), 1).astype(np.float32)
         profiles = np.asarray(train @ content, dtype=np.float32) / counts[:, None]  # (n_users, D)
-        fade = None
-        if prior > 0:
-            degree = np.bincount(split.train.item_index, minlength=split.n_items).astype(np.float32)
-            fade = (prior / (prior + degree))[:, None].astype(np.float32)  # (n_items, 1)
+        fade = interaction_fade(split, prior) if prior > 0 else None  # (n_items, 1)
+        if fade is not None:
             content = content * fade
         return cls(space, weight, profiles, content, fade)
 
@@ -83,8 +82,3 @@ class ContentChannel:
         if self.fade is None:
             return blocks
         return {name: block * self.fade for name, block in blocks.items()}
-
-
-def feature_masks(dataset: Dataset) -> dict[str, np.ndarray]:
-    """``{modality: bool (n_items,)}`` usable rows of every feature array of a dataset."""
-    return {m: dataset.feature_mask(m) for m in dataset.features}

@@ -43,7 +43,7 @@ class ContentKNN(Recommender):
     def _fit(self, split: Split) -> None:
         require_features(split, self.name)
         dataset = split.dataset
-        self.item_vectors_ = content_vectors(dataset.features, {m: dataset.feature_mask(m) for m in dataset.features})
+        self.item_vectors_ = content_vectors(dataset.features, dataset.all_feature_masks())
 
     def score_users(self, user_index: np.ndarray) -> np.ndarray:
         """float32 (n, n_items) scores: user profile (n, D) @ item vectors (D, n_items)."""

@@ -96,8 +96,7 @@ class FREEDOM(PairwiseRecommender):
 
         require_features(split, self.name)
         dataset = split.dataset
-        masks_np = {m: dataset.feature_mask(m) for m in dataset.features}
-        item_graph = modality_graph(dataset.features, self.knn_k, masks_np, self.modality_weights)
+        item_graph = modality_graph(dataset.features, self.knn_k, dataset.all_feature_masks(), self.modality_weights)
         features, masks = content_tensors(dataset)
         train = split.train.to_csr()
         module = FreedomModule(split.n_users, split.n_items, self.embedding_dim, features, masks)

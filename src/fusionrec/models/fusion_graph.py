@@ -39,8 +39,7 @@ import torch  # this module is imported only when a FusionGraph is built (see MO
 import torch.nn.functional as F
 
 from fusionrec.errors import ConfigError
-from fusionrec.models.content import as_tensors, content_tensors, trained_items
-from fusionrec.models.content_channel import feature_masks
+from fusionrec.models.content import as_tensors, content_tensors, interaction_fade, trained_items
 from fusionrec.models.freedom import DegreePruner
 from fusionrec.models.fusion_graph_net import ID, FusionGraphMembers, FusionGraphNet
 from fusionrec.models.graph import Perturbation, SparseOperator, normalized_adjacency
@@ -261,8 +260,7 @@ class FusionGraph(TorchRecommender):
         prior = self.params["content_prior"]
         if not prior:
             return None
-        degree = np.bincount(split.train.item_index, minlength=split.n_items).astype(np.float32)
-        return torch.from_numpy(prior / (prior + degree))[:, None]
+        return torch.from_numpy(interaction_fade(split, prior))
 
     def _softmax_catalog(self, trained: np.ndarray) -> tuple[torch.Tensor, torch.Tensor] | None:
         """``(items, position)`` of the softmax's catalog: int64 item indices and each item's column (-1 = out).
@@ -438,7 +436,7 @@ class FusionGraph(TorchRecommender):
         if channel is None:
             return result
         dataset = self._require_fitted().dataset
-        blocks = channel.item_blocks(dataset.features, feature_masks(dataset))  # each (n_items, D_content)
+        blocks = channel.item_blocks(dataset.features, dataset.all_feature_masks())  # each (n_items, D_content)
         for name, learned in result.items():
             block = blocks.get(name, np.zeros((len(learned), channel.space.dim), np.float32))
             result[name] = np.hstack([learned, block])
@@ -455,7 +453,7 @@ class FusionGraph(TorchRecommender):
         from fusionrec.models.knn_graph import modality_graph
 
         dataset = split.dataset
-        masks = feature_masks(dataset)
+        masks = dataset.all_feature_masks()
         return modality_graph(dataset.features, self.params["knn_k"], masks, self.params["modality_weights"])
 
     def _query_graph(
