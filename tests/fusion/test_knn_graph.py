@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fusionrec.errors import ConfigError, FeatureShapeError
-from fusionrec.models.knn_graph import knn_graph, modality_graph
+from fusionrec.models.knn_graph import Whitening, knn_graph, modality_graph
 
 
 def dense_knn(values: np.ndarray, k: int) -> np.ndarray:
@@ -70,6 +70,46 @@ def test_modality_graph_is_a_weighted_sum_of_normalised_graphs() -> None:
     assert equal.shape == (40, 40)
     assert equal.nnz >= image_only.nnz
     np.testing.assert_allclose(image_only.toarray(), modality_graph({"image": features["image"]}, k=5).toarray())
+
+
+def test_whitening_decorrelates_the_catalog_and_keeps_unusable_rows_zero() -> None:
+    rng = np.random.default_rng(5)
+    mixing = rng.normal(size=(4, 4))
+    values = (rng.normal(size=(300, 4)) @ mixing + 20.0).astype(np.float32)  # correlated, far from the origin
+    values[7] = 0.0
+    mask = np.ones(300, dtype=bool)
+    mask[3] = False
+    transform = Whitening.fit(values, mask)
+    whitened = transform(values)
+    usable = np.setdiff1d(np.arange(300), [7])  # the masked row is not fitted on, but is transformed
+    kept = np.setdiff1d(usable, [3])
+    np.testing.assert_allclose(np.cov(whitened[kept].T), np.eye(4), atol=1e-6)
+    np.testing.assert_allclose(whitened[kept].mean(axis=0), 0.0, atol=1e-4)
+    assert np.all(whitened[7] == 0), "an all-zero (unusable) row stays unusable"
+    np.testing.assert_allclose(transform(values[:5]), whitened[:5], atol=1e-6)
+
+
+def test_whitening_a_catalog_with_fewer_items_than_dimensions_keeps_its_subspace() -> None:
+    rng = np.random.default_rng(7)
+    catalog = rng.normal(size=(5, 20))  # 5 items span 4 directions around their mean
+    transform = Whitening.fit(catalog)
+    assert transform.projection.shape == (20, 4)
+    outside = catalog.mean(axis=0) + 1e3 * np.linalg.svd(catalog - catalog.mean(axis=0))[2][-1]
+    np.testing.assert_allclose(transform(outside[None]), 0.0, atol=1e-6)  # no variance there: not amplified
+
+
+def test_whitened_graph_finds_neighbours_by_what_sets_items_apart() -> None:
+    rng = np.random.default_rng(6)
+    shared = np.full((60, 8), 10.0)  # a common component that dominates raw cosine
+    values = shared + rng.normal(size=(60, 8))
+    values[1] = values[0] + 0.01 * rng.normal(size=8)  # item 1 is item 0 up to noise
+    values[:, 0] *= 25.0  # one dimension with a large spread that raw cosine follows
+    raw = modality_graph({"image": values}, k=2).toarray()
+    whitened = modality_graph({"image": values}, k=2, whiten=["image"]).toarray()
+    assert whitened[0, 1] > 0 and whitened[1, 0] > 0
+    assert not np.array_equal(raw > 0, whitened > 0)
+    with pytest.raises(FeatureShapeError, match="at least 2 usable rows"):
+        Whitening.fit(np.zeros((5, 3)))
 
 
 def test_bad_arguments_are_explained() -> None:

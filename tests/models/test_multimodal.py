@@ -58,11 +58,23 @@ def cold_split() -> Split:
 
 @pytest.fixture(
     scope="module",
-    params=[(0.0, 1, 0.0, 0.0), (2.0, 1, 0.0, 0.0), (2.0, 2, 0.0, 0.0), (0.0, 1, 5.0, 0.0), (0.5, 1, 0.0, 3.0)],
-    ids=["learned", "with-content-channel", "two-members-and-content-channel", "content-prior", "faded-channel"],
+    params=[
+        (0.0, 1, 0.0, 0.0, None),
+        (2.0, 1, 0.0, 0.0, None),
+        (2.0, 2, 0.0, 0.0, None),
+        (0.0, 1, 5.0, 0.0, None),
+        (0.5, 1, 0.0, 3.0, ["image", "text"]),
+    ],
+    ids=[
+        "learned",
+        "with-content-channel",
+        "two-members-and-content-channel",
+        "content-prior",
+        "faded-channel-whitened-graphs",
+    ],
 )
 def fitted_flagship(cold_split: Split, request: pytest.FixtureRequest) -> Recommender:
-    weight, members, prior, channel_prior = request.param
+    weight, members, prior, channel_prior, whitened = request.param
     model = build_model(
         "fusiongraph",
         embedding_dim=16,
@@ -71,6 +83,7 @@ def fitted_flagship(cold_split: Split, request: pytest.FixtureRequest) -> Recomm
         content_similarity_prior=channel_prior,
         members=members,
         content_prior=prior,
+        graph_whitening=whitened,
         train_config=KNOWN_ANSWER,
     )
     return model.fit(cold_split)

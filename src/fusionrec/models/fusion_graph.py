@@ -107,6 +107,9 @@ class FusionGraph(TorchRecommender):
         embedding_noise: radius of the random perturbation added to every propagated layer of the
             user-item graph in training (SimGCL's uniform noise, :class:`~fusionrec.models.graph.Perturbation`);
             0 = off. Scoring, evaluation and explanations use the exact propagation.
+        graph_whitening: modalities whose item-item graph compares PCA-whitened features
+            (:class:`~fusionrec.models.knn_graph.Whitening`, fitted on the catalog) instead of raw ones;
+            new items are whitened with the catalog's transform. None = raw features for every modality.
         train_config: optimisation settings; keys a dict leaves out take :attr:`train_defaults`
             (``batch_size`` counts users: a batch is every training item of that many users).
     """
@@ -142,6 +145,7 @@ class FusionGraph(TorchRecommender):
         members: int = 1,
         member_training: str = "joint",
         embedding_noise: float = 0.1,
+        graph_whitening: list[str] | None = None,
         train_config: TrainConfig | dict[str, Any] | None = None,
     ) -> None:
         super().__init__(
@@ -171,6 +175,7 @@ class FusionGraph(TorchRecommender):
             members=members,
             member_training=member_training,
             embedding_noise=embedding_noise,
+            graph_whitening=graph_whitening,
         )
         _check(self.params)
         self._positives: tuple[np.ndarray, sp.csr_matrix] | None = None
@@ -454,25 +459,29 @@ class FusionGraph(TorchRecommender):
 
         dataset = split.dataset
         masks = dataset.all_feature_masks()
-        return modality_graph(dataset.features, self.params["knn_k"], masks, self.params["modality_weights"])
+        p = self.params
+        whiten = p["graph_whitening"] or ()
+        return modality_graph(dataset.features, p["knn_k"], masks, p["modality_weights"], whiten=whiten)
 
     def _query_graph(
         self, split: Split, features: Mapping[str, np.ndarray], masks: Mapping[str, np.ndarray]
     ) -> sp.csr_matrix:
         """Rows of the content graph for new items: weight / k on each of their catalog neighbours."""
-        from fusionrec.models.knn_graph import knn_query, normalized_weights
+        from fusionrec.models.knn_graph import Whitening, knn_query, normalized_weights
 
         dataset = split.dataset
+        whiten = self.params["graph_whitening"] or ()
         share = normalized_weights(sorted(dataset.features), self.params["modality_weights"])
         n = len(next(iter(features.values())))
         total: sp.csr_matrix | None = None
         for name in sorted(dataset.features):
             if name not in features:
                 continue
-            catalog_mask = dataset.feature_mask(name)
-            graph = knn_query(
-                features[name], dataset.features[name], self.params["knn_k"], masks.get(name), catalog_mask
-            )
+            catalog_mask, queries, catalog = dataset.feature_mask(name), features[name], dataset.features[name]
+            if name in whiten:  # compared in the catalog graph's space
+                transform = Whitening.fit(catalog, catalog_mask)
+                queries, catalog = transform(queries), transform(catalog)
+            graph = knn_query(queries, catalog, self.params["knn_k"], masks.get(name), catalog_mask)
             k = max(1, min(self.params["knn_k"], int(catalog_mask.sum())))
             graph = graph * (share[name] / k)  # = D^-1/2 A D^-1/2 with k neighbours per row
             total = graph if total is None else total + graph

@@ -18,7 +18,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -100,6 +101,7 @@ def modality_graph(
     masks: Mapping[str, np.ndarray] | None = None,
     weights: Mapping[str, float] | None = None,
     chunk_size: int = 1024,
+    whiten: Collection[str] = (),
 ) -> sp.csr_matrix:
     """A weighted sum of the symmetric-normalised kNN graphs of several modalities (FREEDOM's frozen graph).
 
@@ -109,6 +111,7 @@ def modality_graph(
         masks: ``{modality: bool (n_items,)}`` usable rows.
         weights: ``{modality: weight}``; None weighs every modality equally. Normalised to sum to one.
         chunk_size: see :func:`knn_graph`.
+        whiten: modalities compared after :class:`Whitening` (fitted on their usable rows), not raw.
 
     Returns:
         float32 CSR (n_items, n_items), each modality's graph ``D^-1/2 A D^-1/2``.
@@ -120,10 +123,61 @@ def modality_graph(
     share = normalized_weights(list(features), weights)
     total: sp.csr_matrix | None = None
     for name, values in features.items():
-        graph = symmetric_normalize(knn_graph(values, k, (masks or {}).get(name), chunk_size)) * share[name]
+        mask = (masks or {}).get(name)
+        compared = Whitening.fit(values, mask)(values) if name in whiten else values
+        graph = symmetric_normalize(knn_graph(compared, k, mask, chunk_size)) * share[name]
         total = graph if total is None else total + graph
     assert total is not None
     return total.tocsr().astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Whitening:
+    """PCA whitening ``x -> (x - mean) V diag(var + eps)^-1/2``, fitted on a catalog's usable rows.
+
+    Raw cosine is dominated by what every item shares: on TikTok the image
+    features of two random items have a mean cosine of 0.86. Whitened, every
+    direction of the catalog's variation counts the same, and neighbours are
+    found by what sets an item apart. Rows that were unusable (all zero, not
+    finite) stay zero, so they stay unusable after the transform.
+
+    Example:
+        >>> values = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
+        >>> whitened = Whitening.fit(values)(values)
+        >>> bool(np.allclose(np.cov(whitened.T), np.eye(4), atol=0.05))
+        True
+    """
+
+    mean: np.ndarray  # float64 (d,)
+    projection: np.ndarray  # float64 (d, r): the r kept eigenvectors over the square roots of their variances
+
+    @classmethod
+    def fit(cls, features: np.ndarray, mask: np.ndarray | None = None, eps: float = 1e-6) -> Whitening:
+        """Fit on the usable rows of float (n, d) ``features``.
+
+        Directions whose variance is below ``eps`` x the largest are dropped, not blown up: with fewer
+        items than dimensions the catalog spans a subspace only, and a new item's component outside it
+        would otherwise swamp its whitened vector.
+        """
+        _, usable = _unit_rows(features, mask)
+        if usable.sum() < 2:
+            raise FeatureShapeError(
+                f"whitening needs at least 2 usable rows, got {int(usable.sum())}; "
+                "give more items this modality's features or compare it raw (leave it out of graph_whitening)"
+            )
+        rows = np.asarray(features, dtype=np.float64)[usable]
+        mean = rows.mean(axis=0)
+        variances, vectors = np.linalg.eigh(np.cov(rows - mean, rowvar=False).reshape(len(mean), len(mean)))
+        kept = variances > eps * max(float(variances.max()), 1e-300)
+        return cls(mean=mean, projection=vectors[:, kept] / np.sqrt(variances[kept]))
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        """float32 (n, r) whitened rows; rows that were unusable stay all zero."""
+        _, usable = _unit_rows(features, None)
+        values = np.asarray(features, dtype=np.float64)
+        result = np.zeros((len(values), self.projection.shape[1]), dtype=np.float32)
+        result[usable] = (values[usable] - self.mean) @ self.projection
+        return result
 
 
 def _unit_rows(features: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
