@@ -1,8 +1,8 @@
 """Valid-only: ens.py SEED -> whitened W(s), raw R(s), whitened W(s+1000), and the mean-score ensembles W+R, W+W'."""
-import json, os, sys, time
+import json, os, sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
-import numpy as np, torch
+import torch
 torch.set_num_threads(1)
 from multimodal import TUNED, load_dataset
 from fusionrec.evaluation.benchmark import build_for_seed
