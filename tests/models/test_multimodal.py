@@ -59,11 +59,12 @@ def cold_split() -> Split:
 @pytest.fixture(
     scope="module",
     params=[
-        (0.0, 1, 0.0, 0.0, None),
-        (2.0, 1, 0.0, 0.0, None),
-        (2.0, 2, 0.0, 0.0, None),
-        (0.0, 1, 5.0, 0.0, None),
-        (0.5, 1, 0.0, 3.0, ["image", "text"]),
+        (0.0, 1, 0.0, 0.0, None, 0.0),
+        (2.0, 1, 0.0, 0.0, None, 0.0),
+        (2.0, 2, 0.0, 0.0, None, 0.0),
+        (0.0, 1, 5.0, 0.0, None, 0.0),
+        (0.5, 1, 0.0, 3.0, ["image", "text"], 0.0),
+        (0.2, 2, 0.0, 10.0, None, 2.0),
     ],
     ids=[
         "learned",
@@ -71,10 +72,11 @@ def cold_split() -> Split:
         "two-members-and-content-channel",
         "content-prior",
         "faded-channel-whitened-graphs",
+        "boosted-content-graph",
     ],
 )
 def fitted_flagship(cold_split: Split, request: pytest.FixtureRequest) -> Recommender:
-    weight, members, prior, channel_prior, whitened = request.param
+    weight, members, prior, channel_prior, whitened, graph_boost = request.param
     model = build_model(
         "fusiongraph",
         embedding_dim=16,
@@ -84,6 +86,7 @@ def fitted_flagship(cold_split: Split, request: pytest.FixtureRequest) -> Recomm
         members=members,
         content_prior=prior,
         graph_whitening=whitened,
+        item_graph_boost=graph_boost,
         train_config=KNOWN_ANSWER,
     )
     return model.fit(cold_split)
@@ -332,6 +335,31 @@ def test_flagship_content_prior_fades_content_with_an_items_interactions(cold_sp
     assert FusionGraph(embedding_dim=8, train_config=TINY).fit(cold_split).module_.content_scale is None  # type: ignore[union-attr]
     with pytest.raises(ConfigError, match="content_prior"):
         FusionGraph(content_prior=-1.0)
+
+
+def test_flagship_item_graph_boost_weighs_content_neighbours_by_an_items_interactions(cold_split: Split) -> None:
+    import torch
+
+    from fusionrec.models.fusion_graph import FusionGraph
+
+    model = FusionGraph(embedding_dim=8, knn_k=3, item_graph_boost=2.0, item_graph_prior=4.0, train_config=TINY)
+    module = model.fit(cold_split).module_
+    degree = np.bincount(cold_split.train.item_index, minlength=cold_split.n_items)
+    scale = module.item_graph_scale  # type: ignore[union-attr]
+    assert scale is not None
+    np.testing.assert_allclose(scale.numpy()[:, 0], 1.0 + 2.0 * 4.0 / (4.0 + degree), rtol=1e-6)
+    assert scale[degree == 0].eq(3.0).all(), "items without interactions get 1 + boost"
+    module.eval()
+    with torch.no_grad():
+        _, items = module.propagate_items(module.user_embedding, module.item_embedding)  # type: ignore[union-attr, operator]
+        module.item_graph_scale = None  # type: ignore[union-attr]
+        _, plain = module.propagate_items(module.user_embedding, module.item_embedding)  # type: ignore[union-attr, operator]
+        graph_term = module.item_graph_power(module.item_embedding)  # type: ignore[union-attr, operator]
+    np.testing.assert_allclose((items - plain).numpy(), ((scale - 1.0) * graph_term).numpy(), atol=1e-6)
+    assert FusionGraph(embedding_dim=8, train_config=TINY).fit(cold_split).module_.item_graph_scale is None  # type: ignore[union-attr]
+    with pytest.raises(ConfigError) as error:
+        FusionGraph(item_graph_boost=-1.0, item_graph_prior=0.0)
+    assert "item_graph_boost=-1.0" in str(error.value) and "item_graph_prior=0.0" in str(error.value)
 
 
 def test_flagship_embedding_noise_perturbs_training_only(cold_split: Split) -> None:

@@ -14,7 +14,8 @@ What it is (the design and the evidence behind each choice are in
 * **Content graph.** The item-tower vectors are also propagated over a
   frozen item-item top-``knn_k`` cosine graph of each modality (FREEDOM /
   LATTICE idea; built in row chunks, ``O(n_items x k)`` memory) and added
-  to the item vectors with weight ``item_graph_weight``.
+  to the item vectors with weight ``item_graph_weight`` (optionally raised for
+  items with few training interactions, ``item_graph_boost``).
 * **Loss.** Full softmax over the whole catalog, on cosine scores with a
   temperature: per batch of users, ``-log softmax(cos(u, .) / t)`` of
   each training item. Catalog-wide negatives beat one-sample BPR by a
@@ -61,6 +62,11 @@ class FusionGraph(TorchRecommender):
         n_layers: propagations over the user-item graph.
         knn_k: neighbours per item in each modality's item-item graph.
         item_graph_weight: weight of the content-graph term in the item vectors (0 = no content graph).
+        item_graph_boost: ``b`` > 0 raises an item's content-graph term by ``1 + b * c / (c + d)``, ``d``
+            being its training interactions and ``c`` ``item_graph_prior``: items behaviour knows little
+            about lean more on their content neighbours (items without interactions, and new items, get
+            ``1 + b``); 0 = the same weight for every item.
+        item_graph_prior: ``c`` of ``item_graph_boost`` (> 0).
         n_item_graph_layers: propagations over the item-item graph.
         modality_weights: ``{modality: weight}`` of the modality graphs; None = equal.
         fusion: how modalities are fused: ``"weighted"``, ``"gated"``, ``"concat"`` or ``"transformer"``.
@@ -124,6 +130,8 @@ class FusionGraph(TorchRecommender):
         n_layers: int = 2,
         knn_k: int = 10,
         item_graph_weight: float = 1.0,
+        item_graph_boost: float = 0.0,
+        item_graph_prior: float = 10.0,
         n_item_graph_layers: int = 1,
         modality_weights: dict[str, float] | None = None,
         fusion: str = "weighted",
@@ -154,6 +162,8 @@ class FusionGraph(TorchRecommender):
             n_layers=n_layers,
             knn_k=knn_k,
             item_graph_weight=item_graph_weight,
+            item_graph_boost=item_graph_boost,
+            item_graph_prior=item_graph_prior,
             n_item_graph_layers=n_item_graph_layers,
             modality_weights=modality_weights,
             fusion=fusion,
@@ -223,9 +233,9 @@ class FusionGraph(TorchRecommender):
         trained, train = trained_items(split), split.train.to_csr()
         user_graph = SparseOperator(normalized_adjacency(train))
         item_graph = SparseOperator(self._catalog_graph(split)) if features and p["item_graph_weight"] else None
-        scale = self._content_scale(split)
+        scales = self._content_scale(split), self._item_graph_scale(split)
         nets = [
-            self._member(split, features, masks, trained, (user_graph, item_graph), scale) for _ in range(p["members"])
+            self._member(split, features, masks, trained, (user_graph, item_graph), scales) for _ in range(p["members"])
         ]
         self._attach_content_channel(split)
         self._softmax_items = self._softmax_catalog(trained)
@@ -239,10 +249,10 @@ class FusionGraph(TorchRecommender):
         masks: dict[str, torch.Tensor],
         trained: np.ndarray,
         graphs: tuple[SparseOperator, SparseOperator | None],
-        content_scale: torch.Tensor | None,
+        scales: tuple[torch.Tensor | None, torch.Tensor | None],
     ) -> FusionGraphNet:
         """One freshly initialised network over the shared features, ``(user-item, item-item)`` graphs and
-        content weights (:meth:`_content_scale`)."""
+        per-item weights of content and of the content graph (:meth:`_content_scale`, :meth:`_item_graph_scale`)."""
         from fusionrec.fusion import build_fusion
 
         p = self.params
@@ -255,7 +265,7 @@ class FusionGraph(TorchRecommender):
         net.user_graph = net.full_graph = graphs[0]
         net.n_layers, net.n_item_graph_layers = p["n_layers"], p["n_item_graph_layers"]
         net.item_graph_weight, net.item_graph = p["item_graph_weight"], graphs[1]
-        net.content_scale = content_scale
+        net.content_scale, net.item_graph_scale = scales
         if p["embedding_noise"] > 0:
             net.perturbation = Perturbation(p["embedding_noise"], int(torch.randint(2**62, ())))
         return net
@@ -266,6 +276,13 @@ class FusionGraph(TorchRecommender):
         if not prior:
             return None
         return torch.from_numpy(interaction_fade(split, prior))
+
+    def _item_graph_scale(self, split: Split) -> torch.Tensor | None:
+        """float (n_items, 1) ``1 + b * c / (c + training interactions)`` (``item_graph_boost`` = b); None = off."""
+        boost = self.params["item_graph_boost"]
+        if not boost:
+            return None
+        return torch.from_numpy(1.0 + boost * interaction_fade(split, self.params["item_graph_prior"]))
 
     def _softmax_catalog(self, trained: np.ndarray) -> tuple[torch.Tensor, torch.Tensor] | None:
         """``(items, position)`` of the softmax's catalog: int64 item indices and each item's column (-1 = out).
@@ -425,7 +442,8 @@ class FusionGraph(TorchRecommender):
                 catalog_items = sum(net.item_parts().values())
                 assert isinstance(catalog_items, torch.Tensor)
                 base = net.item_graph_power(catalog_items, net.n_item_graph_layers - 1)  # (n_items, d)
-                vectors = vectors + net.item_graph_weight * torch.from_numpy(neighbours @ base.numpy())
+                scale = 1.0 + self.params["item_graph_boost"]  # a new item has no training interactions
+                vectors = vectors + net.item_graph_weight * scale * torch.from_numpy(neighbours @ base.numpy())
         return _unit(vectors)
 
     def modality_item_vectors(self) -> dict[str, np.ndarray]:
@@ -531,7 +549,14 @@ def _check(params: dict[str, Any]) -> None:
         problems.append(f"members={p['members']} (>= 1; 1 = a single model)")
     if p["member_training"] not in ("joint", "apart"):
         problems.append(f"member_training={p['member_training']!r} ('joint' or 'apart')")
-    usual = {"embedding_noise": "0.1", "content_prior": "5 to 20", "content_similarity_prior": "5 to 20"}
+    if p["item_graph_prior"] <= 0:
+        problems.append(f"item_graph_prior={p['item_graph_prior']} (> 0; 10 is usual)")
+    usual = {
+        "embedding_noise": "0.1",
+        "content_prior": "5 to 20",
+        "content_similarity_prior": "5 to 20",
+        "item_graph_boost": "1 to 2",
+    }
     problems += [f"{name}={p[name]} (>= 0; 0 = off, {hint} usual)" for name, hint in usual.items() if p[name] < 0]
     if problems:
         raise ConfigError(f"FusionGraph got invalid hyper-parameters: {'; '.join(problems)}")

@@ -51,6 +51,7 @@ class FusionGraphNet(nn.Module):
         self.full_graph: SparseOperator | None = None  # user_graph outside training epochs (edge dropout)
         self.item_graph: SparseOperator | None = None
         self.content_scale: torch.Tensor | None = None  # (n_items, 1) weight of each item's content; None = 1
+        self.item_graph_scale: torch.Tensor | None = None  # (n_items, 1) weight of each item's content-graph term
         self.n_layers, self.n_item_graph_layers, self.item_graph_weight = 2, 1, 1.0
         self.perturbation: Perturbation | None = None  # of each propagated layer, in training mode only
 
@@ -81,7 +82,10 @@ class FusionGraphNet(nn.Module):
         final = propagate(self.user_graph, torch.cat([users, items]), self.n_layers, perturbation)
         final_users, final_items = final[: self.n_users], final[self.n_users :]
         if self.item_graph is not None and self.item_graph_weight:
-            final_items = final_items + self.item_graph_weight * self.item_graph_power(items)
+            content_graph = self.item_graph_power(items)
+            if self.item_graph_scale is not None:
+                content_graph = content_graph * self.item_graph_scale
+            final_items = final_items + self.item_graph_weight * content_graph
         return final_users, final_items
 
     def item_graph_power(self, items: torch.Tensor, layers: int | None = None) -> torch.Tensor:
