@@ -1,0 +1,40 @@
+"""Shared set-up of the session-10 analysis scripts: TikTok's split and the vectors screen.py kept."""
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
+from multimodal import load_dataset  # noqa: E402
+
+VECTORS = Path(os.environ.get("SCREEN_VECTORS", "/tmp/s10emb"))
+
+
+def tiktok():
+    """TikTok's split, read through FUSIONREC_DATA."""
+    return load_dataset(Path(os.environ["FUSIONREC_DATA"]), "tiktok")
+
+
+def vectors(run):
+    """(users, items) of a screen.py run, e.g. 'base-0' or 'base-halfA-3'."""
+    saved = np.load(VECTORS / f"{run}.npz")
+    return saved["users"], saved["items"]
+
+
+def half_b_users(split):
+    """int (n,) valid users of half B (the complement of screen.py's valid_half_a)."""
+    valid_users = split.valid.users()
+    in_a = np.zeros(split.n_users, dtype=bool)
+    in_a[np.random.default_rng(12345).permutation(valid_users)[: len(valid_users) // 2]] = True
+    matrix = split.valid.to_csr()
+    return np.flatnonzero((np.diff(matrix.indptr) > 0) & ~in_a)
+
+
+def target_ranks(users_vectors, items_vectors, users, targets, train):
+    """int (n,) rank of each user's held-out target among the items outside the user's training items."""
+    scores = users_vectors[users] @ items_vectors.T
+    scores[train[users].nonzero()] = -np.inf
+    target = scores[np.arange(len(users)), targets]
+    return (scores > target[:, None]).sum(1)
