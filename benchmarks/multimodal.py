@@ -108,8 +108,13 @@ def main() -> int:
     if args.one:
         run_one(data_dir, args.one[0], args.one[1], args.seeds, out, args.threads, _pairs(args.param))
         return 0
+    if args.prepare:
+        load_dataset(data_dir, args.prepare)
+        return 0
     results = []
     for dataset in args.datasets:
+        if not args.report_only:
+            _prepare_in_subprocess(data_dir, dataset)
         for model in args.models or MODELS[dataset]:
             results.append(
                 _stored(out, dataset, model) if args.report_only else _in_subprocess(data_dir, dataset, model, args)
@@ -129,6 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
     parser.add_argument("--param", action="append", default=[], help="extra model parameter name=value (all runs)")
     parser.add_argument("--one", nargs=2, metavar=("DATASET", "MODEL"), help=argparse.SUPPRESS)
+    parser.add_argument("--prepare", metavar="DATASET", help=argparse.SUPPRESS)
     parser.add_argument(
         "--report-only",
         action="store_true",
@@ -136,6 +142,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_common_arguments(parser)
     return parser
+
+
+def _prepare_in_subprocess(data_dir: Path, dataset: str) -> None:
+    """Load ``dataset`` once in its own interpreter, so that content is encoded (and cached) before any model runs.
+
+    Without it the first model's process would load the encoders and report their memory as its own peak.
+    """
+    print(f"preparing {dataset} (features encoded once, then read from the cache)", flush=True)
+    subprocess.run(
+        [sys.executable, __file__, "--data-dir", str(data_dir), "--out", "-", "--prepare", dataset], check=True
+    )
 
 
 def _in_subprocess(data_dir: Path, dataset: str, model: str, args: argparse.Namespace) -> dict[str, Any]:

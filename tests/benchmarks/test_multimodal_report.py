@@ -116,3 +116,20 @@ def test_ablation_run_over_some_datasets_keeps_the_rows_of_the_others(tmp_path: 
     (tmp_path / "ablation.json").write_text(json.dumps(rows))
     assert ablation.kept_rows(tmp_path, ["a"]) == rows[1:]
     assert ablation.kept_rows(tmp_path, ["a", "b"]) == []
+
+
+def test_each_dataset_is_prepared_in_its_own_process_before_any_model_runs(
+    multimodal: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    calls: list[tuple[str, ...]] = []
+
+    def record(command: list[str], check: bool) -> None:
+        calls.append(("prepare", command[command.index("--prepare") + 1]) if "--prepare" in command else ("run",))
+
+    monkeypatch.setattr(multimodal.subprocess, "run", record)
+    monkeypatch.setattr(multimodal, "_in_subprocess", lambda data_dir, dataset, model, args: calls.append(("run",)))
+    monkeypatch.setattr(multimodal, "write_report", lambda results, out, datasets: (out / "report.md").write_text(""))
+    argv = ["multimodal.py", "--data-dir", str(tmp_path), "--out", str(tmp_path), "--datasets", "ml100k-mm"]
+    monkeypatch.setattr(multimodal.sys, "argv", [*argv, "--models", "pop", "bpr"])
+    assert multimodal.main() == 0
+    assert calls == [("prepare", "ml100k-mm"), ("run",), ("run",)]
