@@ -2,7 +2,9 @@
 
 Each run's vectors are unit learned blocks (first `dim` columns) followed by the content channel. The ensemble's
 score is w * cos_A + (1 - w) * cos_B + the channel of A (the channel is fixed, the same in every run).
-Prints and appends one JSON line per weight to ensemble.jsonl. Test is never evaluated here.
+Prints and appends one JSON line per weight to ensemble.jsonl. Test is never evaluated here. Lines without
+"vectors": "eval" were scored on vectors that screen.py took in training mode, with the embedding noise on (see
+README.md); they are kept as a record, not as evidence.
 """
 import json
 import os
@@ -42,7 +44,7 @@ for w in weights:
     users = np.hstack([np.sqrt(w) * a["users"][:, :da], np.sqrt(1 - w) * b["users"][:, :db], channel_scale * a["users"][:, da:]])
     items = np.hstack([np.sqrt(w) * a["items"][:, :da], np.sqrt(1 - w) * b["items"][:, :db], a["items"][:, da:]])
     res = evaluate_scores(lambda u: users[u] @ items.T, train, valid, ks=(20,), metrics=("recall", "ndcg"))
-    row = {"a": run_a, "b": run_b, "w": w, "channel": channel_scale, "half": options.get("HALF", "all"), "seed": seed, "valid": {k: round(float(v), 5) for k, v in res.summary().items()}}
+    row = {"a": run_a, "b": run_b, "w": w, "channel": channel_scale, "half": options.get("HALF", "all"), "seed": seed, "vectors": "eval", "valid": {k: round(float(v), 5) for k, v in res.summary().items()}}
     print(json.dumps(row))
     with open(Path(__file__).with_name("ensemble.jsonl"), "a") as f:
         f.write(json.dumps(row) + "\n")

@@ -138,7 +138,9 @@ if settings.get("HALF") == "A":
 print(json.dumps(row, default=str))
 with open(LOG, "a") as f:
     f.write(json.dumps(row, default=str) + "\n")
-users, items = model.embed(model.module_)
+# the vectors the model scores with (eval mode: calling model.embed on the module directly would run it in
+# training mode, with the embedding noise on; session 10's ensembles were scored on such vectors)
+users, items = model.user_embeddings(np.arange(split.n_users)), model.item_embeddings()
 store = Path(os.environ.get("SCREEN_VECTORS", "/tmp/s10emb"))
 store.mkdir(parents=True, exist_ok=True)
 np.savez(store / f"{name}-{seed}.npz", users=users, items=items, dim=params.get("embedding_dim", 128))
