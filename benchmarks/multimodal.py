@@ -76,11 +76,17 @@ TUNED: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
     # session 9: items with few interactions lean more on their content neighbours (item_graph_boost 2, prior 10:
     # content-graph term x 1 + 2 * 10 / (10 + d)), valid seeds 0-6: R@20 0.1250 vs 0.1246, N@20 0.0537 vs 0.0527
     # (NDCG higher on 6 of 7 seeds); boost 1: 0.1252 / 0.0529, boost 4 (seeds 0-4) 0.1246 / 0.0533 vs 0.1250 / 0.0529
+    # session 11: two members trained apart, chosen on valid half B (early stopping on half A; ten seeds, all 45
+    # pairs: +0.0013 / +0.0007 over the members' mean, results/session10/README.md); full valid is biased against
+    # ensembles (each member's epoch was chosen on it). Three members gained +0.0017 / +0.0011 but would train for
+    # 1.2x MMRec FREEDOM's time (3 x 0.40 on session 5's machine), above the issue's bound; two take 0.8x.
     ("tiktok", FLAGSHIP): {
         "params": {
             "modality_weights": {"image": 0.7, "audio": 0.3},
             "graph_whitening": ["audio", "image"],
             "item_graph_boost": 2.0,
+            "members": 2,
+            "member_training": "apart",
         }
     },
     # the Baby/TikTok defaults do not transfer to the denser ml100k: LightGCN's reg_weight 3.0 collapses there

@@ -151,7 +151,11 @@ class TorchRecommender(Recommender):
 
     @abstractmethod
     def embed(self, module: torch.nn.Module) -> tuple[np.ndarray, np.ndarray]:
-        """float32 user (n_users, d) and item (n_items, d) vectors; score = user @ item.T."""
+        """float32 user (n_users, d) and item (n_items, d) vectors; score = user @ item.T.
+
+        Runs ``module`` in the mode it is in: training-time noise and dropout apply in training mode. Callers
+        outside training read :meth:`user_embeddings` / :meth:`item_embeddings` (made in eval mode) instead.
+        """
 
     def get_params(self) -> dict[str, Any]:
         """Hyper-parameters plus ``train_config`` (as a dict), so ``type(m)(**m.get_params())`` rebuilds ``m``."""
