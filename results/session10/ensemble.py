@@ -7,38 +7,33 @@ Prints and appends one JSON line per weight to ensemble.jsonl. Test is never eva
 README.md); they are kept as a record, not as evidence.
 """
 import json
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from multimodal import load_dataset  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent / "analysis"))
+from common import VECTORS, tiktok, valid_half_a  # noqa: E402
 
 from fusionrec.evaluation.ranking import evaluate_scores  # noqa: E402
 
 seed, run_a, run_b = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 weights = [float(w) for w in sys.argv[4:] if "=" not in w] or [0.5]
-channel_scale = float(dict(w.split("=") for w in sys.argv[4:] if "=" in w).get("CH", "1"))  # CH=x scales the channel
-store = Path(os.environ.get("SCREEN_VECTORS", "/tmp/s10emb"))
-split = load_dataset(Path(os.environ["FUSIONREC_DATA"]), "tiktok")
+options = dict(w.split("=") for w in sys.argv[4:] if "=" in w)
+channel_scale = float(options.get("CH", "1"))  # CH=x scales the channel
+split = tiktok()
 
 
 def vectors(run):  # "name" (this seed) or "name@other_seed"
     name, _, other = run.partition("@")
-    return np.load(store / f"{name}-{other or seed}.npz")
+    return np.load(VECTORS / f"{name}-{other or seed}.npz")
 
 
 a, b = vectors(run_a), vectors(run_b)
 da, db = int(a["dim"]), int(b["dim"])
 train, valid = split.train.to_csr(), split.valid.to_csr()
-options = dict(w.split("=") for w in sys.argv[4:] if "=" in w)
-if options.get("HALF") == "B":  # score half B of the valid users only (see screen.py's valid_half_a)
-    valid_users = split.valid.users()
-    in_a = np.zeros(split.n_users, dtype=bool)
-    in_a[np.random.default_rng(12345).permutation(valid_users)[: len(valid_users) // 2]] = True
-    valid = (valid.multiply(~in_a[:, None])).tocsr()
+if options.get("HALF") == "B":  # score half B of the valid users only
+    valid = (valid.multiply(~valid_half_a(split)[:, None])).tocsr()
     valid.eliminate_zeros()
 for w in weights:
     users = np.hstack([np.sqrt(w) * a["users"][:, :da], np.sqrt(1 - w) * b["users"][:, :db], channel_scale * a["users"][:, da:]])

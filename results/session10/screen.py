@@ -1,6 +1,6 @@
 """Valid-only screen on TikTok (session 10): screen.py SEED VARIANT [PARAMS_JSON] [NAME=VALUE ...].
 
-Trains the TUNED TikTok flagship with one change, scores valid only, appends one JSON line to screen.jsonl
+Trains the TUNED TikTok flagship (one model, not the recipe's two members) with one change, scores valid only, appends one JSON line to screen.jsonl
 and keeps the fitted user/item vectors under $SCREEN_VECTORS (default /tmp/s10emb) so that ensembles of runs can
 be scored afterwards (ensemble.py). Test is never evaluated here.
 
@@ -23,7 +23,9 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from multimodal import TUNED, load_dataset  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent / "analysis"))
+from common import VECTORS, tiktok, valid_half_a  # noqa: E402
+from multimodal import TUNED  # noqa: E402
 
 from fusionrec.evaluation import evaluate_model  # noqa: E402
 from fusionrec.evaluation.benchmark import build_for_seed  # noqa: E402
@@ -36,15 +38,6 @@ torch.set_num_threads(1)
 LOG = Path(os.environ.get("SCREEN_LOG", Path(__file__).with_name("screen.jsonl")))
 
 
-def valid_half_a(split):
-    """bool (n_users,): the users of half A (a fixed random half of the valid users)."""
-    users = split.valid.users()
-    chosen = np.random.default_rng(12345).permutation(users)[: len(users) // 2]
-    mask = np.zeros(split.n_users, dtype=bool)
-    mask[chosen] = True
-    return mask
-
-
 def valid_half(split, in_half):
     """The split with its valid users restricted to those where in_half (bool per user) holds."""
     return replace(split, valid=split.valid.select(in_half[split.valid.user_index]))
@@ -55,7 +48,7 @@ extra = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
 settings = dict(s.split("=", 1) for s in sys.argv[4:])
 tag = settings.pop("TAG", "")
 
-split = load_dataset(Path(os.environ["FUSIONREC_DATA"]), "tiktok")
+split = tiktok()
 full_split = split
 if settings.get("HALF") == "A":
     # early stopping reads half A of the valid users only, so that half B scores the chosen model without the bonus
@@ -119,7 +112,9 @@ elif variant != "base":
     raise SystemExit(f"unknown variant {variant}")
 
 train_extra = extra.pop("train", {})  # training keys, e.g. {"train": {"lr": 0.005}}
-params = {**TUNED[("tiktok", "fusiongraph")]["params"], **extra}
+# one model, as screened in session 10 (session 11 made the TikTok recipe two members trained apart)
+one_model = {k: v for k, v in TUNED[("tiktok", "fusiongraph")]["params"].items() if k not in ("members", "member_training")}
+params = {**one_model, **extra}
 t = time.time()
 model = build_for_seed("fusiongraph", params, {"progress": False, "threads": 1, **train_extra}, seed)
 if variant == "heavy" and settings.get("HEAVY_LOSS", "1") == "0":
@@ -141,6 +136,5 @@ with open(LOG, "a") as f:
 # the vectors the model scores with (eval mode: calling model.embed on the module directly would run it in
 # training mode, with the embedding noise on; session 10's ensembles were scored on such vectors)
 users, items = model.user_embeddings(np.arange(split.n_users)), model.item_embeddings()
-store = Path(os.environ.get("SCREEN_VECTORS", "/tmp/s10emb"))
-store.mkdir(parents=True, exist_ok=True)
-np.savez(store / f"{name}-{seed}.npz", users=users, items=items, dim=params.get("embedding_dim", 128))
+VECTORS.mkdir(parents=True, exist_ok=True)
+np.savez(VECTORS / f"{name}-{seed}.npz", users=users, items=items, dim=params.get("embedding_dim", 128))

@@ -23,13 +23,19 @@ def vectors(run):
     return saved["users"], saved["items"]
 
 
+def valid_half_a(split):
+    """bool (n_users,): the users of half A (a fixed random half of the valid users; half B is the rest)."""
+    users = split.valid.users()
+    chosen = np.random.default_rng(12345).permutation(users)[: len(users) // 2]
+    mask = np.zeros(split.n_users, dtype=bool)
+    mask[chosen] = True
+    return mask
+
+
 def half_b_users(split):
-    """int (n,) valid users of half B (the complement of screen.py's valid_half_a)."""
-    valid_users = split.valid.users()
-    in_a = np.zeros(split.n_users, dtype=bool)
-    in_a[np.random.default_rng(12345).permutation(valid_users)[: len(valid_users) // 2]] = True
+    """int (n,) valid users of half B."""
     matrix = split.valid.to_csr()
-    return np.flatnonzero((np.diff(matrix.indptr) > 0) & ~in_a)
+    return np.flatnonzero((np.diff(matrix.indptr) > 0) & ~valid_half_a(split))
 
 
 def target_ranks(users_vectors, items_vectors, users, targets, train):
