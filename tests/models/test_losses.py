@@ -60,3 +60,29 @@ def test_info_nce_is_low_for_aligned_views_and_high_for_shuffled_ones() -> None:
     aligned = info_nce(views, views, 0.2)
     shuffled = info_nce(views, views[torch.tensor([1, 2, 3, 4, 5, 0])], 0.2)
     assert float(aligned) < 0.05 < 5.0 < float(shuffled)
+
+
+def test_losses_built_before_one_backward_keep_their_own_buffers() -> None:
+    """Members trained side by side build their losses first, then call backward once."""
+    first_users, first_items = _inputs()
+    second_users = torch.randn(4, 8, generator=torch.Generator().manual_seed(1), requires_grad=True)
+    both = softmax_loss(first_users, first_items, ROWS, POSITIVES, 0.2) + softmax_loss(
+        second_users, first_items, ROWS, POSITIVES, 0.2
+    )
+    grads = torch.autograd.grad(both, [first_users, second_users])
+    expected = torch.autograd.grad(
+        _reference(first_users, first_items) + _reference(second_users, first_items), [first_users, second_users]
+    )
+    for grad, reference in zip(grads, expected, strict=True):
+        torch.testing.assert_close(grad, reference, atol=1e-6, rtol=1e-5)
+
+
+def test_a_smaller_batch_after_a_larger_one_reuses_the_buffer_correctly() -> None:
+    users, items = _inputs()
+    large = torch.randn(64, 8, requires_grad=True)
+    torch.autograd.grad(softmax_loss(large, items, torch.arange(64), torch.arange(64) % 30, 0.2), [large])
+    value, grads = _value_and_grads(softmax_loss(users, items, ROWS, POSITIVES, 0.2), users, items)
+    expected, expected_grads = _value_and_grads(_reference(users, items), users, items)
+    assert value == pytest.approx(expected, abs=1e-5)
+    for grad, reference in zip(grads, expected_grads, strict=True):
+        torch.testing.assert_close(grad, reference, atol=1e-6, rtol=1e-5)

@@ -2,10 +2,10 @@
 
 :func:`softmax_loss` is the ranking loss: for each training pair
 ``(user, item)``, ``-log softmax_j(cos(user, j) / temperature)`` over the
-whole catalog. Its (batch x n_items) logits are the one large tensor of a
-training step, so the log-partition and its gradient are computed by
-:class:`_CatalogSoftmax` in place (three passes over the logits instead
-of autograd's six), and the logits' matrix product can run in bfloat16
+whole catalog. Its (n_items x batch) logits are the one large tensor of a
+training step, so the product, the log-partition and the gradient are
+fused in :class:`_CatalogSoftmax`, in place over one reused buffer, and
+the logits' matrix products can run in bfloat16
 (``bf16=True``) on CPUs that have bfloat16 instructions.
 
 Example:
@@ -48,35 +48,87 @@ def softmax_loss(
     """
     scaled_users = F.normalize(users, dim=1) / temperature
     unit_items = F.normalize(items, dim=1)
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        logits = scaled_users @ unit_items.T  # (batch, n_items)
-    result: torch.Tensor = _CatalogSoftmax.apply(logits.float(), rows, positives)
+    result: torch.Tensor = _CatalogSoftmax.apply(scaled_users, unit_items, rows, positives, bf16)
     return result
 
 
 class _CatalogSoftmax(torch.autograd.Function):
-    """``mean(logsumexp(logits[rows]) - logits[rows, positives])`` with an in-place backward.
+    """``mean(logsumexp(logits[rows]) - logits[rows, positives])`` of ``logits = users @ items.T``, fused.
 
-    The gradient ``w_r * softmax(logits_r) - onehot / m`` (``w_r`` = pairs of
-    row ``r`` / m) is written over the saved logits, so backward allocates
-    no (batch, n_items) tensor of its own; hence the graph may be
-    back-propagated once only (no ``retain_graph``).
+    The one large tensor of a training step, the logits, is held item-major,
+    ``(n_items, batch)``: ``items @ users.T`` is the faster product on CPU
+    (on a 2-vCPU AMD EPYC without bfloat16, 19-24 ms against 33-40 ms for
+    ``users @ items.T`` at 1,024 x 128 x 6,245). It is written into a
+    reused buffer (:class:`_BufferPool`), so no step pays the page faults
+    of a fresh 25 MB allocation, and every later pass runs in place over
+    it: one ``exp`` gives the partition in the forward pass and, scaled by
+    ``w_r / Z_r`` (``w_r`` = pairs of row ``r`` / m), the gradient
+    ``w_r * softmax(logits_r) - onehot / m`` in the backward pass. Hence
+    the graph may be back-propagated once only (no ``retain_graph``).
     """
 
     @staticmethod
-    def forward(ctx: Any, logits: torch.Tensor, rows: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
-        log_partition = torch.logsumexp(logits, dim=1)  # (batch,)
-        ctx.save_for_backward(logits, log_partition, rows, positives)
-        return (log_partition[rows] - logits[rows, positives]).mean()
+    def forward(
+        ctx: Any, users: torch.Tensor, items: torch.Tensor, rows: torch.Tensor, positives: torch.Tensor, bf16: bool
+    ) -> torch.Tensor:
+        logits = _product(items, users.T, bf16, out=_POOL.take(items.shape[0] * users.shape[0]))  # (n_items, batch)
+        positive_logits = logits[positives, rows]  # (m,), a copy
+        peak = logits.amax(dim=0)  # (batch,)
+        exponentials = logits.sub_(peak).exp_()  # exp(logit - peak), in place
+        partition = exponentials.sum(dim=0)  # (batch,)
+        ctx.bf16 = bf16
+        ctx.save_for_backward(users, items, exponentials, partition, rows, positives)
+        return (partition.log()[rows] + peak[rows] - positive_logits).mean()
 
     @staticmethod
-    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None, None]:
-        logits, log_partition, rows, positives = ctx.saved_tensors
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None, None, None]:
+        users, items, exponentials, partition, rows, positives = ctx.saved_tensors
         share = grad_output / rows.numel()
-        pairs_per_row = torch.bincount(rows, minlength=logits.shape[0]).to(logits.dtype)  # (batch,)
-        grad = logits.sub_(log_partition[:, None]).exp_().mul_((pairs_per_row * share)[:, None])
-        grad.index_put_((rows, positives), (-share).expand(rows.shape), accumulate=True)
-        return grad, None, None
+        pairs_per_row = torch.bincount(rows, minlength=users.shape[0]).to(exponentials.dtype)  # (batch,)
+        grad = exponentials.mul_(pairs_per_row * share / partition)  # (n_items, batch): w_r * softmax
+        grad.index_put_((positives, rows), (-share).expand(rows.shape), accumulate=True)
+        grad_users, grad_items = _product(grad.T, items, ctx.bf16), _product(grad, users, ctx.bf16)
+        _POOL.give_back(grad)
+        return grad_users, grad_items, None, None, None
+
+
+def _product(first: torch.Tensor, second: torch.Tensor, bf16: bool, out: torch.Tensor | None = None) -> torch.Tensor:
+    """``first @ second`` in float32 (into ``out`` when given), or in bfloat16 with a float32 result."""
+    if bf16:
+        result = (first.bfloat16() @ second.bfloat16()).float()
+        return result if out is None else out.view(result.shape).copy_(result)
+    if out is None:
+        return first @ second
+    return torch.mm(first, second, out=out.view(first.shape[0], second.shape[1]))
+
+
+class _BufferPool:
+    """Float32 buffers for the catalog softmax's logits, handed back after the backward pass.
+
+    A buffer is taken in the forward pass and given back once its backward
+    pass has used it, so several losses built before one ``backward()``
+    (members trained side by side) each hold their own. A buffer whose
+    backward never runs (a loss built without gradients) is simply dropped.
+    """
+
+    def __init__(self, keep: int = 2) -> None:
+        self.free: list[torch.Tensor] = []
+        self.keep = keep
+
+    def take(self, size: int) -> torch.Tensor:
+        """A flat float32 buffer of exactly ``size`` elements (a view of a free buffer when one is large enough)."""
+        for index, buffer in enumerate(self.free):
+            if buffer.numel() >= size:
+                return self.free.pop(index)[:size]
+        return torch.empty(size)
+
+    def give_back(self, used: torch.Tensor) -> None:
+        """Return a buffer (any view of it) for reuse; the largest ``keep`` are kept."""
+        base = used if used._base is None else used._base
+        self.free = sorted([*self.free, base.view(-1)], key=torch.Tensor.numel, reverse=True)[: self.keep]
+
+
+_POOL = _BufferPool()
 
 
 def info_nce(first: torch.Tensor, second: torch.Tensor, temperature: float) -> torch.Tensor:
