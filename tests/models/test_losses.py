@@ -86,3 +86,22 @@ def test_a_smaller_batch_after_a_larger_one_reuses_the_buffer_correctly() -> Non
     assert value == pytest.approx(expected, abs=1e-5)
     for grad, reference in zip(grads, expected_grads, strict=True):
         torch.testing.assert_close(grad, reference, atol=1e-6, rtol=1e-5)
+
+
+def test_losses_in_threads_each_get_the_right_gradient() -> None:
+    """Models trained in threads of one process draw buffers from one pool."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def gradient(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        generator = torch.Generator().manual_seed(seed)
+        users = torch.randn(64, 8, generator=generator, requires_grad=True)
+        items = torch.randn(300, 8, generator=generator)
+        rows, positives = torch.arange(64), torch.arange(64) * 3
+        (grad,) = torch.autograd.grad(softmax_loss(users, items, rows, positives, 0.2), [users])
+        cosines = torch.nn.functional.normalize(users, dim=1) @ torch.nn.functional.normalize(items, dim=1).T
+        (expected,) = torch.autograd.grad(-torch.log_softmax(cosines / 0.2, dim=1)[rows, positives].mean(), [users])
+        return grad, expected
+
+    with ThreadPoolExecutor(4) as pool:
+        for grad, expected in pool.map(gradient, range(40)):
+            torch.testing.assert_close(grad, expected, atol=1e-6, rtol=1e-5)

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import Any
 
@@ -109,23 +110,27 @@ class _BufferPool:
     pass has used it, so several losses built before one ``backward()``
     (members trained side by side) each hold their own. A buffer whose
     backward never runs (a loss built without gradients) is simply dropped.
+    A lock keeps models trained in threads of one process from sharing one.
     """
 
     def __init__(self, keep: int = 2) -> None:
         self.free: list[torch.Tensor] = []
         self.keep = keep
+        self.lock = threading.Lock()
 
     def take(self, size: int) -> torch.Tensor:
         """A flat float32 buffer of exactly ``size`` elements (a view of a free buffer when one is large enough)."""
-        for index, buffer in enumerate(self.free):
-            if buffer.numel() >= size:
-                return self.free.pop(index)[:size]
+        with self.lock:
+            for index, buffer in enumerate(self.free):
+                if buffer.numel() >= size:
+                    return self.free.pop(index)[:size]
         return torch.empty(size)
 
     def give_back(self, used: torch.Tensor) -> None:
         """Return a buffer (any view of it) for reuse; the largest ``keep`` are kept."""
         base = used if used._base is None else used._base
-        self.free = sorted([*self.free, base.view(-1)], key=torch.Tensor.numel, reverse=True)[: self.keep]
+        with self.lock:
+            self.free = sorted([*self.free, base.view(-1)], key=torch.Tensor.numel, reverse=True)[: self.keep]
 
 
 _POOL = _BufferPool()
