@@ -8,34 +8,13 @@ its paired difference. The same seed is never paired with itself: two runs of on
 
 import itertools
 import sys
-from pathlib import Path
 
 import numpy as np
+from halfb import figures, pair, vectors
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "session10" / "analysis"))
-from common import half_b_users, target_ranks, tiktok, vectors  # noqa: E402
-
-DIM = 128
-split = tiktok()
-train, valid = split.train.to_csr(), split.valid.to_csr()
-users = half_b_users(split)
-targets = valid.indices[valid.indptr[users]]
 run_a, run_b = sys.argv[1], sys.argv[2]
 seeds = range(int(sys.argv[3]) if len(sys.argv) > 3 else 10)
 runs = {(name, s): vectors(f"{name}-{s}") for name in (run_a, run_b) for s in seeds}
-
-
-def figures(user_vectors, item_vectors):
-    rank = target_ranks(user_vectors, item_vectors, users, targets, train)
-    hit = rank < 20
-    return np.array([hit.mean(), (hit / np.log2(rank + 2)).mean()])
-
-
-def pair(first, second):
-    members = [runs[first], runs[second]]
-    user_blocks = [m[0][:, :DIM] / np.sqrt(2) for m in members] + [members[0][0][:, DIM:]]
-    item_blocks = [m[1][:, :DIM] / np.sqrt(2) for m in members] + [members[0][1][:, DIM:]]
-    return figures(np.hstack(user_blocks), np.hstack(item_blocks))
 
 
 single = {key: figures(*value) for key, value in runs.items()}
@@ -49,7 +28,7 @@ kinds = {
 }
 means = {}
 for kind, pairs in kinds.items():
-    values = np.array([pair(*p) for p in pairs])
+    values = np.array([pair(runs[a], runs[b]) for a, b in pairs])
     means[kind] = values.mean(0)
     gain = values - np.array([(single[a] + single[b]) / 2 for a, b in pairs])
     print(f"{kind}: {len(pairs)} pairs  R@20 {values[:, 0].mean():.4f}  N@20 {values[:, 1].mean():.4f}  "

@@ -5,39 +5,18 @@ For each seed i: the pair (base i, member 2 of MODE) against the mean over j != 
 """
 
 import sys
-from pathlib import Path
 
 import numpy as np
+from halfb import VECTORS, figures, pair, vectors
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "session10" / "analysis"))
-from common import half_b_users, target_ranks, tiktok, vectors  # noqa: E402
-
-DIM = 128
-split = tiktok()
-train, valid = split.train.to_csr(), split.valid.to_csr()
-users = half_b_users(split)
-targets = valid.indices[valid.indptr[users]]
 seeds = range(10)
 base = {s: vectors(f"base-halfA-{s}") for s in seeds}
 
 
-def figures(user_vectors, item_vectors):
-    rank = target_ranks(user_vectors, item_vectors, users, targets, train)
-    hit = rank < 20
-    return np.array([hit.mean(), (hit / np.log2(rank + 2)).mean()])
-
-
-def base_pair(i, j):
-    members = [base[i], base[j]]
-    user_blocks = [m[0][:, :DIM] / np.sqrt(2) for m in members] + [base[i][0][:, DIM:]]
-    item_blocks = [m[1][:, :DIM] / np.sqrt(2) for m in members] + [base[i][1][:, DIM:]]
-    return figures(np.hstack(user_blocks), np.hstack(item_blocks))
-
-
-reference = {i: np.mean([base_pair(i, j) for j in seeds if j != i], 0) for i in seeds}
+reference = {i: np.mean([pair(base[i], base[j]) for j in seeds if j != i], 0) for i in seeds}
 print("recipe pairs, per member-1 seed:", " ".join(f"{reference[i][0]:.4f}" for i in seeds))
 for mode in sys.argv[1:]:
-    done = [s for s in seeds if Path(vectors.__globals__["VECTORS"] / f"pair-{mode}-halfA-{s}.npz").exists()]
+    done = [s for s in seeds if (VECTORS / f"pair-{mode}-halfA-{s}.npz").exists()]
     pairs = {s: figures(*vectors(f"pair-{mode}-halfA-{s}")) for s in done}
     diff = np.array([pairs[s] - reference[s] for s in done])
     print(f"{mode}: seeds {done}")

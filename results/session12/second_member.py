@@ -27,12 +27,12 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "session10" / "analysis"))
 from common import VECTORS, tiktok, valid_half_a, vectors  # noqa: E402
-from multimodal import TUNED  # noqa: E402
 
 from fusionrec.evaluation import evaluate_model  # noqa: E402
 from fusionrec.evaluation.benchmark import build_for_seed  # noqa: E402
 from fusionrec.models import fusion_graph as fg  # noqa: E402
 from fusionrec.models.losses import _CatalogSoftmax  # noqa: E402
+from multimodal import TUNED  # noqa: E402
 
 torch.set_num_threads(1)
 LOG = Path(os.environ.get("SCREEN_LOG", Path(__file__).with_name("screen.jsonl")))
