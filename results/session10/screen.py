@@ -14,7 +14,6 @@ import math
 import os
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "analysis"))
-from common import VECTORS, tiktok, valid_half_a  # noqa: E402
+from common import VECTORS, tiktok, valid_half, valid_half_a  # noqa: E402
 from multimodal import TUNED  # noqa: E402
 
 from fusionrec.evaluation import evaluate_model  # noqa: E402
@@ -36,11 +35,6 @@ from fusionrec.models.graph import SparseOperator  # noqa: E402
 
 torch.set_num_threads(1)
 LOG = Path(os.environ.get("SCREEN_LOG", Path(__file__).with_name("screen.jsonl")))
-
-
-def valid_half(split, in_half):
-    """The split with its valid users restricted to those where in_half (bool per user) holds."""
-    return replace(split, valid=split.valid.select(in_half[split.valid.user_index]))
 
 
 seed, variant = int(sys.argv[1]), sys.argv[2]

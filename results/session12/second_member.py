@@ -17,7 +17,6 @@ import json
 import os
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "session10" / "analysis"))
-from common import VECTORS, tiktok, valid_half_a, vectors  # noqa: E402
+from common import VECTORS, tiktok, valid_half, valid_half_a, vectors  # noqa: E402
 
 from fusionrec.evaluation import evaluate_model  # noqa: E402
 from fusionrec.evaluation.benchmark import build_for_seed  # noqa: E402
@@ -42,7 +41,7 @@ assert mode in ("stop", "boost"), mode
 
 full_split = tiktok()
 in_a = valid_half_a(full_split)
-split = replace(full_split, valid=full_split.valid.select(in_a[full_split.valid.user_index]))
+split = valid_half(full_split, in_a)
 first_users, first_items = vectors(f"base-halfA-{seed}")
 first_u = torch.from_numpy(np.ascontiguousarray(first_users[:, :DIM]))  # unit vectors of member 1
 first_i = torch.from_numpy(np.ascontiguousarray(first_items[:, :DIM]))
@@ -80,7 +79,7 @@ t = time.time()
 model = build_for_seed("fusiongraph", one_model, {"progress": False, "threads": 1}, seed + 1000)
 assert model.params["id_dropout"] == 0 and not model.params["align_weight"] and model.params["negatives"] == "train"
 model.fit(split)
-half_b = replace(full_split, valid=full_split.valid.select(~in_a[full_split.valid.user_index]))
+half_b = valid_half(full_split, ~in_a)
 row = {"variant": f"pair-{mode}-halfA", "seed": seed, "member_seed": seed + 1000,
        "valid": {k: round(float(v), 5) for k, v in evaluate_model(model, split, "valid", (20,), ("recall", "ndcg")).summary().items()},
        "valid_b": {k: round(float(v), 5) for k, v in evaluate_model(model, half_b, "valid", (20,), ("recall", "ndcg")).summary().items()},

@@ -2,6 +2,7 @@
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,11 @@ def valid_half_a(split):
     mask = np.zeros(split.n_users, dtype=bool)
     mask[chosen] = True
     return mask
+
+
+def valid_half(split, in_half):
+    """The split with its valid users restricted to those where in_half (bool per user) holds."""
+    return replace(split, valid=split.valid.select(in_half[split.valid.user_index]))
 
 
 def half_b_users(split):
