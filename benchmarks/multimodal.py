@@ -79,7 +79,9 @@ TUNED: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
     # session 11: two members trained apart, chosen on valid half B (early stopping on half A; ten seeds, all 45
     # pairs: +0.0013 / +0.0007 over the members' mean, results/session10/README.md); full valid is biased against
     # ensembles (each member's epoch was chosen on it). Three members gained +0.0017 / +0.0011 but would train for
-    # 1.2x MMRec FREEDOM's time (3 x 0.40 on session 5's machine), above the issue's bound; two take 0.8x.
+    # 1.2x MMRec FREEDOM's time (3 x 0.40 on session 5's machine), above the issue's bound; two were estimated at
+    # 0.8x. Session 12 measured two on a CPU without bfloat16: 1.07x its training time, 0.87x its time per epoch
+    # (results/mmrec-reference/README.md).
     ("tiktok", FLAGSHIP): {
         "params": {
             "modality_weights": {"image": 0.7, "audio": 0.3},
