@@ -25,7 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "session12"))
 from halfb import VECTORS, figures
 
-SEEDS = range(10)
+first, last = (int(x) for x in os.environ.get("SEEDS", "0-9").split("-"))
+SEEDS = range(first, last + 1)  # SEEDS=10-19 for the replication
 PATIENCES = (5, 8, 10, 12, 15)
 LOG = Path(os.environ.get("SCREEN_LOG", Path(__file__).with_name("curves.jsonl")))
 
@@ -80,7 +81,7 @@ def rules(name):
     """{rule: [(seed i, seed j, figures, epochs), ...]} over the ordered pairs of different seeds of run `name`."""
     tasks, keys = [], []
     for patience in PATIENCES:
-        for same in (False, True):
+        for same in (False, True) if os.environ.get("SAME", "1") == "1" else (False,):  # SAME=0: runs stopped early
             for i, j in itertools.permutations(SEEDS, 2):
                 kept_i, run_i = stopping(RUNS[(name, i)].curve, patience)
                 kept_j, run_j = (kept_i, kept_i) if same else stopping(RUNS[(name, j)].curve, patience)
