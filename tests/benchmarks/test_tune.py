@@ -26,7 +26,7 @@ def tune() -> Any:
 
 @pytest.mark.parametrize("model", ["fusiongraph", "lightgcn"])
 def test_the_defaults_are_a_point_of_the_search_space_that_rebuilds_the_default_model(tune: Any, model: str) -> None:
-    flat = tune.defaults_trial("tiktok", model)
+    flat = tune.defaults_trial("baby", model)  # no TUNED settings for baby: the model's own defaults
     space = tune.search_space(model)
     assert set(flat) == set(space)
     for key, value in flat.items():
@@ -37,6 +37,16 @@ def test_the_defaults_are_a_point_of_the_search_space_that_rebuilds_the_default_
     default = build_model(model)
     assert rebuilt.params == default.params  # type: ignore[attr-defined]
     assert rebuilt.train_config == default.train_config  # type: ignore[attr-defined]
+
+
+def test_tiktoks_recipe_is_a_point_of_the_search_space(tune: Any) -> None:
+    flat = tune.defaults_trial("tiktok", "fusiongraph")
+    space = tune.search_space("fusiongraph")
+    for key, value in flat.items():
+        choices = getattr(space[key], "choices", None)
+        assert value in choices if choices else space[key].low <= value <= space[key].high, key
+    _, train = tune.split_trial(flat)
+    assert train["batch_size"] == 2048 and train["patience"] == 5 and train["average_decay"] == 0.94
 
 
 def test_settings_tuned_for_a_dataset_start_its_study(tune: Any) -> None:
