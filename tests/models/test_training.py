@@ -89,6 +89,14 @@ def test_early_stopping_restores_the_best_valid_epoch(split: Split) -> None:
     assert history.best_valid > history.valid_scores[-1][1], "the restored state must beat the last one"
 
 
+def test_patience_does_not_stop_training_before_min_epochs(split: Split) -> None:
+    config = {**QUIET, "epochs": 50, "patience": 4, "min_epochs": 12, "lr": 0.1, "valid_metric": "recall@5"}
+    history = Scripted(good_epochs=3, train_config=config).fit(split).history_
+    assert history is not None
+    assert history.epochs_run == 12, "patience ran out at epoch 7, but the floor is epoch 12"
+    assert history.best_epoch == 3 and history.stop_reason == "patience"
+
+
 def test_valid_is_evaluated_every_n_epochs(split: Split) -> None:
     config = {**QUIET, "epochs": 9, "eval_every": 3, "patience": 100, "valid_metric": "recall@5"}
     history = Scripted(good_epochs=100, train_config=config).fit(split).history_

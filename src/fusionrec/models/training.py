@@ -54,6 +54,9 @@ class TrainConfig(BaseModel):
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     patience: int = Field(20, ge=1, description="evaluations without improvement before stopping")
+    min_epochs: int = Field(
+        0, ge=0, description="patience stops training only from this epoch on (a floor under early stopping)"
+    )
     eval_every: int = Field(1, ge=1)
     valid_metric: str = "recall@20"
     seed: int = 0
@@ -253,7 +256,8 @@ def train(model: TorchRecommender, split: Split, config: TrainConfig) -> History
 
     Valid is evaluated every ``config.eval_every`` epochs (full ranking,
     training items excluded); training stops after ``config.patience``
-    evaluations without improvement, after ``config.epochs`` epochs or
+    evaluations without improvement (not before epoch ``config.min_epochs``,
+    so that an early dip of valid does not end a run that has barely begun), after ``config.epochs`` epochs or
     after ``config.max_seconds`` of training. The state of the best
     evaluation is restored and the model's vectors are refreshed.
 
@@ -285,7 +289,7 @@ def train(model: TorchRecommender, split: Split, config: TrainConfig) -> History
             history.valid_scores.append((epoch, value))
             history.eval_seconds += seconds
             bar.set_postfix(loss=f"{history.losses[-1]:.4f}", valid=f"{value:.4f}", best=f"{tracker.best:.4f}")
-            if stop:
+            if stop and epoch >= config.min_epochs:
                 history.stop_reason = "patience"
                 break
         if config.max_seconds is not None and history.train_seconds >= config.max_seconds:
