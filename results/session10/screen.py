@@ -23,8 +23,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "analysis"))
-from common import VECTORS, tiktok, valid_half, valid_half_a  # noqa: E402
-from multimodal import TUNED  # noqa: E402
+from common import VECTORS, one_model_params, tiktok, valid_half, valid_half_a  # noqa: E402
 
 from fusionrec.evaluation import evaluate_model  # noqa: E402
 from fusionrec.evaluation.benchmark import build_for_seed  # noqa: E402
@@ -107,8 +106,7 @@ elif variant != "base":
 
 train_extra = extra.pop("train", {})  # training keys, e.g. {"train": {"lr": 0.005}}
 # one model, as screened in session 10 (session 11 made the TikTok recipe two members trained apart)
-one_model = {k: v for k, v in TUNED[("tiktok", "fusiongraph")]["params"].items() if k not in ("members", "member_training")}
-params = {**one_model, **extra}
+params = {**one_model_params(), **extra}
 t = time.time()
 model = build_for_seed("fusiongraph", params, {"progress": False, "threads": 1, **train_extra}, seed)
 if variant == "heavy" and settings.get("HEAVY_LOSS", "1") == "0":

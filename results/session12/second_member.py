@@ -25,13 +25,12 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "session10" / "analysis"))
-from common import VECTORS, tiktok, valid_half, valid_half_a, vectors  # noqa: E402
+from common import VECTORS, one_model_params, tiktok, valid_half, valid_half_a, vectors  # noqa: E402
 
 from fusionrec.evaluation import evaluate_model  # noqa: E402
 from fusionrec.evaluation.benchmark import build_for_seed  # noqa: E402
 from fusionrec.models import fusion_graph as fg  # noqa: E402
 from fusionrec.models.losses import _CatalogSoftmax  # noqa: E402
-from multimodal import TUNED  # noqa: E402
 
 torch.set_num_threads(1)
 LOG = Path(os.environ.get("SCREEN_LOG", Path(__file__).with_name("screen.jsonl")))
@@ -74,9 +73,8 @@ if mode == "boost":
 
     fg.FusionGraph._member_loss = boosted_member_loss
 
-one_model = {k: v for k, v in TUNED[("tiktok", "fusiongraph")]["params"].items() if k not in ("members", "member_training")}
 t = time.time()
-model = build_for_seed("fusiongraph", one_model, {"progress": False, "threads": 1}, seed + 1000)
+model = build_for_seed("fusiongraph", one_model_params(), {"progress": False, "threads": 1}, seed + 1000)
 assert model.params["id_dropout"] == 0 and not model.params["align_weight"] and model.params["negatives"] == "train"
 model.fit(split)
 half_b = valid_half(full_split, ~in_a)

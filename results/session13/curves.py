@@ -1,7 +1,7 @@
 """One TikTok model's whole valid curve, kept for schedule rules: curves.py SEED [NAME] [PARAMS_JSON] (valid only).
 
-Trains the TUNED TikTok single model (as screen.py does; VARIANTS or PARAMS_JSON may change settings, and its "train" key the
-training settings) with early stopping on valid half A and the recipe's patience, but goes on to at least
+Trains the TUNED TikTok single model (as screen.py does; VARIANTS or PARAMS_JSON may change settings, and
+its "train" key the training settings) with early stopping on valid half A and the recipe's patience, but goes on to at least
 $MIN_EPOCHS epochs (default 60) so that every rule of rules.py can be read off one run: the training is the same
 whatever the patience, since evaluation draws no random numbers. After every epoch it records half A's
 Recall@20 (what stopping reads), half B's Recall/NDCG@20 and the model's unit vectors (float16) in eval mode with
@@ -23,12 +23,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "session12"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "session10" / "analysis"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from common import valid_half, valid_half_a
+from common import one_model_params, valid_half, valid_half_a
 from halfb import DIM, VECTORS, figures, split
 
 from fusionrec.evaluation.benchmark import build_for_seed
 from fusionrec.models import training
-from multimodal import TUNED
 
 torch.set_num_threads(1)
 LOG = Path(os.environ.get("SCREEN_LOG", Path(__file__).with_name("curves.jsonl")))
@@ -44,10 +43,7 @@ VARIANTS = {
 extra = json.loads(sys.argv[3]) if len(sys.argv) > 3 else dict(VARIANTS[name])
 train_extra = extra.pop("train", {})
 
-one_model = {
-    k: v for k, v in TUNED[("tiktok", "fusiongraph")]["params"].items() if k not in ("members", "member_training")
-}
-model = build_for_seed("fusiongraph", {**one_model, **extra}, {"progress": False, "threads": 1, **train_extra}, seed)
+model = build_for_seed("fusiongraph", {**one_model_params(), **extra}, {"progress": False, "threads": 1, **train_extra}, seed)
 curve: list[dict] = []
 kept: dict[str, list] = {"epochs": [], "users": [], "items": []}
 channel: dict[str, np.ndarray] = {}

@@ -14,16 +14,15 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "session10" / "analysis"))
+from common import one_model_params
 from fusionrec.evaluation.benchmark import build_for_seed
 from fusionrec.models import training
-from multimodal import TUNED, load_dataset
+from multimodal import load_dataset
 
 torch.set_num_threads(1)
 VARIANTS = {"base": {}, "b2048": {"batch_size": 2048, "lr": 0.014, "average_decay": 0.94}}
 split = load_dataset(Path(__import__("os").environ["FUSIONREC_DATA"]), "tiktok")
-one_model = {
-    k: v for k, v in TUNED[("tiktok", "fusiongraph")]["params"].items() if k not in ("members", "member_training")
-}
 seconds: dict[str, list[float]] = {name: [] for name in VARIANTS}
 original_epoch = training._run_epoch
 
@@ -39,7 +38,7 @@ for _ in range(int(sys.argv[1]) if len(sys.argv) > 1 else 2):
 
         training._run_epoch = timed_epoch
         config = {"progress": False, "threads": 1, "epochs": 8, "patience": 100, "eval_every": 100, **train}
-        model = build_for_seed("fusiongraph", {**one_model, "bf16_scores": False}, config, 0)
+        model = build_for_seed("fusiongraph", {**one_model_params(), "bf16_scores": False}, config, 0)
         model.fit(split)
         seconds[name].append(float(np.mean(times[1:])))
         print(

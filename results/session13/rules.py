@@ -61,7 +61,11 @@ class Run:
 
 
 def pair_figures(first, first_epoch, second, second_epoch):
-    """Half-B Recall/NDCG@20 of the pair: mean of the two members' cosines plus member 1's content channel."""
+    """Half-B Recall/NDCG@20 of the pair: mean of the two members' cosines plus member 1's content channel.
+
+    halfb.pair's scoring on vectors kept apart from their channel, in float32 throughout (halfb.pair's division by
+    np.sqrt(2) promotes to float64), which is what the recorded device/ and replication/ tables were made with.
+    """
     (u1, i1), (u2, i2) = first.at(first_epoch), second.at(second_epoch)
     half = np.float32(np.sqrt(2))
     users = np.hstack([u1 / half, u2 / half, first.channel[0]])

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
-from multimodal import load_dataset  # noqa: E402
+from multimodal import TUNED, load_dataset  # noqa: E402
 
 VECTORS = Path(os.environ.get("SCREEN_VECTORS", "/tmp/s10emb"))
 
@@ -16,6 +16,12 @@ VECTORS = Path(os.environ.get("SCREEN_VECTORS", "/tmp/s10emb"))
 def tiktok():
     """TikTok's split, read through FUSIONREC_DATA."""
     return load_dataset(Path(os.environ["FUSIONREC_DATA"]), "tiktok")
+
+
+def one_model_params():
+    """TikTok's TUNED flagship settings for one model (without the recipe's two members), as the screens train it."""
+    tuned = TUNED[("tiktok", "fusiongraph")]["params"]
+    return {k: v for k, v in tuned.items() if k not in ("members", "member_training")}
 
 
 def vectors(run):
