@@ -257,9 +257,10 @@ def train(model: TorchRecommender, split: Split, config: TrainConfig) -> History
     Valid is evaluated every ``config.eval_every`` epochs (full ranking,
     training items excluded); training stops after ``config.patience``
     evaluations without improvement (not before epoch ``config.min_epochs``,
-    so that an early dip of valid does not end a run that has barely begun), after ``config.epochs`` epochs or
-    after ``config.max_seconds`` of training. The state of the best
-    evaluation is restored and the model's vectors are refreshed.
+    so that an early dip of valid does not end a run that has barely
+    begun), after ``config.epochs`` epochs or after ``config.max_seconds``
+    of training. The state of the best evaluation is restored and the
+    model's vectors are refreshed.
 
     Returns:
         The :class:`History`, with timings.
