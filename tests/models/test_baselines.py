@@ -9,6 +9,7 @@ import scipy.sparse as sp
 from fusionrec.data.dataset import Split
 from fusionrec.errors import ArtifactError, ConfigError, DataError
 from fusionrec.models import build_model
+from fusionrec.models.ease import ease_weights
 from fusionrec.models.graph import Perturbation, SparseOperator, bipartite_adjacency, normalized_adjacency, propagate
 from fusionrec.models.itemknn import top_k_cosine
 from fusionrec.models.sampling import NegativeSampler
@@ -189,12 +190,54 @@ def test_item_knn_load_rejects_state_of_another_catalog(split: Split) -> None:
     [
         ("itemknn", {"k": 0}),
         ("itemknn", {"shrinkage": -1.0}),
+        ("ease", {"l2": 0.0}),
         ("lightgcn", {"n_layers": -1}),
     ],
 )
 def test_bad_hyper_parameters_are_rejected(name: str, params: dict[str, float]) -> None:
     with pytest.raises(ConfigError, match=next(iter(params))):
         build_model(name, **params)
+
+
+# --- EASE ------------------------------------------------------------------------------------
+
+
+def test_ease_weights_solve_the_constrained_ridge_problem() -> None:
+    """B minimises ||X - XB||^2 + l2 ||B||^2 with diag(B) = 0: the gradient is zero off the diagonal."""
+    train = _random_matrix(n_users=60, n_items=20, density=0.3, seed=2)
+    weights = ease_weights(train, l2=3.0).astype(np.float64)
+    gram = (train.T @ train).toarray().astype(np.float64)
+    gradient = (gram + 3.0 * np.eye(20)) @ weights - gram  # (X^T X + l2 I) B - X^T X
+    off_diagonal = gradient[~np.eye(20, dtype=bool)]
+    assert np.abs(np.diag(weights)).max() == 0.0
+    assert np.abs(off_diagonal).max() < 1e-4 * np.abs(gram).max()
+    assert np.abs(np.diag(gradient)).max() > 1e-3  # the constraint binds: the diagonal is not free
+
+
+def test_ease_counts_repeated_interactions_once() -> None:
+    train = _random_matrix(n_users=40, n_items=15, density=0.3, seed=6)
+    repeated = train.copy()
+    repeated.data *= 3.0
+    np.testing.assert_array_equal(ease_weights(repeated, l2=2.0), ease_weights(train, l2=2.0))
+
+
+def test_ease_scores_are_history_times_weights(split: Split) -> None:
+    model = build_model("ease", l2=4.0).fit(split)
+    users = np.array([0, 3, 5])
+    history = split.train.to_csr()[users].toarray().astype(bool).astype(np.float32)
+    np.testing.assert_allclose(model.score_users(users), history @ model.state_arrays()["weights"], rtol=1e-6)
+
+
+def test_ease_refuses_a_catalog_above_max_items(split: Split) -> None:
+    with pytest.raises(ConfigError, match=f"dense {split.n_items:,} x {split.n_items:,} .* max_items is 10;"):
+        build_model("ease", max_items=10).fit(split)
+
+
+def test_ease_load_rejects_state_of_another_catalog(split: Split) -> None:
+    arrays = build_model("ease").fit(split).state_arrays()
+    other = checkerboard_split(n_users=24, n_items=16, seed=5)
+    with pytest.raises(ArtifactError, match="16 items"):
+        build_model("ease").load_state_arrays(other, arrays)
 
 
 # --- known answer: the checkerboard ------------------------------------------------------------
@@ -204,6 +247,7 @@ def test_bad_hyper_parameters_are_rejected(name: str, params: dict[str, float]) 
     ("name", "params"),
     [
         ("itemknn", {"k": 10}),
+        ("ease", {"l2": 1.0}),
         ("bpr", {"embedding_dim": 8, "reg_weight": 0.0, "train_config": TRAINING}),
         ("lightgcn", {"embedding_dim": 8, "n_layers": 2, "reg_weight": 0.0, "train_config": TRAINING}),
     ],

@@ -1,4 +1,4 @@
-"""The reusable contract suite, applied to the four ID baselines on the checkerboard split."""
+"""The reusable contract suite, applied to the five ID baselines on the checkerboard split."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ TINY_TRAINING = {"epochs": 3, "batch_size": 16, "progress": False, "seed": 7, "t
 
 def _factories() -> dict[str, ModelFactory]:
     from fusionrec.models.bpr import BPRMF
+    from fusionrec.models.ease import EASE
     from fusionrec.models.itemknn import ItemKNN
     from fusionrec.models.lightgcn import LightGCN
     from fusionrec.models.popularity import Popularity
@@ -24,6 +25,7 @@ def _factories() -> dict[str, ModelFactory]:
     return {
         "pop": Popularity,
         "itemknn": lambda: ItemKNN(k=5, shrinkage=1.0, chunk_size=7),
+        "ease": lambda: EASE(l2=5.0),
         "bpr": lambda: BPRMF(embedding_dim=8, train_config=TINY_TRAINING),
         "lightgcn": lambda: LightGCN(embedding_dim=8, n_layers=2, train_config=TINY_TRAINING),
     }
@@ -35,7 +37,7 @@ def split() -> Split:
 
 
 @pytest.mark.parametrize("check", CONTRACT_CHECKS, ids=lambda check: check.__name__)
-@pytest.mark.parametrize("model", ["pop", "itemknn", "bpr", "lightgcn"])
+@pytest.mark.parametrize("model", ["pop", "itemknn", "ease", "bpr", "lightgcn"])
 def test_baseline_meets_contract(model: str, check: Callable[[ModelFactory, Split], None], split: Split) -> None:
     check(_factories()[model], split)
 

@@ -15,6 +15,7 @@ from fusionrec.models.base import Recommender
 MODEL_REGISTRY: dict[str, str] = {
     "pop": "fusionrec.models.popularity:Popularity",
     "itemknn": "fusionrec.models.itemknn:ItemKNN",
+    "ease": "fusionrec.models.ease:EASE",
     "bpr": "fusionrec.models.bpr:BPRMF",
     "lightgcn": "fusionrec.models.lightgcn:LightGCN",
     "vbpr": "fusionrec.models.vbpr:VBPR",
