@@ -19,6 +19,7 @@ Usage::
     python benchmarks/ablation.py --out results/ablation --datasets tiktok ml100k-mm --seeds 3
     python benchmarks/ablation.py --out results/ablation --reuse results/multimodal  # 'all' = the benchmark's runs
     python benchmarks/ablation.py --out results/ablation --datasets tiktok  # replaces tiktok's rows, keeps the rest
+    python benchmarks/ablation.py --out runs/ablation-p15 --datasets tiktok --train patience=15  # every row
 
 Writes ``<out>/ablation.md``, ``<out>/ablation.json`` and ``<out>/ablation.png``.
 """
@@ -31,7 +32,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from multimodal import FLAGSHIP, TUNED, load_dataset
+from multimodal import FLAGSHIP, TUNED, _pairs, load_dataset
 from startup import add_common_arguments, start
 
 
@@ -76,8 +77,20 @@ def _parser() -> argparse.ArgumentParser:
         help="results folder of benchmarks/multimodal.py: its flagship runs (same settings, same seeds) are the "
         "'all' rows instead of being trained again",
     )
+    parser.add_argument(
+        "--train",
+        action="append",
+        default=[],
+        help="training setting name=value for every variant, over the tuned ones (e.g. patience=15)",
+    )
     add_common_arguments(parser)
     return parser
+
+
+def training_settings(dataset: str, threads: int, overrides: list[str]) -> dict[str, Any]:
+    """The variants' training settings: the flagship's tuned ones for ``dataset``, then ``name=value`` overrides."""
+    tuned = TUNED.get((dataset, FLAGSHIP), {}).get("train", {})
+    return {"progress": False, "threads": threads, **tuned, **_pairs(overrides)}
 
 
 def reused_full_run(folder: Path | None, dataset: str, n_seeds: int) -> dict[str, Any] | None:
@@ -130,7 +143,7 @@ def run_variant(
         FLAGSHIP,
         list(range(args.seeds)),
         params={**tuned.get("params", {}), **extra},
-        train={"progress": False, "threads": args.threads, **tuned.get("train", {})},
+        train=training_settings(dataset, args.threads, args.train),
         ks=(10, 20),
         metrics=("recall", "ndcg"),
         split=split,

@@ -109,6 +109,15 @@ def test_ablation_removes_each_modality_and_the_content_channel_only_where_the_f
     assert ablation._uses_channel("tiktok") and not ablation._uses_channel("ml100k-mm")
 
 
+def test_ablation_training_overrides_apply_over_the_tuned_schedule() -> None:
+    ablation = benchmark_module("ablation")
+    tuned = ablation.training_settings("tiktok", 1, [])
+    assert tuned["patience"] == ablation.TUNED[("tiktok", "fusiongraph")]["train"]["patience"]
+    changed = ablation.training_settings("tiktok", 1, ["patience=15"])
+    assert changed == {**tuned, "patience": 15}
+    assert ablation.training_settings("ml100k-mm", 2, []) == {"progress": False, "threads": 2}
+
+
 def test_ablation_run_over_some_datasets_keeps_the_rows_of_the_others(tmp_path: Path) -> None:
     ablation = benchmark_module("ablation")
     assert ablation.kept_rows(tmp_path, ["a"]) == []
