@@ -32,8 +32,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from multimodal import FLAGSHIP, TUNED, _pairs, load_dataset
-from startup import add_common_arguments, start
+from multimodal import FLAGSHIP, TUNED, load_dataset
+from startup import add_common_arguments, settings, start
 
 
 def main() -> int:
@@ -90,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
 def training_settings(dataset: str, threads: int, overrides: list[str]) -> dict[str, Any]:
     """The variants' training settings: the flagship's tuned ones for ``dataset``, then ``name=value`` overrides."""
     tuned = TUNED.get((dataset, FLAGSHIP), {}).get("train", {})
-    return {"progress": False, "threads": threads, **tuned, **_pairs(overrides)}
+    return {"progress": False, "threads": threads, **tuned, **settings(overrides)}
 
 
 def reused_full_run(folder: Path | None, dataset: str, n_seeds: int) -> dict[str, Any] | None:

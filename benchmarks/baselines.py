@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from startup import add_common_arguments, start
+from startup import add_common_arguments, setting_value, settings, start
 
 MODELS = ("pop", "itemknn", "ease", "bpr", "lightgcn")
 
@@ -88,8 +88,8 @@ def _settings(args: argparse.Namespace, model: str) -> tuple[dict[str, Any], dic
     """Model params and train settings: model defaults < TUNED < command-line flags."""
     preferred = _train_defaults(model)  # run_benchmark builds a full TrainConfig, so merge them here
     tuned = TUNED.get((args.dataset, model), {})
-    params = {**tuned.get("params", {}), **_pairs(args.param)}
-    train = {**preferred, "progress": False, "threads": args.threads, **tuned.get("train", {}), **_pairs(args.train)}
+    params = {**tuned.get("params", {}), **settings(args.param)}
+    train = {**preferred, "progress": False, "threads": args.threads, **tuned.get("train", {}), **settings(args.train)}
     return params, train
 
 
@@ -103,27 +103,12 @@ def _train_defaults(model: str) -> dict[str, Any]:
     return dict(getattr(getattr(importlib.import_module(module_name), class_name), "train_defaults", {}))
 
 
-def _pairs(items: list[str]) -> dict[str, Any]:
-    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}`` (values parsed as JSON when possible)."""
-    result = {}
-    for item in items:
-        name, _, value = item.partition("=")
-        result[name] = _value(value)
-    return result
-
-
-def _value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
 def _grid_search(
     split: Any, args: argparse.Namespace, model: str, params: dict[str, Any], train: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The grid point with the best valid Recall@20 (seed 0); logs every point's valid figure."""
-    axes = {name: [_value(v) for v in values.split(",")] for name, values in (g.split("=", 1) for g in args.grid)}
+    named_values = (g.split("=", 1) for g in args.grid)
+    axes = {name: [setting_value(v) for v in values.split(",")] for name, values in named_values}
     best: tuple[float, dict[str, Any], dict[str, Any]] | None = None
     for combination in itertools.product(*axes.values()):
         point = dict(zip(axes, combination, strict=True))

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from startup import add_common_arguments, start
+from startup import add_common_arguments, settings, start
 
 FLAGSHIP = "fusiongraph"
 MODELS: dict[str, list[str]] = {
@@ -125,7 +125,7 @@ def main() -> int:
     data_dir = start(args)
     out = Path(args.out)
     if args.one:
-        run_one(data_dir, args.one[0], args.one[1], args.seeds, out, args.threads, _pairs(args.param))
+        run_one(data_dir, args.one[0], args.one[1], args.seeds, out, args.threads, settings(args.param))
         return 0
     if args.prepare:
         load_dataset(data_dir, args.prepare)
@@ -355,17 +355,6 @@ def paired_test_lines(flagship: dict[str, Any], rival: dict[str, Any], out: Path
 
 def _ms(value: dict[str, float]) -> str:
     return f"{value['mean']:.4f} ± {value['std']:.4f}"
-
-
-def _pairs(items: list[str]) -> dict[str, Any]:
-    result = {}
-    for item in items:
-        name, _, text = item.partition("=")
-        try:
-            result[name] = json.loads(text)
-        except json.JSONDecodeError:
-            result[name] = text
-    return result
 
 
 def _random_ranking() -> type:

@@ -1,12 +1,14 @@
-"""The start every benchmark script shares: its common arguments, logging and the data folder."""
+"""The start every benchmark script shares: common arguments, logging, the data folder, ``name=value`` settings."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, threads: int | None = 1) -> None:
@@ -31,3 +33,20 @@ def start(args: argparse.Namespace) -> Path:
         print("pass --data-dir or set FUSIONREC_DATA to the benchmark data folder", file=sys.stderr)
         raise SystemExit(2)
     return Path(data_dir)
+
+
+def settings(items: list[str]) -> dict[str, Any]:
+    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}``: command-line ``name=value`` settings (:func:`setting_value`)."""
+    result = {}
+    for item in items:
+        name, _, text = item.partition("=")
+        result[name] = setting_value(text)
+    return result
+
+
+def setting_value(text: str) -> Any:
+    """``text`` parsed as JSON where it is JSON (numbers, booleans, lists), else the string itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text

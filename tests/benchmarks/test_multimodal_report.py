@@ -109,6 +109,12 @@ def test_ablation_removes_each_modality_and_the_content_channel_only_where_the_f
     assert ablation._uses_channel("tiktok") and not ablation._uses_channel("ml100k-mm")
 
 
+def test_command_line_settings_are_json_where_they_parse_and_strings_elsewhere() -> None:
+    startup = benchmark_module("startup")
+    parsed = startup.settings(["patience=15", "lr=1e-3", "fusion=gated", 'modalities=["audio"]', "bf16_scores=false"])
+    assert parsed == {"patience": 15, "lr": 1e-3, "fusion": "gated", "modalities": ["audio"], "bf16_scores": False}
+
+
 def test_ablation_training_overrides_apply_over_the_tuned_schedule() -> None:
     ablation = benchmark_module("ablation")
     tuned = ablation.training_settings("tiktok", 1, [])
