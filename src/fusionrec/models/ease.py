@@ -98,7 +98,7 @@ def ease_weights(train: sp.csr_matrix, l2: float) -> np.ndarray:
     binary = train.astype(bool).astype(np.float64)
     gram = np.asarray((binary.T @ binary).todense())  # (n_items, n_items)
     gram[np.diag_indices_from(gram)] += l2
-    inverse = scipy.linalg.inv(gram, overwrite_a=True, check_finite=False)  # symmetric positive definite
-    weights = inverse / -np.diag(inverse)  # column j divided by -P_jj
+    weights = scipy.linalg.inv(gram, overwrite_a=True, check_finite=False)  # P; gram is symmetric positive definite
+    weights /= -np.diag(weights)  # column j divided by -P_jj, in place
     np.fill_diagonal(weights, 0.0)
     return weights.astype(np.float32)
