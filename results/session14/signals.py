@@ -18,6 +18,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "session10" / "analysis"))
 from common import tiktok, valid_half_a, vectors  # noqa: E402
 
+from fusionrec.models.ease import ease_weights  # noqa: E402
+
 DIM = 128
 SEEDS = [int(s) for s in sys.argv[1].split(",")] if len(sys.argv) > 1 else list(range(10))
 EASE_LAMBDAS = (20, 50, 100, 200)
@@ -51,15 +53,6 @@ def pair_scores(first, second, users):
     return user @ item.T + first[0][users, DIM:] @ first[1][:, DIM:].T
 
 
-def ease_weights(lam):
-    """EASE's item-item matrix B (n_items, n_items), zero diagonal."""
-    x = train.astype(np.float64)
-    inverse = np.linalg.inv((x.T @ x).toarray() + lam * np.eye(train.shape[1]))
-    weights = -inverse / np.diag(inverse)
-    np.fill_diagonal(weights, 0)
-    return weights.astype(np.float32)
-
-
 def standardised(scores):
     """Each row minus its mean over the catalog, over its standard deviation (rows without spread stay zero)."""
     centred = scores - scores.mean(1, keepdims=True)
@@ -78,7 +71,7 @@ def signals():
         out[name] = ({"-": {h: np.broadcast_to(row, (len(u), len(row))) for h, u in halves.items()}}, POP_WEIGHTS)
     ease = {}
     for lam in EASE_LAMBDAS:
-        b = ease_weights(lam)
+        b = ease_weights(train, lam)
         ease[lam] = {h: standardised(np.asarray(train[u] @ b, dtype=np.float32)) for h, u in halves.items()}
     out["ease"] = (ease, EASE_WEIGHTS)
     return out
