@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "session10" / "analysis"))
-from common import tiktok, valid_half_a, vectors  # noqa: E402
+from common import score_ranks, tiktok, valid_half_a, vectors  # noqa: E402
 
 from fusionrec.models.ease import ease_weights  # noqa: E402
 
@@ -38,10 +38,7 @@ seen = {h: train[u].nonzero() for h, u in halves.items()}
 
 def figures(scores, half):
     """(Recall@20, NDCG@20) of one half's users, scores (n_half_users, n_items)."""
-    scores = scores.copy()
-    scores[seen[half]] = -np.inf
-    target = scores[np.arange(len(scores)), targets[half]]
-    rank = (scores > target[:, None]).sum(1)
+    rank = score_ranks(scores.copy(), targets[half], seen[half])
     hit = rank < 20
     return float(hit.mean()), float((hit / np.log2(rank + 2)).mean())
 

@@ -52,7 +52,11 @@ def half_b_users(split):
 
 def target_ranks(users_vectors, items_vectors, users, targets, train):
     """int (n,) rank of each user's held-out target among the items outside the user's training items."""
-    scores = users_vectors[users] @ items_vectors.T
-    scores[train[users].nonzero()] = -np.inf
-    target = scores[np.arange(len(users)), targets]
+    return score_ranks(users_vectors[users] @ items_vectors.T, targets, train[users].nonzero())
+
+
+def score_ranks(scores, targets, seen):
+    """int (n,) rank of each row's target in scores (n, n_items), overwritten: the (rows, items) of seen left out."""
+    scores[seen] = -np.inf
+    target = scores[np.arange(len(scores)), targets]
     return (scores > target[:, None]).sum(1)
