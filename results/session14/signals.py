@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "session10" / "anal
 from common import score_ranks, tiktok, valid_half_a, vectors  # noqa: E402
 
 from fusionrec.models.ease import ease_weights  # noqa: E402
+from fusionrec.models.ease_channel import standardised  # noqa: E402
 
 DIM = 128
 SEEDS = [int(s) for s in sys.argv[1].split(",")] if len(sys.argv) > 1 else list(range(10))
@@ -48,13 +49,6 @@ def pair_scores(first, second, users):
     user = np.hstack([first[0][users, :DIM], second[0][users, :DIM]]) / np.sqrt(2)
     item = np.hstack([first[1][:, :DIM], second[1][:, :DIM]]) / np.sqrt(2)
     return user @ item.T + first[0][users, DIM:] @ first[1][:, DIM:].T
-
-
-def standardised(scores):
-    """Each row minus its mean over the catalog, over its standard deviation (rows without spread stay zero)."""
-    centred = scores - scores.mean(1, keepdims=True)
-    spread = centred.std(1, keepdims=True)
-    return np.divide(centred, spread, out=np.zeros_like(centred), where=spread > 0)
 
 
 def signals():

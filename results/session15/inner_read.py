@@ -15,12 +15,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "session14"))
 from inner import inner_split, tiktok, valid_half_a  # noqa: E402
-from signals import pair_scores, standardised  # noqa: E402
+from signals import pair_scores  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "session10" / "analysis"))
 from common import score_ranks, vectors  # noqa: E402
 
 from fusionrec.models.ease import ease_weights  # noqa: E402
+from fusionrec.models.ease_channel import standardised  # noqa: E402
 
 EASE_LAMBDA, EASE_WEIGHT = 200.0, 0.005  # session 14's choice on half A, not chosen again
 BOOTSTRAP_DRAWS = 2000

@@ -42,6 +42,9 @@ def _factories() -> dict[str, ModelFactory]:
         "fusiongraph-members-apart": lambda: FusionGraph(
             embedding_dim=8, knn_k=3, members=2, member_training="apart", embedding_noise=0.1, train_config=TINY
         ),
+        "fusiongraph-ease": lambda: FusionGraph(
+            embedding_dim=8, knn_k=3, members=2, member_training="apart", ease_weight=0.05, train_config=TINY
+        ),
         "content-knn": ContentKNN,
     }
 
@@ -429,3 +432,27 @@ def test_flagship_faded_content_channel_adds_weighted_content_similarity(cold_sp
     np.testing.assert_allclose(fitted(0.5, 0.0).score_users(users) - learned, 0.5 * similarity, atol=1e-5)
     with pytest.raises(ConfigError, match="content_similarity_prior=-1"):
         FusionGraph(content_similarity_prior=-1.0)
+
+
+@pytest.mark.parametrize("members", [1, 2], ids=["one-model", "members-apart"])
+def test_flagship_ease_channel_adds_standardised_ease_scores_after_training(cold_split: Split, members: int) -> None:
+    from fusionrec.models.ease_channel import EaseChannel
+    from fusionrec.models.fusion_graph import FusionGraph
+
+    def fitted(weight: float) -> FusionGraph:
+        params = {"members": members, "member_training": "apart", "ease_weight": weight, "ease_l2": 3.0}
+        return FusionGraph(embedding_dim=8, knn_k=3, **params, train_config=TINY).fit(cold_split)
+
+    users = np.arange(cold_split.n_users)
+    plain, with_channel = fitted(0.0), fitted(0.2)
+    channel = with_channel.ease_channel()
+    assert plain.ease_channel() is None and channel is not None
+    train = cold_split.train.to_csr()
+    expected = EaseChannel.fit(train, l2=3.0, weight=0.2).scores(train)
+    np.testing.assert_allclose(with_channel.score_users(users) - plain.score_users(users), expected, atol=1e-5)
+    assert plain.history_ is not None and with_channel.history_ is not None
+    assert with_channel.history_.best_epoch == plain.history_.best_epoch  # early stopping does not see it
+    valid = evaluate_model(with_channel, cold_split, "valid", (20,), ("recall",)).summary()["recall@20"]
+    assert with_channel.history_.best_valid == pytest.approx(valid)  # what valid reads is the whole score
+    with pytest.raises(ConfigError, match="ease_weight=-1"):
+        FusionGraph(ease_weight=-1.0)

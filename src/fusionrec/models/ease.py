@@ -52,13 +52,11 @@ class EASE(Recommender):
 
     def _fit(self, split: Split) -> None:
         assert self.train_matrix_ is not None
-        n = split.n_items
-        if n > self.max_items:
-            raise ConfigError(
-                f"EASE holds a dense {n:,} x {n:,} item matrix (about {3 * 4 * n * n / 2**30:.1f} GiB while "
-                f"fitting) and max_items is {self.max_items:,}; raise max_items if the memory is there, or use "
-                "itemknn, whose similarity is sparse"
-            )
+        check_catalog_size(
+            split.n_items,
+            self.max_items,
+            "raise max_items if the memory is there, or use itemknn, whose similarity is sparse",
+        )
         self.weights_ = ease_weights(self.train_matrix_, self.l2)
 
     def score_users(self, user_index: np.ndarray) -> np.ndarray:
@@ -84,6 +82,15 @@ class EASE(Recommender):
                 "load the artifact with the data it was trained on"
             )
         self.split_, self.train_matrix_, self.weights_ = split, split.train.to_csr(), weights
+
+
+def check_catalog_size(n_items: int, max_items: int, fix: str) -> None:
+    """Raise ``ConfigError`` naming the memory when a dense ``n_items`` x ``n_items`` B would exceed ``max_items``."""
+    if n_items > max_items:
+        raise ConfigError(
+            f"EASE holds a dense {n_items:,} x {n_items:,} item matrix (about {3 * 4 * n_items**2 / 2**30:.1f} GiB "
+            f"while fitting) and max_items is {max_items:,}; {fix}"
+        )
 
 
 def ease_weights(train: sp.csr_matrix, l2: float) -> np.ndarray:

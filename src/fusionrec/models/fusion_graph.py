@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -50,6 +51,7 @@ from fusionrec.models.training import TorchRecommender, TrainConfig, valid_figur
 if TYPE_CHECKING:
     from fusionrec.data.dataset import Split
     from fusionrec.models.content_channel import ContentChannel
+    from fusionrec.models.ease_channel import EaseChannel
     from fusionrec.models.sampling import NegativePool
     from fusionrec.models.training import History
 
@@ -116,6 +118,11 @@ class FusionGraph(TorchRecommender):
         graph_whitening: modalities whose item-item graph compares PCA-whitened features
             (:class:`~fusionrec.models.knn_graph.Whitening`, fitted on the catalog) instead of raw ones;
             new items are whitened with the catalog's transform. None = raw features for every modality.
+        ease_weight: weight of EASE's item-item scores of the user's training items, standardised per user
+            over the catalog, added to the score once training is done
+            (:class:`~fusionrec.models.ease_channel.EaseChannel`); 0 = off. Early stopping does not see it;
+            scoring, evaluation and serving do. ``B`` is a dense n_items x n_items matrix.
+        ease_l2: EASE's ridge penalty for ``ease_weight``.
         train_config: optimisation settings; keys a dict leaves out take :attr:`train_defaults`
             (``batch_size`` counts users: a batch is every training item of that many users).
     """
@@ -154,6 +161,8 @@ class FusionGraph(TorchRecommender):
         member_training: str = "joint",
         embedding_noise: float = 0.1,
         graph_whitening: list[str] | None = None,
+        ease_weight: float = 0.0,
+        ease_l2: float = 200.0,
         train_config: TrainConfig | dict[str, Any] | None = None,
     ) -> None:
         super().__init__(
@@ -186,12 +195,15 @@ class FusionGraph(TorchRecommender):
             member_training=member_training,
             embedding_noise=embedding_noise,
             graph_whitening=graph_whitening,
+            ease_weight=ease_weight,
+            ease_l2=ease_l2,
         )
         _check(self.params)
         self._positives: tuple[np.ndarray, sp.csr_matrix] | None = None
         self._content_channel: ContentChannel | None = None
         self._softmax_items: tuple[torch.Tensor, torch.Tensor] | None = None
         self._degree_pruner: DegreePruner | None = None
+        self._ease_channel: EaseChannel | None = None
 
     def get_params(self) -> dict[str, Any]:
         return {**self.params, "train_config": self.train_config.model_dump()}
@@ -201,9 +213,21 @@ class FusionGraph(TorchRecommender):
         return super().fit(self._used(split))
 
     def _fit(self, split: Split) -> None:
+        self._ease_channel = None  # early stopping scores without it
         if self.params["members"] == 1 or self.params["member_training"] == "joint":
             super()._fit(split)
-            return
+        else:
+            self._fit_apart(split)
+        assert self.history_ is not None
+        started = time.perf_counter()
+        if self._attach_ease_channel(split):
+            seconds = time.perf_counter() - started
+            self.history_.train_seconds += seconds
+            self.history_.total_seconds += seconds
+            self.history_.best_valid = valid_figure(self, split, self.train_config.valid_metric)
+
+    def _fit_apart(self, split: Split) -> None:
+        """Members trained one after another (:mod:`~fusionrec.models.fusion_graph_apart`), then joined."""
         from fusionrec.models.fusion_graph_apart import fit_members_apart, merged_history
 
         fitted = fit_members_apart(self, split)
@@ -219,8 +243,32 @@ class FusionGraph(TorchRecommender):
         self.refresh_vectors()
         self.history_.best_valid = valid_figure(self, split, self.train_config.valid_metric)
 
+    def _attach_ease_channel(self, split: Split) -> bool:
+        """Fit the EASE channel on ``split.train`` when ``ease_weight`` > 0; True when it was fitted."""
+        from fusionrec.models.ease_channel import EaseChannel
+
+        weight = self.params["ease_weight"]
+        if weight:
+            self._ease_channel = EaseChannel.fit(split.train.to_csr(), self.params["ease_l2"], weight)
+        return bool(weight)
+
+    def score_users(self, user_index: np.ndarray) -> np.ndarray:
+        """float32 (n, n_items): the vectors' product, plus the EASE channel when ``ease_weight`` > 0."""
+        scores = super().score_users(user_index)
+        if self._ease_channel is not None:
+            assert self.train_matrix_ is not None
+            scores += self._ease_channel.scores(self.train_matrix_[user_index])
+        return scores
+
+    def ease_channel(self) -> EaseChannel | None:
+        """The fitted EASE channel, or None when ``ease_weight`` is 0 (vector retrieval leaves it out)."""
+        return self._ease_channel
+
     def load_state_arrays(self, split: Split, arrays: dict[str, np.ndarray]) -> None:
-        super().load_state_arrays(self._used(split), arrays)
+        """Rebuild the networks and load their weights; the EASE channel is refitted from ``split.train``."""
+        used = self._used(split)
+        super().load_state_arrays(used, arrays)
+        self._attach_ease_channel(used)
 
     def _used(self, split: Split) -> Split:
         chosen = self.params["modalities"]
@@ -549,6 +597,10 @@ def _check(params: dict[str, Any]) -> None:
         problems.append(f"members={p['members']} (>= 1; 1 = a single model)")
     if p["member_training"] not in ("joint", "apart"):
         problems.append(f"member_training={p['member_training']!r} ('joint' or 'apart')")
+    if p["ease_weight"] < 0 or p["ease_l2"] <= 0:
+        problems.append(
+            f"ease_weight={p['ease_weight']} (>= 0; 0 = off), ease_l2={p['ease_l2']} (> 0; 50 to 500 usual)"
+        )
     if p["item_graph_prior"] <= 0:
         problems.append(f"item_graph_prior={p['item_graph_prior']} (> 0; 10 is usual)")
     usual = {

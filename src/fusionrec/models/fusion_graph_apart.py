@@ -28,7 +28,7 @@ MEMBER_SEED_STRIDE = 1000
 
 def fit_members_apart(model: FusionGraph, split: Split) -> list[FusionGraph]:
     """Train ``model``'s members one by one as single-member copies; returns the fitted copies."""
-    params = {**model.params, "members": 1, "member_training": "joint"}
+    params = {**model.params, "members": 1, "member_training": "joint", "ease_weight": 0.0}  # the whole adds EASE
     base_seed = model.train_config.seed
     fitted = []
     for k in range(model.params["members"]):
