@@ -84,6 +84,11 @@ class ItemIndex:
         with self._lock.reading():
             return self._vectors[items]
 
+    def scores(self, query: np.ndarray) -> np.ndarray:
+        """float32 (n_items,) exact inner products of ``query`` (d,) with every item's current vector."""
+        with self._lock.reading():
+            return self._vectors[: self._n_items] @ np.asarray(query, dtype=np.float32)
+
     def search(
         self, query: np.ndarray, k: int, exclude: set[int] | frozenset[int] = frozenset()
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fusionrec.models.base import ContentAware, top_k
+from fusionrec.models.ease_channel import WithEaseChannel
 from fusionrec.serve.catalog import ItemCatalog, ItemInfo
 from fusionrec.serve.content import ContentEncoder, encode_payload
 from fusionrec.serve.errors import ConflictError, InvalidInputError, NotFoundError, UnsupportedError
@@ -112,6 +113,8 @@ class RecommendationService:
         self.popularity, self.popular_order = counts.astype(np.float32), np.argsort(-counts, kind="stable")
         self.user_vectors, item_vectors = _vectors(loaded)
         self.index = None if item_vectors is None else ItemIndex(item_vectors, settings.index_options())
+        # a model whose score adds EASE's item-item channel is ranked exactly: vectors' product plus the channel
+        self.ease = self.model.ease_channel() if isinstance(self.model, WithEaseChannel) else None
         self.content_aware = self.index is not None and isinstance(self.model, ContentAware)
         self.modality_parts = self.model.modality_item_vectors() if self.content_aware else None  # type: ignore[attr-defined]
         dims = {modality: values.shape[1] for modality, values in dataset.features.items()}
@@ -179,7 +182,7 @@ class RecommendationService:
         state = self.user_state(user_id)
         excluded = state.seen | set(self._indices(exclude or [], source="exclude").tolist())
         if state.query is not None and self.index is not None:
-            items, scores = self.index.search(state.query, k, excluded)
+            items, scores = self._search(state.query, state.history, k, excluded)
             return Ranked(items, scores, state.strategy)
         if state.strategy == "model" and state.index is not None:  # a model without embeddings scores the user
             return self._model_scores(state.index, k, excluded)
@@ -193,15 +196,29 @@ class RecommendationService:
         query = profile_vector(None, index.vectors(items), np.ones(len(items)), self._half)
         if query is None:
             return self.popular(k, excluded)
-        found, scores = index.search(query, k, excluded)
+        found, scores = self._search(query, items.tolist(), k, excluded)
         return Ranked(found, scores, "history")
 
     def similar(self, item_id: str, k: int) -> Ranked:
         """The ``k`` items that score highest for a profile made of ``item_id`` alone."""
         index = self._require_index("find similar items")
         item = int(self._indices([item_id], source="similar items")[0])
-        found, scores = index.search(index.vectors(np.array([item]))[0], k, {item})
+        found, scores = self._search(index.vectors(np.array([item]))[0], [item], k, {item})
         return Ranked(found, scores, "similar")
+
+    def _search(
+        self, query: np.ndarray, history: list[int], k: int, exclude: set[int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` (items, scores) for a query vector: the index's search, or with an EASE channel, exact
+        scores of every item plus the channel of ``history`` (the model's own score for that history)."""
+        assert self.index is not None
+        if self.ease is None or not history:
+            return self.index.search(query, k, exclude)
+        scores = self.index.scores(query) + self.ease.history_scores(np.array(history), self.index.n_items)
+        scores[[i for i in exclude if i < len(scores)]] = -np.inf
+        top = top_k(scores[None], k)[0]
+        top = top[np.isfinite(scores[top])]
+        return top.astype(np.int64), scores[top].astype(np.float32)
 
     def popular(self, k: int, exclude: set[int]) -> Ranked:
         """The most-trained items, skipping ``exclude`` (the fallback for users with no history)."""
@@ -240,8 +257,13 @@ class RecommendationService:
             return Explanation(item, popularity, "popularity", "popularity")
         vector = index.vectors(np.array([item]))[0]
         contributions, method = self._contributions(state.query, item, vector)
+        score = float(state.query @ vector)
+        if self.ease is not None and state.history:  # the EASE channel's part of the score
+            channel = float(self.ease.history_scores(np.array(state.history), index.n_items)[item])
+            contributions.append(("co-occurrence", channel))
+            score += channel
         because = self._because(state.history, item, vector, n_because)
-        return Explanation(item, float(state.query @ vector), state.strategy, method, contributions, because)
+        return Explanation(item, score, state.strategy, method, contributions, because)
 
     def _contributions(self, query: np.ndarray, item: int, vector: np.ndarray) -> tuple[list[tuple[str, float]], str]:
         if item in self._added_parts:
