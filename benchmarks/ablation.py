@@ -6,11 +6,13 @@ evaluated on test at the valid-chosen point:
 * ``all``: every modality the dataset has, plus item IDs (the flagship);
 * ``-<modality>``: that modality removed (the model never sees it);
 * ``content only``: no item ID embeddings, items are known only by their
-  features (users keep theirs);
+  features (users keep theirs), and no EASE channel (it reads item identities);
 * ``behaviour only``: no content at all (LightGCN with the flagship's
   softmax training);
 * ``no content channel``: every modality in the learned tower, but without
-  the fixed content-similarity channel (where the flagship's settings use it).
+  the fixed content-similarity channel (where the flagship's settings use it);
+* ``no EASE channel``: the flagship without EASE's item-item scores (where its
+  settings add them).
 
 Settings are the flagship's tuned ones from ``benchmarks/multimodal.py``.
 
@@ -45,7 +47,7 @@ def main() -> int:
     results = []
     for dataset in args.datasets:
         split = load_dataset(data_dir, dataset)
-        for label, variant, params in variants(split, _uses_channel(dataset)):
+        for label, variant, params in variants(split, _uses_channel(dataset), _uses_ease(dataset)):
             if args.variants and label not in args.variants and label != "all":
                 continue
             reused = reused_full_run(args.reuse, dataset, args.seeds) if label == "all" else None
@@ -104,26 +106,37 @@ def reused_full_run(folder: Path | None, dataset: str, n_seeds: int) -> dict[str
     return result if result.get("seeds") == list(range(n_seeds)) else None
 
 
-def variants(split: Any, channel: bool = False) -> list[tuple[str, Any, dict[str, Any]]]:
-    """``(label, split, extra params)``: all, each modality removed, content only, behaviour only, and
-    no content channel when ``channel`` (the flagship's settings use one)."""
+def variants(split: Any, channel: bool = False, ease: bool = False) -> list[tuple[str, Any, dict[str, Any]]]:
+    """``(label, split, extra params)``: all, each modality removed, content only, behaviour only,
+    no content channel when ``channel`` and no EASE channel when ``ease`` (the flagship's settings use them)."""
     modalities = split.dataset.modalities
     chosen = [("all", split, {})]
     for modality in modalities:
         chosen.append((f"-{modality}", without(split, [modality]), {}))
-    chosen.append(("content only", split, {"item_ids": False}))
+    chosen.append(("content only", split, {"item_ids": False, "ease_weight": 0.0}))
     chosen.append(("behaviour only", without(split, modalities), {}))
     if channel and modalities:
         chosen.append(("no content channel", split, {"content_similarity_weight": 0.0}))
+    if ease:
+        chosen.append(("no EASE channel", split, {"ease_weight": 0.0}))
     return chosen
 
 
 def _uses_channel(dataset: str) -> bool:
     """Whether the flagship's settings for ``dataset`` weigh the fixed content channel."""
+    return bool(_flagship_params(dataset)["content_similarity_weight"])
+
+
+def _uses_ease(dataset: str) -> bool:
+    """Whether the flagship's settings for ``dataset`` add the EASE channel."""
+    return bool(_flagship_params(dataset)["ease_weight"])
+
+
+def _flagship_params(dataset: str) -> dict[str, Any]:
+    """The flagship's defaults overridden by its tuned settings for ``dataset``."""
     from fusionrec.models.fusion_graph import FusionGraph
 
-    params = {**FusionGraph().params, **TUNED.get((dataset, FLAGSHIP), {}).get("params", {})}
-    return bool(params["content_similarity_weight"])
+    return {**FusionGraph().params, **TUNED.get((dataset, FLAGSHIP), {}).get("params", {})}
 
 
 def without(split: Any, modalities: list[str]) -> Any:

@@ -88,6 +88,9 @@ TUNED: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
     # replicated on seeds 10-19 (+0.0001 / -0.0000). Test disagreed: 0.1173 / 0.0502 against the old schedule's
     # 0.1202 / 0.0517 on the same machine (paired p = 0.0093); kept by the rule, for 0.66x FREEDOM's training time
     # with the float32 product (the old schedule: 1.07x on a CPU without bfloat16)
+    # session 15: EASE's standardised item-item scores added after training (lambda 200, weight 0.005, chosen on
+    # valid half A in session 14), adopted by a rule written before the runs on 5,791 inner held-out users that
+    # chose nothing (results/session15/README.md): +0.0011 / +0.0009 over the pair, no member-1 seed of ten lower
     ("tiktok", FLAGSHIP): {
         "params": {
             "modality_weights": {"image": 0.7, "audio": 0.3},
@@ -95,6 +98,8 @@ TUNED: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
             "item_graph_boost": 2.0,
             "members": 2,
             "member_training": "apart",
+            "ease_weight": 0.005,
+            "ease_l2": 200.0,
         },
         "train": {"batch_size": 2048, "lr": 0.014, "average_decay": 0.94, "patience": 5},
     },

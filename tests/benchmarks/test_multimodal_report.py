@@ -98,15 +98,18 @@ def test_ablation_report_gives_each_variant_its_change_against_all(tmp_path: Pat
     assert (tmp_path / "ablation.png").stat().st_size > 0
 
 
-def test_ablation_removes_each_modality_and_the_content_channel_only_where_the_flagship_uses_it() -> None:
+def test_ablation_removes_each_modality_and_the_channels_only_where_the_flagship_uses_them() -> None:
     ablation = benchmark_module("ablation")
     split = checkerboard_split()
     modalities = split.dataset.modalities
     labels = [label for label, _, _ in ablation.variants(split, channel=False)]
     assert labels == ["all", *[f"-{m}" for m in modalities], "content only", "behaviour only"]
-    with_channel = {label: params for label, _, params in ablation.variants(split, channel=True)}
-    assert with_channel["no content channel"] == {"content_similarity_weight": 0.0}
+    with_channels = {label: params for label, _, params in ablation.variants(split, channel=True, ease=True)}
+    assert with_channels["no content channel"] == {"content_similarity_weight": 0.0}
+    assert with_channels["no EASE channel"] == {"ease_weight": 0.0}
+    assert with_channels["content only"] == {"item_ids": False, "ease_weight": 0.0}  # EASE reads item identities
     assert ablation._uses_channel("tiktok") and not ablation._uses_channel("ml100k-mm")
+    assert ablation._uses_ease("tiktok") and not ablation._uses_ease("ml100k-mm")
 
 
 def test_command_line_settings_are_json_where_they_parse_and_strings_elsewhere() -> None:
