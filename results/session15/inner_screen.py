@@ -1,10 +1,16 @@
-"""inner_screen.py SEED: one TUNED TikTok model (one member) trained on train', early stopping on valid half A.
+"""inner_screen.py SEED [VARIANT]: one TUNED TikTok model (one member) trained on train', early stopping on half A.
 
-Keeps the model's vectors (eval mode) as $SCREEN_VECTORS/inner-SEED.npz and appends one line to inner_screen.jsonl
-with its half-A, half-B and inner figures. The real test part is replaced by the inner items before anything runs.
+Keeps the model's vectors (eval mode) as $SCREEN_VECTORS/inner[-VARIANT]-SEED.npz and appends one line to
+inner_screen.jsonl with its half-A, half-B and inner figures. The real test part is replaced by the inner items
+before anything runs.
+
+Variants (README.md, second screen): ``base`` (the recipe), ``egonorm`` (layer-0 user and item vectors scaled to
+unit length times their mean length before propagation; session 10's screen.py), ``cosine`` (learning rate
+lr * (1 + cos(pi * e / 60)) / 2 at epoch e, at least 1 % of lr; session 10's cosine variant with EPOCHS=60).
 """
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -22,11 +28,45 @@ from common import VECTORS, one_model_params  # noqa: E402
 
 from fusionrec.evaluation import evaluate_model  # noqa: E402
 from fusionrec.evaluation.benchmark import build_for_seed  # noqa: E402
+from fusionrec.models import fusion_graph_net as fgn  # noqa: E402
+from fusionrec.models import training  # noqa: E402
 
 torch.set_num_threads(1)
 LOG = Path(__file__).with_name("inner_screen.jsonl")
 
 seed = int(sys.argv[1])
+variant = sys.argv[2] if len(sys.argv) > 2 else "base"
+COSINE_EPOCHS = 60
+
+
+def patch(variant):
+    """Apply the variant's change to the training code of this process."""
+    if variant == "egonorm":
+        original = fgn.FusionGraphNet.propagate_items
+
+        def propagate_items(self, users, items):
+            users = torch.nn.functional.normalize(users, dim=1) * users.norm(dim=1).mean().detach()
+            items = torch.nn.functional.normalize(items, dim=1) * items.norm(dim=1).mean().detach()
+            return original(self, users, items)
+
+        fgn.FusionGraphNet.propagate_items = propagate_items
+    elif variant == "cosine":
+        original_epoch, calls = training._run_epoch, [0]
+
+        def scheduled_epoch(model, module, optimizer, split, rng, average=None):
+            factor = (1 + math.cos(math.pi * min(calls[0], COSINE_EPOCHS) / COSINE_EPOCHS)) / 2
+            for group in optimizer.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+                group["lr"] = group["initial_lr"] * max(factor, 0.01)
+            calls[0] += 1
+            return original_epoch(model, module, optimizer, split, rng, average)
+
+        training._run_epoch = scheduled_epoch
+    elif variant != "base":
+        raise SystemExit(f"unknown variant {variant}")
+
+
+patch(variant)
 full = inner_split(tiktok())
 split = valid_half(full, valid_half_a(full))
 t = time.time()
@@ -42,6 +82,7 @@ def figures(part_split, part):
 
 
 row = {
+    "variant": variant,
     "seed": seed,
     "train_rows": len(full.train),
     "inner_rows": len(full.test),
@@ -56,4 +97,4 @@ with open(LOG, "a") as f:
     f.write(json.dumps(row) + "\n")
 users, items = model.user_embeddings(np.arange(full.n_users)), model.item_embeddings()
 VECTORS.mkdir(parents=True, exist_ok=True)
-np.savez(VECTORS / f"inner-{seed}.npz", users=users, items=items)
+np.savez(VECTORS / f"inner{'' if variant == 'base' else '-' + variant}-{seed}.npz", users=users, items=items)
