@@ -25,7 +25,6 @@ from fusionrec.models.ease_channel import standardised  # noqa: E402
 
 EASE_LAMBDA, EASE_WEIGHT = 200.0, 0.005  # session 14's choice on half A, not chosen again
 BOOTSTRAP_DRAWS = 2000
-SEEDS = [int(s) for s in sys.argv[1].split(",")] if len(sys.argv) > 1 else list(range(10))
 
 split = inner_split(tiktok())
 train = split.train.to_csr()
@@ -60,10 +59,11 @@ def bootstrap_se(per_user_gain, rng):
 
 
 def main():
-    runs = {s: vectors(f"inner-{s}") for s in SEEDS}
-    pairs = list(itertools.permutations(SEEDS, 2))
+    seeds = [int(s) for s in sys.argv[1].split(",")] if len(sys.argv) > 1 else list(range(10))
+    runs = {s: vectors(f"inner-{s}") for s in seeds}
+    pairs = list(itertools.permutations(seeds, 2))
     b = ease_weights(train, EASE_LAMBDA)
-    report = {"seeds": SEEDS, "ease": {"lambda": EASE_LAMBDA, "w": EASE_WEIGHT}, "train_rows": int(train.nnz)}
+    report = {"seeds": seeds, "ease": {"lambda": EASE_LAMBDA, "w": EASE_WEIGHT}, "train_rows": int(train.nnz)}
     rng = np.random.default_rng(0)
     for name, (users, targets) in sets.items():
         signal = standardised(np.asarray(train[users] @ b, dtype=np.float32))
@@ -75,7 +75,7 @@ def main():
             base.append(before)
             gain.append(after - before)
         base, gain = np.array(base), np.array(gain)  # (pairs, 2, users)
-        by_first = {s: float(gain[[i for i, p in enumerate(pairs) if p[0] == s], 0].mean()) for s in SEEDS}
+        by_first = {s: float(gain[[i for i, p in enumerate(pairs) if p[0] == s], 0].mean()) for s in seeds}
         report[name] = {
             "users": len(users),
             "pair": base.mean((0, 2)).round(5).tolist(),
@@ -85,7 +85,7 @@ def main():
             "gain_by_member1_seed": {s: round(v, 5) for s, v in by_first.items()},
             "member1_seeds_lower_R": int(sum(v < 0 for v in by_first.values())),
             "single_models": np.mean([per_user(pair_scores(runs[s], runs[s], users), users, targets).mean(1)
-                                      for s in SEEDS], 0).round(5).tolist(),
+                                      for s in seeds], 0).round(5).tolist(),
         }
         print(name, json.dumps(report[name]), flush=True)
     gain = report["inner"]["gain"]

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+VARIANTS = sys.argv[1:]
+del sys.argv[1:]  # session 14's signals.py, imported through inner_read, reads seeds from the command line
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from inner_read import EASE_LAMBDA, EASE_WEIGHT, bootstrap_se, per_user, sets, train  # noqa: E402
 from inner_read import pair_scores, standardised, vectors  # noqa: E402
@@ -34,7 +36,7 @@ def main():
     base = pair_figures("inner", users, targets, signal)
     report = {"base_pair_plus_ease": base.mean((0, 2)).round(5).tolist()}
     rng = np.random.default_rng(0)
-    for variant in sys.argv[1:]:
+    for variant in VARIANTS:
         figures = pair_figures(f"inner-{variant}", users, targets, signal)
         gain = figures.mean(0) - base.mean(0)  # (2, users)
         by_first = {
