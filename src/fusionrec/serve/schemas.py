@@ -177,7 +177,10 @@ class UserHistoryOut(BaseModel):
 
 
 class ContributionOut(BaseModel):
-    name: str = Field(description="a modality, or id for the behaviour-only part")
+    name: str = Field(
+        description="a modality, id for the behaviour-only part, or co-occurrence for the EASE channel's part "
+        "(models trained with ease_weight > 0)"
+    )
     score: float
     share: float = Field(description="score / sum of absolute contribution scores")
 

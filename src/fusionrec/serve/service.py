@@ -214,7 +214,8 @@ class RecommendationService:
         assert self.index is not None
         if self.ease is None or not history:
             return self.index.search(query, k, exclude)
-        scores = self.index.scores(query) + self.ease.history_scores(np.array(history), self.index.n_items)
+        scores = self.index.scores(query)  # (n,): the catalog as it is now, though another thread may add items
+        scores += self.ease.history_scores(np.array(history), len(scores))
         scores[[i for i in exclude if i < len(scores)]] = -np.inf
         top = top_k(scores[None], k)[0]
         top = top[np.isfinite(scores[top])]
