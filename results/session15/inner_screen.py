@@ -6,7 +6,9 @@ before anything runs.
 
 Variants (README.md, second screen): ``base`` (the recipe), ``egonorm`` (layer-0 user and item vectors scaled to
 unit length times their mean length before propagation; session 10's screen.py), ``cosine`` (learning rate
-lr * (1 + cos(pi * e / 60)) / 2 at epoch e, at least 1 % of lr; session 10's cosine variant with EPOCHS=60).
+lr * (1 + cos(pi * e / 60)) / 2 at epoch e, at least 1 % of lr; session 10's cosine variant with EPOCHS=60),
+``oldschedule`` (session 11's schedule, the flagship's default one: batches of 1,024, lr 0.01, weight average 0.97,
+patience 15; a calibration run that decides nothing, README.md).
 """
 
 import json
@@ -62,7 +64,7 @@ def patch(variant):
             return original_epoch(model, module, optimizer, split, rng, average)
 
         training._run_epoch = scheduled_epoch
-    elif variant != "base":
+    elif variant not in ("base", "oldschedule"):
         raise SystemExit(f"unknown variant {variant}")
 
 
@@ -70,9 +72,10 @@ patch(variant)
 full = inner_split(tiktok())
 split = valid_half(full, valid_half_a(full))
 t = time.time()
-model = build_for_seed(
-    "fusiongraph", one_model_params(), {"progress": False, "threads": 1, **TUNED[("tiktok", "fusiongraph")]["train"]}, seed
-)
+schedule = TUNED[("tiktok", "fusiongraph")]["train"]
+if variant == "oldschedule":
+    schedule = {"batch_size": 1024, "lr": 0.01, "average_decay": 0.97, "patience": 15}
+model = build_for_seed("fusiongraph", one_model_params(), {"progress": False, "threads": 1, **schedule}, seed)
 model.fit(split)
 
 

@@ -1,5 +1,8 @@
 """inner_variants.py VARIANT [VARIANT ...]: the second screen of README.md. Writes inner_variants.json.
 
+NO_EASE=1: the pairs without the EASE channel instead (the third run's calibration against test, which compared
+pairs without it); written to inner_variants_no_ease.json.
+
 For each variant, its 90 ordered pairs of inner_screen.py models (seeds 0-9) plus the EASE channel, against the
 base models' 90 pairs plus the EASE channel, on the inner items: the gain per user averaged over pairs, its
 bootstrap standard error over users, and the gain per member-1 seed. Test is never read.
@@ -7,6 +10,7 @@ bootstrap standard error over users, and the gain per member-1 seed. Test is nev
 
 import itertools
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -33,6 +37,8 @@ def pair_figures(prefix, users, targets, signal):
 def main():
     users, targets = sets["inner"]
     signal = EASE_WEIGHT * standardised(np.asarray(train[users] @ ease_weights(train, EASE_LAMBDA), np.float32))
+    if os.environ.get("NO_EASE"):
+        signal = np.zeros_like(signal)
     base = pair_figures("inner", users, targets, signal)
     report = {"base_pair_plus_ease": base.mean((0, 2)).round(5).tolist()}
     rng = np.random.default_rng(0)
@@ -55,7 +61,8 @@ def main():
             "qualifies": bool(g[0] >= 0.0010 and g[1] >= 0.0005 and lower <= 2),
         }
         print(variant, json.dumps(report[variant]), flush=True)
-    Path(__file__).with_name("inner_variants.json").write_text(json.dumps(report, indent=1) + "\n")
+    name = "inner_variants_no_ease.json" if os.environ.get("NO_EASE") else "inner_variants.json"
+    Path(__file__).with_name(name).write_text(json.dumps(report, indent=1) + "\n")
 
 
 if __name__ == "__main__":
