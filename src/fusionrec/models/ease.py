@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
     from fusionrec.data.dataset import Split
 
+DEFAULT_MAX_ITEMS = 30_000
+"""The largest catalog whose dense ``B`` is fitted unless told otherwise."""
+
 
 class EASE(Recommender):
     """Linear item-item autoencoder with a zero diagonal, fitted in closed form.
@@ -43,7 +46,7 @@ class EASE(Recommender):
 
     name: ClassVar[str] = "ease"
 
-    def __init__(self, l2: float = 200.0, max_items: int = 30_000) -> None:
+    def __init__(self, l2: float = 200.0, max_items: int = DEFAULT_MAX_ITEMS) -> None:
         if l2 <= 0 or max_items < 1:
             raise ConfigError(f"EASE needs l2 > 0 and max_items >= 1; got l2={l2}, max_items={max_items}")
         super().__init__(l2=l2, max_items=max_items)
@@ -63,8 +66,7 @@ class EASE(Recommender):
         """float32 (n, n_items): binary history (n, n_items) @ B."""
         self._require_fitted()
         assert self.train_matrix_ is not None and self.weights_ is not None
-        history = self.train_matrix_[user_index].astype(bool).astype(np.float32)
-        return np.asarray(history @ self.weights_, dtype=np.float32)
+        return ease_scores(self.train_matrix_[user_index], self.weights_)
 
     def state_arrays(self) -> dict[str, np.ndarray]:
         """``{"weights": B}``, float32 (n_items, n_items)."""
@@ -91,6 +93,11 @@ def check_catalog_size(n_items: int, max_items: int, fix: str) -> None:
             f"EASE holds a dense {n_items:,} x {n_items:,} item matrix (about {3 * 4 * n_items**2 / 2**30:.1f} GiB "
             f"while fitting) and max_items is {max_items:,}; {fix}"
         )
+
+
+def ease_scores(history: sp.csr_matrix, weights: np.ndarray) -> np.ndarray:
+    """float32 (n, n_items): users' rows (n, n_items; nonzero = interacted), made binary, times ``B``."""
+    return np.asarray(history.astype(bool).astype(np.float32) @ weights, dtype=np.float32)
 
 
 def ease_weights(train: sp.csr_matrix, l2: float) -> np.ndarray:

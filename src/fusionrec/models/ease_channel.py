@@ -31,13 +31,10 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from fusionrec.models.ease import check_catalog_size, ease_weights
+from fusionrec.models.ease import DEFAULT_MAX_ITEMS, check_catalog_size, ease_scores, ease_weights
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
-
-DEFAULT_MAX_ITEMS = 30_000
-"""The largest catalog whose dense B the channel fits (as EASE's own default)."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +61,7 @@ class EaseChannel:
 
     def scores(self, history: sp.csr_matrix) -> np.ndarray:
         """float32 (n, n_items): the channel for n users' training rows (n, n_items), nonzero = interacted."""
-        raw = np.asarray(history.astype(bool).astype(np.float32) @ self.weights, dtype=np.float32)
-        return self.weight * standardised(raw)
+        return self.weight * standardised(ease_scores(history, self.weights))
 
     def history_scores(self, items: np.ndarray, n_items: int) -> np.ndarray:
         """float32 (n_items,) channel of one history of item indices, over a catalog of ``n_items``.
