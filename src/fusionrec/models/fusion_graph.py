@@ -214,16 +214,19 @@ class FusionGraph(TorchRecommender):
 
     def _fit(self, split: Split) -> None:
         self._ease_channel = None  # early stopping scores without it
-        if self.params["members"] == 1 or self.params["member_training"] == "joint":
-            super()._fit(split)
-        else:
+        apart = self.params["members"] > 1 and self.params["member_training"] == "apart"
+        if apart:
             self._fit_apart(split)
+        else:
+            super()._fit(split)
         assert self.history_ is not None
         started = time.perf_counter()
-        if self._attach_ease_channel(split):
+        with_channel = self._attach_ease_channel(split)
+        if with_channel:
             seconds = time.perf_counter() - started
             self.history_.train_seconds += seconds
             self.history_.total_seconds += seconds
+        if apart or with_channel:  # valid of the whole, which no member's early stopping read
             self.history_.best_valid = valid_figure(self, split, self.train_config.valid_metric)
 
     def _fit_apart(self, split: Split) -> None:
@@ -241,7 +244,6 @@ class FusionGraph(TorchRecommender):
         self._content_channel = first._content_channel
         self.history_ = merged_history([cast("History", single.history_) for single in fitted])
         self.refresh_vectors()
-        self.history_.best_valid = valid_figure(self, split, self.train_config.valid_metric)
 
     def _attach_ease_channel(self, split: Split) -> bool:
         """Fit the EASE channel on ``split.train`` when ``ease_weight`` > 0; True when it was fitted."""
