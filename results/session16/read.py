@@ -1,6 +1,6 @@
 """read.py STEP: the pre-registered reads of README.md on session 15's inner items. Writes STEP.json beside this file.
 
-  read.py temperature        step 1: t015 and t010 pairs against the base pairs (all with the EASE channel)
+  read.py temperature        step 1: t015, t010 and t025 pairs against the base pairs (all with the EASE channel)
   read.py triple VARIANT     step 2: VARIANT's 120 triples against its 45 pairs
   read.py ease VARIANT K     step 3: EASE (lambda, w) chosen on inner half I1 for VARIANT's K-member ensembles,
                              read on I2
@@ -104,7 +104,7 @@ def temperature():
     signal = EASE_WEIGHT * ease_signal(EASE_LAMBDA)
     base = ensembles_figures(load("base"), 2, signal)
     report = {"base_pairs": np.mean([v.mean(1) for v in base.values()], 0).round(5).tolist()}
-    for variant in ("t015", "t010"):
+    for variant in ("t015", "t010", "t025"):
         report[variant] = compare(ensembles_figures(load(variant), 2, signal), base)
         print(variant, json.dumps(report[variant]), flush=True)
     return report
