@@ -1,7 +1,7 @@
 """inner_train.py SEED [VARIANT]: one TUNED TikTok member trained on session 15's train', early stopping on half A.
 
-Variants (README.md, step 1): ``base`` (the recipe), ``t015``, ``t010`` and ``t025`` (softmax temperature
-0.15, 0.10 and 0.25 instead of 0.2). The EASE channel is left off here; the reader adds it to the ensembles. Keeps the model's vectors as $SCREEN_VECTORS/s16-VARIANT-SEED.npz and appends a line to
+Variants (README.md, step 1): ``base`` (the recipe), ``t010``, ``t015``, ``t025``, ``t030`` (softmax
+temperature 0.10, 0.15, 0.25, 0.30 instead of 0.2). The EASE channel is left off here; the reader adds it to the ensembles. Keeps the model's vectors as $SCREEN_VECTORS/s16-VARIANT-SEED.npz and appends a line to
 inner_train.jsonl with its half-A, half-B and inner figures. The real test part is replaced by the inner items
 before anything runs; test is never read.
 """
@@ -25,7 +25,7 @@ from multimodal import TUNED  # noqa: E402
 from fusionrec.evaluation import evaluate_model  # noqa: E402
 from fusionrec.evaluation.benchmark import build_for_seed  # noqa: E402
 
-VARIANTS = {"base": {}, "t015": {"temperature": 0.15}, "t010": {"temperature": 0.10}, "t025": {"temperature": 0.25}}
+VARIANTS = {"base": {}, **{f"t{round(t * 100):03d}": {"temperature": t} for t in (0.10, 0.15, 0.25, 0.30)}}
 LOG = HERE / "inner_train.jsonl"
 
 

@@ -1,6 +1,7 @@
 """read.py STEP: the pre-registered reads of README.md on session 15's inner items. Writes STEP.json beside this file.
 
   read.py temperature        step 1: t015, t010 and t025 pairs against the base pairs (all with the EASE channel)
+  read.py temperature2       second amendment: t030 pairs against t025's
   read.py triple VARIANT     step 2: VARIANT's 120 triples against its 45 pairs
   read.py ease VARIANT K     step 3: EASE (lambda, w) chosen on inner half I1 for VARIANT's K-member ensembles,
                              read on I2
@@ -110,6 +111,13 @@ def temperature():
     return report
 
 
+def temperature2():
+    signal = EASE_WEIGHT * ease_signal(EASE_LAMBDA)
+    report = compare(ensembles_figures(load("t030"), 2, signal), ensembles_figures(load("t025"), 2, signal))
+    print(json.dumps(report), flush=True)
+    return report
+
+
 def triple(variant):
     signal = EASE_WEIGHT * ease_signal(EASE_LAMBDA)
     runs = load(variant)
@@ -152,6 +160,8 @@ if __name__ == "__main__":
     step = sys.argv[1]
     if step == "temperature":
         out = temperature()
+    elif step == "temperature2":
+        out = temperature2()
     elif step == "triple":
         out = triple(sys.argv[2])
     elif step == "ease":
