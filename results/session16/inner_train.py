@@ -25,7 +25,8 @@ from multimodal import TUNED  # noqa: E402
 from fusionrec.evaluation import evaluate_model  # noqa: E402
 from fusionrec.evaluation.benchmark import build_for_seed  # noqa: E402
 
-VARIANTS = {"base": {}, **{f"t{round(t * 100):03d}": {"temperature": t} for t in (0.10, 0.15, 0.25, 0.30)}}
+TEMPERATURES = (0.10, 0.15, 0.25, 0.30)
+VARIANTS = {"base": {"temperature": 0.2}, **{f"t{round(t * 100):03d}": {"temperature": t} for t in TEMPERATURES}}
 LOG = HERE / "inner_train.jsonl"
 
 
