@@ -10,7 +10,6 @@ heavy, cosine, egonorm, userdrop (see their comments). HALF=A: early stopping on
 reported as valid_b. SCREEN_LOG names another file to append to (e.g. for a re-run that checks a recorded line).
 """
 import json
-import math
 import os
 import sys
 import time
@@ -23,13 +22,12 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "analysis"))
-from common import VECTORS, one_model_params, tiktok, valid_half, valid_half_a  # noqa: E402
+from common import VECTORS, cosine_learning_rate, one_model_params, tiktok, valid_half, valid_half_a  # noqa: E402
 
 from fusionrec.evaluation import evaluate_model  # noqa: E402
 from fusionrec.evaluation.benchmark import build_for_seed  # noqa: E402
 from fusionrec.models import fusion_graph as fg  # noqa: E402
 from fusionrec.models import fusion_graph_net as fgn  # noqa: E402
-from fusionrec.models import training  # noqa: E402
 from fusionrec.models.graph import SparseOperator  # noqa: E402
 
 torch.set_num_threads(1)
@@ -75,17 +73,7 @@ elif variant == "heavy":
         light_positives = (np.flatnonzero((np.diff(train.indptr) > 0) & ~heavy), train)
 elif variant == "cosine":
     # learning rate lr * (1 + cos(pi * e / EPOCHS)) / 2 at epoch e (0 from EPOCHS on), instead of a constant
-    horizon, original_epoch, calls = int(settings.get("EPOCHS", "40")), training._run_epoch, [0]
-
-    def scheduled_epoch(model, module, optimizer, split, rng, average=None):
-        factor = (1 + math.cos(math.pi * min(calls[0], horizon) / horizon)) / 2
-        for group in optimizer.param_groups:
-            group.setdefault("initial_lr", group["lr"])
-            group["lr"] = group["initial_lr"] * max(factor, 0.01)
-        calls[0] += 1
-        return original_epoch(model, module, optimizer, split, rng, average)
-
-    training._run_epoch = scheduled_epoch
+    cosine_learning_rate(int(settings.get("EPOCHS", "40")))
 elif variant in ("egonorm", "userdrop"):
     # egonorm: layer-0 user and item vectors are scaled to unit length (times their mean norm) before propagation;
     # userdrop: dropout P on the layer-0 user vectors in training

@@ -12,7 +12,6 @@ patience 15; a calibration run that decides nothing, README.md).
 """
 
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -26,12 +25,11 @@ from inner import inner_split, tiktok, valid_half, valid_half_a  # noqa: E402
 from multimodal import TUNED  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "session10" / "analysis"))
-from common import VECTORS, one_model_params  # noqa: E402
+from common import VECTORS, cosine_learning_rate, one_model_params  # noqa: E402
 
 from fusionrec.evaluation import evaluate_model  # noqa: E402
 from fusionrec.evaluation.benchmark import build_for_seed  # noqa: E402
 from fusionrec.models import fusion_graph_net as fgn  # noqa: E402
-from fusionrec.models import training  # noqa: E402
 
 torch.set_num_threads(1)
 LOG = Path(__file__).with_name("inner_screen.jsonl")
@@ -53,17 +51,7 @@ def patch(variant):
 
         fgn.FusionGraphNet.propagate_items = propagate_items
     elif variant == "cosine":
-        original_epoch, calls = training._run_epoch, [0]
-
-        def scheduled_epoch(model, module, optimizer, split, rng, average=None):
-            factor = (1 + math.cos(math.pi * min(calls[0], COSINE_EPOCHS) / COSINE_EPOCHS)) / 2
-            for group in optimizer.param_groups:
-                group.setdefault("initial_lr", group["lr"])
-                group["lr"] = group["initial_lr"] * max(factor, 0.01)
-            calls[0] += 1
-            return original_epoch(model, module, optimizer, split, rng, average)
-
-        training._run_epoch = scheduled_epoch
+        cosine_learning_rate(COSINE_EPOCHS)
     elif variant not in ("base", "oldschedule"):
         raise SystemExit(f"unknown variant {variant}")
 

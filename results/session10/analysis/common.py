@@ -1,5 +1,6 @@
 """Shared set-up of the session-10 analysis scripts: TikTok's split and the vectors screen.py kept."""
 
+import math
 import os
 import sys
 from dataclasses import replace
@@ -60,3 +61,23 @@ def score_ranks(scores, targets, seen):
     scores[seen] = -np.inf
     target = scores[np.arange(len(scores)), targets]
     return (scores > target[:, None]).sum(1)
+
+
+def cosine_learning_rate(horizon):
+    """Patch this process's training: learning rate lr * (1 + cos(pi * e / horizon)) / 2 at epoch e, at least 1 % of lr.
+
+    The screens' ``cosine`` variant (session 10's screen.py, session 15's inner_screen.py).
+    """
+    from fusionrec.models import training
+
+    original_epoch, calls = training._run_epoch, [0]
+
+    def scheduled_epoch(model, module, optimizer, split, rng, average=None):
+        factor = (1 + math.cos(math.pi * min(calls[0], horizon) / horizon)) / 2
+        for group in optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+            group["lr"] = group["initial_lr"] * max(factor, 0.01)
+        calls[0] += 1
+        return original_epoch(model, module, optimizer, split, rng, average)
+
+    training._run_epoch = scheduled_epoch
