@@ -12,28 +12,10 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "session10" / "analysis"))
-from common import score_ranks, tiktok, vectors  # noqa: E402
+from common import recipe_valid_hits, tiktok, vectors  # noqa: E402
 
-from fusionrec.models.ease import ease_weights  # noqa: E402
-from fusionrec.models.ease_channel import standardised  # noqa: E402
-
-DIM, SEEDS, ARMS, TARGETS_ = 128, list(range(8, 16)), ("A", "B", "C", "D"), (0.120, 0.052)
-split = tiktok()
-train, valid = split.train.to_csr(), split.valid.to_csr()
-USERS = np.flatnonzero(np.diff(valid.indptr) > 0)
-TARGETS = valid.indices[valid.indptr[USERS]]
-EASE = 0.005 * standardised(np.asarray(train[USERS] @ ease_weights(train, 200.0), dtype=np.float32))
-
-
-def per_user(runs, members):
-    """(2, n_users) hit@20 and NDCG@20 of the ensemble of members, scored as the recipe scores it."""
-    first = runs[members[0]]
-    score = first[0][USERS, DIM:] @ first[1][:, DIM:].T + EASE
-    for m in members:
-        score += runs[m][0][USERS, :DIM] @ runs[m][1][:, :DIM].T / len(members)
-    rank = score_ranks(score, TARGETS, train[USERS].nonzero())
-    hit = (rank < 20).astype(np.float64)
-    return np.stack([hit, hit / np.log2(rank + 2)])
+SEEDS, ARMS, TARGETS_ = list(range(8, 16)), ("A", "B", "C", "D"), (0.120, 0.052)
+per_user = recipe_valid_hits(tiktok())
 
 
 def with_score(figures):
@@ -42,8 +24,8 @@ def with_score(figures):
 
 
 def main():
-    report, rng = {"users": len(USERS), "rows": ["recall@20", "ndcg@20", "S"]}, np.random.default_rng(0)
-    n = len(USERS)
+    report, rng = {"users": per_user.n_users, "rows": ["recall@20", "ndcg@20", "S"]}, np.random.default_rng(0)
+    n = per_user.n_users
     resamples = [rng.integers(0, n, n) for _ in range(2000)]
     for size, name in ((1, "single"), (2, "pairs")):
         figures = {}

@@ -7,20 +7,15 @@ Test is never read.
 
 import json
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))
 sys.path.insert(0, str(HERE.parent / "session10" / "analysis"))
-from common import VECTORS, one_model_params, tiktok  # noqa: E402
+from common import one_model_params, tiktok, train_fixed_member  # noqa: E402
 from multimodal import TUNED  # noqa: E402
-
-from fusionrec.evaluation import evaluate_model  # noqa: E402
-from fusionrec.evaluation.benchmark import build_for_seed  # noqa: E402
 
 NEW_SCHEDULE = {"batch_size": 2048, "lr": 0.014, "average_decay": 0.94}
 OLD_SCHEDULE = {"batch_size": 1024, "lr": 0.01, "average_decay": 0.97}
@@ -35,22 +30,12 @@ ARMS = {  # arm: (temperature, schedule, epochs), README.md's table
 def main(arm, seed):
     torch.set_num_threads(1)
     temperature, schedule, epochs = ARMS[arm]
-    split = tiktok()
     train = {**TUNED[("tiktok", "fusiongraph")]["train"], **schedule, "epochs": epochs, "eval_every": 10 * epochs}
     params = {**one_model_params(), "ease_weight": 0.0, "temperature": temperature}
-    started = time.time()
-    model = build_for_seed("fusiongraph", params, {"progress": False, "threads": 1, **train}, seed)
-    model.fit(split)
-    seconds = time.time() - started
-    res = evaluate_model(model, split, "valid", (20,), ("recall", "ndcg"))
-    row = {"arm": arm, "seed": seed, "valid_all": {k: round(float(v), 5) for k, v in res.summary().items()},
-           "s": round(seconds), "epochs_run": model.history_.epochs_run}
+    row = {"arm": arm, **train_fixed_member(tiktok(), params, train, seed, f"s17-{arm}-{seed}")}
     print(json.dumps(row), flush=True)
     with open(HERE / "fixed_screen.jsonl", "a") as f:
         f.write(json.dumps(row) + "\n")
-    VECTORS.mkdir(parents=True, exist_ok=True)
-    users, items = model.user_embeddings(np.arange(split.n_users)), model.item_embeddings()
-    np.savez(VECTORS / f"s17-{arm}-{seed}.npz", users=users, items=items)
 
 
 if __name__ == "__main__":

@@ -81,3 +81,56 @@ def cosine_learning_rate(horizon):
         return original_epoch(model, module, optimizer, split, rng, average)
 
     training._run_epoch = scheduled_epoch
+
+
+def recipe_valid_hits(split, dim=128, ease_weight=0.005, ease_l2=200.0):
+    """per_user(runs, members) -> (2, n_valid_users) hit@20 and NDCG@20 of an ensemble on all valid users.
+
+    Scored as the TikTok recipe scores it: the members' mean cosine, the first member's content-channel columns
+    (``dim`` onwards) and EASE's standardised item-item scores fitted on the full training set. ``runs`` maps a
+    member to its (users, items) vectors. Session 16's and 17's fixed-epoch reads.
+    """
+    from fusionrec.models.ease import ease_weights
+    from fusionrec.models.ease_channel import standardised
+
+    train, valid = split.train.to_csr(), split.valid.to_csr()
+    users = np.flatnonzero(np.diff(valid.indptr) > 0)
+    targets = valid.indices[valid.indptr[users]]
+    ease = ease_weight * standardised(np.asarray(train[users] @ ease_weights(train, ease_l2), dtype=np.float32))
+    seen = train[users].nonzero()
+
+    def per_user(runs, members):
+        first = runs[members[0]]
+        score = first[0][users, dim:] @ first[1][:, dim:].T + ease
+        for m in members:
+            score += runs[m][0][users, :dim] @ runs[m][1][:, :dim].T / len(members)
+        rank = score_ranks(score, targets, seen)
+        hit = (rank < 20).astype(np.float64)
+        return np.stack([hit, hit / np.log2(rank + 2)])
+
+    per_user.n_users = len(users)
+    return per_user
+
+
+def train_fixed_member(split, params, train, seed, name):
+    """Train one flagship member on the full training set with ``train`` (fixed epochs, valid unread), read it on
+    all valid users, keep its vectors as $SCREEN_VECTORS/NAME.npz and return its log row (``s``: fit seconds).
+
+    Session 16's fixed_epochs.py and session 17's fixed_screen.py.
+    """
+    import time
+
+    from fusionrec.evaluation import evaluate_model
+    from fusionrec.evaluation.benchmark import build_for_seed
+
+    started = time.time()
+    model = build_for_seed("fusiongraph", params, {"progress": False, "threads": 1, **train}, seed)
+    model.fit(split)
+    seconds = time.time() - started
+    res = evaluate_model(model, split, "valid", (20,), ("recall", "ndcg"))
+    row = {"seed": seed, "valid_all": {k: round(float(v), 5) for k, v in res.summary().items()},
+           "s": round(seconds), "epochs_run": model.history_.epochs_run}
+    VECTORS.mkdir(parents=True, exist_ok=True)
+    users, items = model.user_embeddings(np.arange(split.n_users)), model.item_embeddings()
+    np.savez(VECTORS / f"{name}.npz", users=users, items=items)
+    return row
