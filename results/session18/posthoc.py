@@ -54,7 +54,7 @@ def userknn_signal(k, users):
     sim[np.arange(len(users)), users] = 0.0
     cut = np.argpartition(-sim, k, axis=1)[:, k:]
     np.put_along_axis(sim, cut, 0.0, axis=1)
-    return standardised(np.asarray(sp.csr_matrix(sim) @ TRAIN, dtype=np.float32).astype(np.float32))
+    return standardised((sp.csr_matrix(sim) @ TRAIN).toarray().astype(np.float32))
 
 
 def bucket_of(users):
@@ -110,6 +110,10 @@ def easeact_candidate(runs, ease_unit):
     chosen, by_bucket = [], {}
     for b, bounds in enumerate(BUCKETS):
         mask = buckets["I1"] == b
+        if not mask.any():  # train' has no user with 5-19 items (TikTok's users have 1-4 items or hundreds)
+            chosen.append(s16.EASE_WEIGHT)
+            by_bucket[str(bounds)] = {"users_I1": 0, "chosen": s16.EASE_WEIGHT}
+            continue
         figures = {w: v[:, mask].mean(1) for w, v in grid.items()}
         chosen.append(choose(figures, s16.EASE_WEIGHT))
         by_bucket[str(bounds)] = {"users_I1": int(mask.sum()), "chosen": chosen[-1],
