@@ -95,15 +95,27 @@ def training_settings(dataset: str, threads: int, overrides: list[str]) -> dict[
     return {"progress": False, "threads": threads, **tuned, **settings(overrides)}
 
 
-def reused_full_run(folder: Path | None, dataset: str, n_seeds: int) -> dict[str, Any] | None:
-    """The flagship's result on ``dataset`` from a multimodal benchmark folder, if it ran the same seeds."""
+def reused_full_run(
+    folder: Path | None, dataset: str, n_seeds: int, machine: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """The flagship's result on ``dataset`` from a multimodal benchmark folder, if it ran the same seeds on a
+    machine of this kind (same CPU, score product and torch: ``machine``, default this one's), else None (the
+    ``all`` row is then trained here, so that every row of the table comes from one kind of machine)."""
+    from fusionrec.evaluation.machine import machine_differences, machine_info
+
     if folder is None:
         return None
     path = folder / dataset / FLAGSHIP / "result.json"
     if not path.is_file():
         return None
     result: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return result if result.get("seeds") == list(range(n_seeds)) else None
+    if result.get("seeds") != list(range(n_seeds)):
+        return None
+    differences = machine_differences(result.get("machine"), machine or machine_info())
+    if differences:
+        print(f"ablation {dataset}: not reusing {path} ({'; '.join(differences)}): 'all' is trained here", flush=True)
+        return None
+    return result
 
 
 def variants(split: Any, channel: bool = False, ease: bool = False) -> list[tuple[str, Any, dict[str, Any]]]:

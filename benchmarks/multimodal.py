@@ -303,11 +303,25 @@ def write_report(results: list[dict[str, Any]], out: Path, datasets: list[str]) 
     results_to_json(results, out / "results.json")
     plot_results(results, out / "recall_ndcg.png", title="test at the valid-chosen epoch, mean ± std over seeds")
     lines = ["# Multimodal benchmark", "", "Test metrics at the valid-chosen point; mean ± std over seeds.", ""]
+    lines += machine_lines(results)
     for dataset in datasets:
         rows = [r for r in results if r["dataset"] == dataset]
         if rows:
             lines += [f"## {dataset}", "", results_table(rows), "", *significance_lines(rows, out), ""]
     (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def machine_lines(results: list[dict[str, Any]]) -> list[str]:
+    """The machine line(s) of the report: one per kind of machine the results ran on (timings compare within one)."""
+    kinds = {json.dumps(r["machine"], sort_keys=True) for r in results if r.get("machine")}
+    lines = []
+    for kind in sorted(kinds):
+        m = json.loads(kind)
+        product = "bfloat16" if m["bf16_product"] else "float32"
+        lines.append(f"Machine: {m['cpu']}, {m['cores']} logical CPUs, {product} training product, torch {m['torch']}.")
+    if len(lines) > 1:
+        lines.insert(0, "These results ran on more than one kind of machine: compare timings within one.")
+    return [*lines, ""] if lines else []
 
 
 def results_table(rows: list[dict[str, Any]]) -> str:

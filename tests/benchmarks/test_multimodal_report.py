@@ -61,6 +61,15 @@ def test_report_tests_the_flagship_against_the_strongest_model_and_the_strongest
     assert "strongest other model" in report and "paired t p =" in report
     assert report.count("Paired tests") == (1 if "strongest other model and strongest ID-only" in report else 2)
     assert (out / "recall_ndcg.png").stat().st_size > 0
+    assert report.count("Machine: ") == 1 and "training product, torch" in report
+
+
+def test_report_warns_when_results_come_from_more_than_one_kind_of_machine(multimodal: Any, results: Any) -> None:
+    runs, _ = results
+    other = {**runs[0], "machine": {**runs[0]["machine"], "cpu": "another CPU"}}
+    lines = multimodal.machine_lines([runs[0], other])
+    assert lines[0].startswith("These results ran on more than one kind of machine")
+    assert sum(line.startswith("Machine: ") for line in lines) == 2
 
 
 def test_stored_results_are_read_back_and_a_missing_one_is_named(multimodal: Any, results: Any) -> None:
@@ -76,6 +85,15 @@ def test_ablation_reuses_the_benchmarks_flagship_run_only_for_the_same_seeds(mul
     assert ablation.reused_full_run(out, "tiny", 2)["model"] == "fusiongraph"
     assert ablation.reused_full_run(out, "tiny", 3) is None
     assert ablation.reused_full_run(None, "tiny", 2) is None
+
+
+def test_ablation_does_not_reuse_a_run_from_another_kind_of_machine(multimodal: Any, results: Any) -> None:
+    _, out = results
+    ablation = benchmark_module("ablation")
+    recorded = json.loads((out / "tiny" / "fusiongraph" / "result.json").read_text())["machine"]
+    assert ablation.reused_full_run(out, "tiny", 2, machine=recorded) is not None
+    other = {**recorded, "bf16_product": not recorded["bf16_product"]}
+    assert ablation.reused_full_run(out, "tiny", 2, machine=other) is None
 
 
 def test_ablation_report_gives_each_variant_its_change_against_all(tmp_path: Path) -> None:

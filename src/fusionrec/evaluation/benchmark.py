@@ -12,7 +12,8 @@ The result is a JSON-ready dict::
      "valid":   {"recall@20": {"mean", "std"}, ...},
      "timing":  {"seconds_per_epoch", "epochs", "epochs_run", "train_seconds",
                  "fit_seconds", "eval_seconds", "peak_rss_mb"},
-     "config":  {...}, "per_seed": [...], "n_users": {"valid", "test"}}
+     "config":  {...}, "machine": {"cpu", "cores", "bf16_product", "torch"},
+     "per_seed": [...], "n_users": {"valid", "test"}}
 
 ``std`` is the sample standard deviation over seeds (0 for one seed).
 """
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fusionrec.errors import ConfigError, DataFileError
+from fusionrec.evaluation.machine import machine_info
 from fusionrec.evaluation.metrics import METRICS
 from fusionrec.evaluation.protocol import evaluate_model
 from fusionrec.evaluation.ranking import DEFAULT_KS, Evaluation
@@ -273,6 +275,7 @@ def summarise(
         "timing": {**_mean_of([run.timing for run in runs]), "peak_rss_mb": peak_rss_mb()},
         "n_users": {"valid": len(runs[0].valid.users), "test": len(runs[0].test.users)},
         "config": dict(config),
+        "machine": machine_info(),
         "per_seed": [_seed_record(run) for run in runs],
     }
 
