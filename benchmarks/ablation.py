@@ -34,7 +34,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from multimodal import FLAGSHIP, TUNED, load_dataset
+from multimodal import FLAGSHIP, TUNED, load_dataset, machine_lines
 from startup import add_common_arguments, settings, start
 
 
@@ -193,12 +193,13 @@ def write_ablation(results: list[dict[str, Any]], out: Path) -> None:
     results_to_json(results, out / "ablation.json")
     plot_deltas(results, out / "ablation.png")
     lines = ["# FusionGraph modality ablation", "", "Test at the valid-chosen epoch; mean ± std over seeds.", ""]
-    lines += ["| dataset | variant | modalities | test R@20 | test N@20 | valid R@20 | delta R@20 vs all |"]
-    lines += ["|---|---|---|---|---|---|---|"]
+    lines += machine_lines(results)
+    lines += ["| dataset | variant | modalities | test R@20 | test N@20 | valid R@20 | delta R@20 | delta N@20 |"]
+    lines += ["|---|---|---|---|---|---|---|---|"]
     for r in results:
-        delta = _delta(results, r, "recall@20")
+        deltas = [f"{_delta(results, r, metric):+.4f}" for metric in ("recall@20", "ndcg@20")]
         cells = [r["dataset"], r["model"], "+".join(r["modalities"]) or "none", _ms(r["metrics"]["recall@20"])]
-        cells += [_ms(r["metrics"]["ndcg@20"]), _ms(r["valid"]["recall@20"]), f"{delta:+.4f}"]
+        cells += [_ms(r["metrics"]["ndcg@20"]), _ms(r["valid"]["recall@20"]), *deltas]
         lines.append("| " + " | ".join(cells) + " |")
     (out / "ablation.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 

@@ -111,8 +111,9 @@ def test_ablation_report_gives_each_variant_its_change_against_all(tmp_path: Pat
     ]
     ablation.write_ablation(results, tmp_path)
     table = (tmp_path / "ablation.md").read_text()
-    assert "| a | -image | text |" in table and "| -0.0200 |" in table
-    assert "| b | behaviour only | none |" in table and "| +0.0100 |" in table
+    assert "| a | -image | text |" in table and "| -0.0200 | -0.0100 |" in table
+    assert "| b | behaviour only | none |" in table and "| +0.0100 | +0.0050 |" in table
+    assert "Machine: " not in table  # these rows record no machine
     assert (tmp_path / "ablation.png").stat().st_size > 0
 
 
