@@ -100,7 +100,8 @@ TUNED: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
     # on all 3,051 valid users (seeds 8-15, 28 pairs each, results/session17/README.md): 0.2 +0.0026 / +0.0004 over
     # 0.25; batch 1,024 / lr 0.01 / average 0.97 at 0.2 read +0.0014 / +0.0001 (not qualifying), at 0.25 lower
     # session 18: nothing added after training qualified on the inner items (results/session18/README.md): EASE's
-    # weight per user activity +0.0006 / +0.0004 (1.7 errors), RP3beta +0.0004 / +0.0002, user-kNN +0.0003 / +0.0001
+    # weight per user activity +0.0006 / +0.0004 (1.7 errors; on full-train models and all valid users then +0.0001 /
+    # -0.0002), RP3beta +0.0004 / +0.0002, user-kNN +0.0003 / +0.0001
     ("tiktok", FLAGSHIP): {
         "params": {
             "modality_weights": {"image": 0.7, "audio": 0.3},
