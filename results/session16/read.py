@@ -20,7 +20,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "session15"))
 sys.path.insert(0, str(HERE.parent / "session10" / "analysis"))
-from common import score_ranks, vectors  # noqa: E402
+from common import compare_ensembles, score_ranks, vectors  # noqa: E402
 from inner import inner_split, tiktok  # noqa: E402
 
 from fusionrec.models.ease import ease_weights  # noqa: E402
@@ -80,25 +80,7 @@ def ensembles_figures(runs, size, signal, rows=slice(None)):
 
 def compare(new, old, by_seeds=True):
     """The rule's figures for per-user figures of two sets of ensembles (dicts keyed by member tuples)."""
-    gain = np.mean(list(new.values()), 0) - np.mean(list(old.values()), 0)  # (2, n)
-    rng = np.random.default_rng(0)
-    n = gain.shape[1]
-    se = np.std([gain[:, rng.integers(0, n, n)].mean(1) for _ in range(BOOTSTRAP_DRAWS)], axis=0)
-    by_seed = {}
-    for s in SEEDS:
-        mine = lambda d: np.mean([v.mean(1) for c, v in d.items() if s in c], 0)  # noqa: E731
-        by_seed[s] = (mine(new) - mine(old)).round(5).tolist()
-    g = gain.mean(1)
-    lower = int(sum(v[1] < 0 for v in by_seed.values()))
-    return {
-        "old": np.mean([v.mean(1) for v in old.values()], 0).round(5).tolist(),
-        "new": np.mean([v.mean(1) for v in new.values()], 0).round(5).tolist(),
-        "gain": g.round(5).tolist(),
-        "gain_se_over_users": se.round(5).tolist(),
-        "gain_by_seed_R_N": by_seed,
-        "seeds_lower_N": lower,
-        "qualifies": bool(g[1] >= 0.0003 and g[1] >= 2 * se[1] and g[0] >= -se[0] and (lower <= 3 or not by_seeds)),
-    }
+    return compare_ensembles(new, old, SEEDS, 3 if by_seeds else None, BOOTSTRAP_DRAWS)
 
 
 def temperature():

@@ -25,16 +25,18 @@ ARMS = {  # arm: (temperature, schedule, epochs), README.md's table
     "C": (0.2, OLD_SCHEDULE, 33),
     "D": (0.25, OLD_SCHEDULE, 31),
 }
+LOG = HERE / "fixed_screen.jsonl"
 
 
-def main(arm, seed):
+def main(arm, seed, prefix="s17"):
+    """Train the member; its vectors are kept as PREFIX-ARM-SEED.npz and its row appended to LOG."""
     torch.set_num_threads(1)
     temperature, schedule, epochs = ARMS[arm]
     train = {**TUNED[("tiktok", "fusiongraph")]["train"], **schedule, "epochs": epochs, "eval_every": 10 * epochs}
     params = {**one_model_params(), "ease_weight": 0.0, "temperature": temperature}
-    row = {"arm": arm, **train_fixed_member(tiktok(), params, train, seed, f"s17-{arm}-{seed}")}
+    row = {"arm": arm, **train_fixed_member(tiktok(), params, train, seed, f"{prefix}-{arm}-{seed}")}
     print(json.dumps(row), flush=True)
-    with open(HERE / "fixed_screen.jsonl", "a") as f:
+    with open(LOG, "a") as f:
         f.write(json.dumps(row) + "\n")
 
 

@@ -30,7 +30,7 @@ RP3_ALPHAS, RP3_BETAS = (0.5, 1.0), (0.0, 0.25, 0.5)
 USERKNN_KS = (20, 50, 200)
 BUCKETS = ((1, 1), (2, 4), (5, 19), (20, 10**9))
 EASE_WEIGHTS = (0.0, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03)
-PAIRS = [c for c in s16.itertools.combinations(s16.SEEDS, 2)]
+PAIRS = list(s16.itertools.combinations(s16.SEEDS, 2))
 TRAIN = s16.train.astype(np.float32).tocsr()
 TRAIN.data[:] = 1.0
 

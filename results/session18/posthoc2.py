@@ -15,6 +15,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "session16"))
 import read as s16  # noqa: E402
+from posthoc import PAIRS, choose  # noqa: E402  (the first screen's pairs and choice rule)
 
 WEIGHTS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75)
 SCOPES = {"all": 10**9, "light": 4}
@@ -44,7 +45,7 @@ def main():
     grid = {("none", 0.0): []}
     grid.update({(scope, w): [] for scope in SCOPES for w in WEIGHTS})
     masks = {scope: in_scope(i1, limit) for scope, limit in SCOPES.items()}
-    for c in s16.itertools.combinations(s16.SEEDS, 2):
+    for c in PAIRS:
         score = s16.ensemble_score(runs, c, i1) + ease[i1]
         term = max_cosine(runs, c, i1)
         for scope, w in grid:
@@ -52,13 +53,12 @@ def main():
             grid[(scope, w)].append(s16.per_user(score + extra, i1).mean(1))
         print("maxcos I1", c, flush=True)
     grid = {k: np.mean(v, 0) for k, v in grid.items()}
-    allowed = [k for k, v in grid.items() if v[0] >= grid[("none", 0.0)][0]]
-    chosen = max(allowed, key=lambda k: grid[k][1])
+    chosen = choose(grid, ("none", 0.0))
     report = {"I1_grid": {f"{s} {w}": v.round(5).tolist() for (s, w), v in grid.items()}, "chosen": str(chosen)}
     if chosen != ("none", 0.0):
         mask = in_scope(i2, SCOPES[chosen[0]])
         old, new = {}, {}
-        for c in s16.itertools.combinations(s16.SEEDS, 2):
+        for c in PAIRS:
             score = s16.ensemble_score(runs, c, i2) + ease[i2]
             old[c] = s16.per_user(score.copy(), i2)
             new[c] = s16.per_user(score + chosen[1] * mask * max_cosine(runs, c, i2), i2)

@@ -84,11 +84,12 @@ def cosine_learning_rate(horizon):
 
 
 def recipe_valid_hits(split, dim=128, ease_weight=0.005, ease_l2=200.0):
-    """per_user(runs, members) -> (2, n_valid_users) hit@20 and NDCG@20 of an ensemble on all valid users.
+    """per_user(runs, members[, ease_weight]) -> (2, n_valid_users) hit@20 and NDCG@20 of an ensemble, all valid users.
 
     Scored as the TikTok recipe scores it: the members' mean cosine, the first member's content-channel columns
-    (``dim`` onwards) and EASE's standardised item-item scores fitted on the full training set. ``runs`` maps a
-    member to its (users, items) vectors. Session 16's and 17's fixed-epoch reads.
+    (``dim`` onwards) and ``ease_weight`` times EASE's standardised item-item scores fitted on the full training set.
+    ``runs`` maps a member to its (users, items) vectors; ``ease_weight`` (here or per call) is a float or a float
+    array (n_users,) of one weight per user. Session 16's, 17's and 18's fixed-epoch reads.
     """
     from fusionrec.models.ease import ease_weights
     from fusionrec.models.ease_channel import standardised
@@ -96,12 +97,14 @@ def recipe_valid_hits(split, dim=128, ease_weight=0.005, ease_l2=200.0):
     train, valid = split.train.to_csr(), split.valid.to_csr()
     users = np.flatnonzero(np.diff(valid.indptr) > 0)
     targets = valid.indices[valid.indptr[users]]
-    ease = ease_weight * standardised(np.asarray(train[users] @ ease_weights(train, ease_l2), dtype=np.float32))
+    ease = standardised(np.asarray(train[users] @ ease_weights(train, ease_l2), dtype=np.float32))
     seen = train[users].nonzero()
+    default_weight = ease_weight
 
-    def per_user(runs, members):
+    def per_user(runs, members, ease_weight=default_weight):
+        weight = ease_weight[users, None] if np.ndim(ease_weight) else ease_weight
         first = runs[members[0]]
-        score = first[0][users, dim:] @ first[1][:, dim:].T + ease
+        score = first[0][users, dim:] @ first[1][:, dim:].T + weight * ease
         for m in members:
             score += runs[m][0][users, :dim] @ runs[m][1][:, :dim].T / len(members)
         rank = score_ranks(score, targets, seen)
@@ -134,3 +137,33 @@ def train_fixed_member(split, params, train, seed, name):
     users, items = model.user_embeddings(np.arange(split.n_users)), model.item_embeddings()
     np.savez(VECTORS / f"{name}.npz", users=users, items=items)
     return row
+
+
+def compare_ensembles(new, old, seeds, max_seeds_lower=None, draws=2000):
+    """Session 16's rule on per-user figures of two sets of ensembles ({members tuple: (2, n) hit and NDCG}).
+
+    Gains with a bootstrap standard error over users, the gain per seed (over the ensembles that hold it) and the
+    verdict: NDCG@20 gain at least +0.0003 and two errors, Recall@20 gain not below minus one error and, unless
+    ``max_seeds_lower`` is None, the NDCG gain negative for at most that many seeds. Session 16's and 18's reads.
+    """
+    gain = np.mean(list(new.values()), 0) - np.mean(list(old.values()), 0)  # (2, n)
+    rng = np.random.default_rng(0)
+    n = gain.shape[1]
+    se = np.std([gain[:, rng.integers(0, n, n)].mean(1) for _ in range(draws)], axis=0)
+
+    def holding(figures, seed):
+        return np.mean([v.mean(1) for c, v in figures.items() if seed in c], 0)
+
+    by_seed = {s: (holding(new, s) - holding(old, s)).round(5).tolist() for s in seeds}
+    g = gain.mean(1)
+    lower = int(sum(v[1] < 0 for v in by_seed.values()))
+    seeds_ok = max_seeds_lower is None or lower <= max_seeds_lower
+    return {
+        "old": np.mean([v.mean(1) for v in old.values()], 0).round(5).tolist(),
+        "new": np.mean([v.mean(1) for v in new.values()], 0).round(5).tolist(),
+        "gain": g.round(5).tolist(),
+        "gain_se_over_users": se.round(5).tolist(),
+        "gain_by_seed_R_N": by_seed,
+        "seeds_lower_N": lower,
+        "qualifies": bool(g[1] >= 0.0003 and g[1] >= 2 * se[1] and g[0] >= -se[0] and seeds_ok),
+    }
