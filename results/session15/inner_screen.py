@@ -25,11 +25,10 @@ from inner import inner_split, tiktok, valid_half, valid_half_a  # noqa: E402
 from multimodal import TUNED  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "session10" / "analysis"))
-from common import VECTORS, cosine_learning_rate, one_model_params  # noqa: E402
+from common import VECTORS, cosine_learning_rate, one_model_params, unit_layer0_vectors  # noqa: E402
 
 from fusionrec.evaluation import evaluate_model  # noqa: E402
 from fusionrec.evaluation.benchmark import build_for_seed  # noqa: E402
-from fusionrec.models import fusion_graph_net as fgn  # noqa: E402
 
 torch.set_num_threads(1)
 LOG = Path(__file__).with_name("inner_screen.jsonl")
@@ -42,14 +41,7 @@ COSINE_EPOCHS = 60
 def patch(variant):
     """Apply the variant's change to the training code of this process."""
     if variant == "egonorm":
-        original = fgn.FusionGraphNet.propagate_items
-
-        def propagate_items(self, users, items):
-            users = torch.nn.functional.normalize(users, dim=1) * users.norm(dim=1).mean().detach()
-            items = torch.nn.functional.normalize(items, dim=1) * items.norm(dim=1).mean().detach()
-            return original(self, users, items)
-
-        fgn.FusionGraphNet.propagate_items = propagate_items
+        unit_layer0_vectors()
     elif variant == "cosine":
         cosine_learning_rate(COSINE_EPOCHS)
     elif variant not in ("base", "oldschedule"):

@@ -12,7 +12,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))
 sys.path.insert(0, str(HERE.parent / "session10" / "analysis"))
-from common import one_model_params, tiktok, train_fixed_member  # noqa: E402
+from common import one_model_params, tiktok, train_fixed_member, unit_layer0_vectors  # noqa: E402
 from multimodal import TUNED  # noqa: E402
 
 SCHEDULE = {"batch_size": 2048, "lr": 0.014, "average_decay": 0.94}
@@ -21,6 +21,7 @@ KINDS = {  # kind: (parameter overrides, epochs, without content), README.md's t
     "raw": ({"graph_whitening": None}, 27, False),
     "t25": ({"temperature": 0.25}, 25, False),
     "behaviour": ({}, 20, True),
+    "egonorm": ({}, 27, False),  # README.md's fourth question: unit-length layer-0 vectors
 }
 LOG = HERE / "hetero_train.jsonl"
 
@@ -28,6 +29,8 @@ LOG = HERE / "hetero_train.jsonl"
 def main(kind, seed):
     torch.set_num_threads(1)
     overrides, epochs, no_content = KINDS[kind]
+    if kind == "egonorm":
+        unit_layer0_vectors()
     split = tiktok()
     if no_content:
         split = split.with_modalities([])

@@ -83,6 +83,25 @@ def cosine_learning_rate(horizon):
     training._run_epoch = scheduled_epoch
 
 
+def unit_layer0_vectors():
+    """Patch this process's training: layer-0 user and item vectors scaled to unit length, times their mean length,
+    before propagation. The screens' ``egonorm`` variant (session 10's screen.py, session 15's inner_screen.py,
+    session 19's hetero_train.py).
+    """
+    import torch
+
+    from fusionrec.models import fusion_graph_net as fgn
+
+    original = fgn.FusionGraphNet.propagate_items
+
+    def propagate_items(self, users, items):
+        users = torch.nn.functional.normalize(users, dim=1) * users.norm(dim=1).mean().detach()
+        items = torch.nn.functional.normalize(items, dim=1) * items.norm(dim=1).mean().detach()
+        return original(self, users, items)
+
+    fgn.FusionGraphNet.propagate_items = propagate_items
+
+
 def recipe_valid_hits(split, dim=128, ease_weight=0.005, ease_l2=200.0):
     """per_user(runs, members[, ease_weight]) -> (2, n_valid_users) hit@20 and NDCG@20 of an ensemble, all valid users.
 
