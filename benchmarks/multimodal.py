@@ -102,6 +102,10 @@ TUNED: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
     # session 18: nothing added after training qualified on the inner items (results/session18/README.md): EASE's
     # weight per user activity +0.0006 / +0.0004 (1.7 errors; on full-train models and all valid users then +0.0001 /
     # -0.0002), RP3beta +0.0004 / +0.0002, user-kNN +0.0003 / +0.0001
+    # session 19: unit-length layer-0 vectors (unit_layer0), by a rule written before the runs on full-train models
+    # at fixed epochs read on all 3,051 valid users (seeds 8-15, 28 pairs, results/session19/README.md): +0.0013 /
+    # +0.0013 over the recipe's pairs (NDCG 2.4 errors, all eight seeds higher); members of another kind (raw
+    # graphs, temperature 0.25, behaviour only), refined EASE channels and a prior for new items did not qualify
     ("tiktok", FLAGSHIP): {
         "params": {
             "modality_weights": {"image": 0.7, "audio": 0.3},
@@ -112,6 +116,7 @@ TUNED: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
             "ease_weight": 0.005,
             "ease_l2": 200.0,
             "temperature": 0.2,
+            "unit_layer0": True,
         },
         "train": {"batch_size": 2048, "lr": 0.014, "average_decay": 0.94, "patience": 5},
     },

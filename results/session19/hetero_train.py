@@ -22,6 +22,7 @@ KINDS = {  # kind: (parameter overrides, epochs, without content), README.md's t
     "t25": ({"temperature": 0.25}, 25, False),
     "behaviour": ({}, 20, True),
     "egonorm": ({}, 27, False),  # README.md's fourth question: unit-length layer-0 vectors
+    "unit": ({"unit_layer0": True}, 27, False),  # the same through the flagship's option (a check of it)
 }
 LOG = HERE / "hetero_train.jsonl"
 

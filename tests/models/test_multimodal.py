@@ -62,12 +62,13 @@ def cold_split() -> Split:
 @pytest.fixture(
     scope="module",
     params=[
-        (0.0, 1, 0.0, 0.0, None, 0.0),
-        (2.0, 1, 0.0, 0.0, None, 0.0),
-        (2.0, 2, 0.0, 0.0, None, 0.0),
-        (0.0, 1, 5.0, 0.0, None, 0.0),
-        (0.5, 1, 0.0, 3.0, ["image", "text"], 0.0),
-        (0.2, 2, 0.0, 10.0, None, 2.0),
+        (0.0, 1, 0.0, 0.0, None, 0.0, False),
+        (2.0, 1, 0.0, 0.0, None, 0.0, False),
+        (2.0, 2, 0.0, 0.0, None, 0.0, False),
+        (0.0, 1, 5.0, 0.0, None, 0.0, False),
+        (0.5, 1, 0.0, 3.0, ["image", "text"], 0.0, False),
+        (0.2, 2, 0.0, 10.0, None, 2.0, False),
+        (0.2, 2, 5.0, 10.0, ["image"], 2.0, True),
     ],
     ids=[
         "learned",
@@ -76,10 +77,11 @@ def cold_split() -> Split:
         "content-prior",
         "faded-channel-whitened-graphs",
         "boosted-content-graph",
+        "unit-layer0",
     ],
 )
 def fitted_flagship(cold_split: Split, request: pytest.FixtureRequest) -> Recommender:
-    weight, members, prior, channel_prior, whitened, graph_boost = request.param
+    weight, members, prior, channel_prior, whitened, graph_boost, unit_layer0 = request.param
     model = build_model(
         "fusiongraph",
         embedding_dim=16,
@@ -90,6 +92,7 @@ def fitted_flagship(cold_split: Split, request: pytest.FixtureRequest) -> Recomm
         content_prior=prior,
         graph_whitening=whitened,
         item_graph_boost=graph_boost,
+        unit_layer0=unit_layer0,
         train_config=KNOWN_ANSWER,
     )
     return model.fit(cold_split)
@@ -386,6 +389,43 @@ def test_flagship_embedding_noise_perturbs_training_only(cold_split: Split) -> N
     torch.testing.assert_close(propagated(True), propagated(False))  # the noise is the only difference
     with pytest.raises(ConfigError, match="embedding_noise"):
         FusionGraph(embedding_noise=-0.1)
+
+
+def test_flagship_unit_layer0_propagates_unit_vectors_times_their_mean_length(cold_split: Split) -> None:
+    import torch
+
+    from fusionrec.models.fusion_graph import FusionGraph
+
+    assert FusionGraph().params["unit_layer0"] is False
+    net = FusionGraph(embedding_dim=8, knn_k=3, unit_layer0=True, train_config=TINY).fit(cold_split).module_
+    assert net is not None and net.unit_layer0  # type: ignore[union-attr]
+    net.eval()
+    users = torch.randn(cold_split.n_users, 8) * torch.rand(cold_split.n_users, 1) * 3
+    items = torch.randn(cold_split.n_items, 8) * torch.rand(cold_split.n_items, 1) * 3
+    with torch.no_grad():
+        scaled = net.propagate_items(users, items)  # type: ignore[union-attr, operator]
+        net.unit_layer0 = False  # type: ignore[union-attr]
+        by_hand = net.propagate_items(  # type: ignore[union-attr, operator]
+            torch.nn.functional.normalize(users, dim=1) * users.norm(dim=1).mean(),
+            torch.nn.functional.normalize(items, dim=1) * items.norm(dim=1).mean(),
+        )
+        plain = net.propagate_items(users, items)  # type: ignore[union-attr, operator]
+    for got, expected in zip(scaled, by_hand, strict=True):
+        torch.testing.assert_close(got, expected)
+    assert not torch.allclose(scaled[1], plain[1]), "lengths that differ by row change the plain propagation"
+
+
+def test_flagship_unit_layer0_length_gets_no_gradient() -> None:
+    import torch
+
+    from fusionrec.models.fusion_graph_net import unit_scale
+
+    vectors = torch.tensor([[3.0, 4.0], [0.0, 1.0]], requires_grad=True)
+    scaled = vectors * unit_scale(vectors)
+    torch.testing.assert_close(scaled.detach().norm(dim=1), torch.tensor([3.0, 3.0]))  # mean of lengths 5 and 1
+    scaled.norm(dim=1).sum().backward()
+    assert vectors.grad is not None
+    torch.testing.assert_close(vectors.grad, torch.zeros_like(vectors))  # lengths are fixed: only directions learn
 
 
 def test_flagship_members_trained_apart_are_single_models_of_their_own_seeds(cold_split: Split) -> None:

@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from fusionrec.errors import ConfigError
 from fusionrec.models.content import as_tensors, content_tensors, interaction_fade, trained_items
 from fusionrec.models.freedom import DegreePruner
-from fusionrec.models.fusion_graph_net import ID, FusionGraphMembers, FusionGraphNet
+from fusionrec.models.fusion_graph_net import ID, FusionGraphMembers, FusionGraphNet, unit_scale
 from fusionrec.models.graph import Perturbation, SparseOperator, normalized_adjacency
 from fusionrec.models.losses import bf16_supported, info_nce, softmax_loss
 from fusionrec.models.training import TorchRecommender, TrainConfig, valid_figure
@@ -123,6 +123,10 @@ class FusionGraph(TorchRecommender):
             (:class:`~fusionrec.models.ease_channel.EaseChannel`); 0 = off. Early stopping does not see it;
             scoring, evaluation and serving do. ``B`` is a dense n_items x n_items matrix.
         ease_l2: EASE's ridge penalty for ``ease_weight``.
+        unit_layer0: scale every layer-0 user and item vector to unit length times the mean length of
+            its kind before propagation (the mean is a constant of the step), so that the graph, not
+            the length training gave a vector, decides how much a neighbour counts. Cold and new items
+            are placed with the catalog's mean length. False = the vectors as they are.
         train_config: optimisation settings; keys a dict leaves out take :attr:`train_defaults`
             (``batch_size`` counts users: a batch is every training item of that many users).
     """
@@ -163,6 +167,7 @@ class FusionGraph(TorchRecommender):
         graph_whitening: list[str] | None = None,
         ease_weight: float = 0.0,
         ease_l2: float = 200.0,
+        unit_layer0: bool = False,
         train_config: TrainConfig | dict[str, Any] | None = None,
     ) -> None:
         super().__init__(
@@ -197,6 +202,7 @@ class FusionGraph(TorchRecommender):
             graph_whitening=graph_whitening,
             ease_weight=ease_weight,
             ease_l2=ease_l2,
+            unit_layer0=unit_layer0,
         )
         _check(self.params)
         self._positives: tuple[np.ndarray, sp.csr_matrix] | None = None
@@ -316,6 +322,7 @@ class FusionGraph(TorchRecommender):
         net.n_layers, net.n_item_graph_layers = p["n_layers"], p["n_item_graph_layers"]
         net.item_graph_weight, net.item_graph = p["item_graph_weight"], graphs[1]
         net.content_scale, net.item_graph_scale = scales
+        net.unit_layer0 = bool(p["unit_layer0"])
         if p["embedding_noise"] > 0:
             net.perturbation = Perturbation(p["embedding_noise"], int(torch.randint(2**62, ())))
         return net
@@ -487,10 +494,14 @@ class FusionGraph(TorchRecommender):
         with torch.no_grad():
             if net.fusion is None or n == 0:
                 return np.zeros((n, self.params["embedding_dim"]), dtype=np.float32)
-            vectors = net.fusion(values, flags) / (net.n_layers + 1)  # (n, d)
+            catalog_items = sum(net.item_parts().values())
+            assert isinstance(catalog_items, torch.Tensor)
+            layer0 = net.fusion(values, flags)  # (n, d)
+            if net.unit_layer0:  # as propagate_items scales the catalog's layer 0, with the catalog's mean length
+                layer0 = layer0 * unit_scale(layer0, catalog_items.norm(dim=1).mean())
+                catalog_items = catalog_items * net.layer0_scales(net.user_embedding, catalog_items)[1]
+            vectors = layer0 / (net.n_layers + 1)
             if net.item_graph is not None and neighbours is not None:
-                catalog_items = sum(net.item_parts().values())
-                assert isinstance(catalog_items, torch.Tensor)
                 base = net.item_graph_power(catalog_items, net.n_item_graph_layers - 1)  # (n_items, d)
                 scale = 1.0 + self.params["item_graph_boost"]  # a new item has no training interactions
                 vectors = vectors + net.item_graph_weight * scale * torch.from_numpy(neighbours @ base.numpy())

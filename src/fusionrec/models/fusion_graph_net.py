@@ -54,6 +54,7 @@ class FusionGraphNet(nn.Module):
         self.item_graph_scale: torch.Tensor | None = None  # (n_items, 1) weight of each item's content-graph term
         self.n_layers, self.n_item_graph_layers, self.item_graph_weight = 2, 1, 1.0
         self.perturbation: Perturbation | None = None  # of each propagated layer, in training mode only
+        self.unit_layer0 = False  # layer-0 vectors scaled to unit length x their kind's mean length (layer0_scales)
 
     def item_parts(self, id_keep: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Layer-0 item vectors split by source: ``{"id": (n_items, d), modality: (n_items, d)}``.
@@ -71,13 +72,23 @@ class FusionGraphNet(nn.Module):
             parts.update(content)
         return parts
 
-    def propagate_items(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def propagate_items(
+        self,
+        users: torch.Tensor,
+        items: torch.Tensor,
+        scales: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Behaviour graph + content graph: final user (n_users, d) and item (n_items, d) vectors.
 
         In training mode each propagated layer goes through ``perturbation`` (see
         :class:`~fusionrec.models.graph.Perturbation`); in eval mode the result is exact and linear.
+        With ``unit_layer0`` the layer-0 vectors are first multiplied by ``scales`` (default:
+        :meth:`layer0_scales` of these vectors; parts of a vector pass the scales of the whole).
         """
         assert self.user_graph is not None, "build() attaches the user-item graph"
+        if self.unit_layer0:
+            user_scale, item_scale = scales if scales is not None else self.layer0_scales(users, items)
+            users, items = users * user_scale, items * item_scale
         perturbation = self.perturbation if self.training else None
         final = propagate(self.user_graph, torch.cat([users, items]), self.n_layers, perturbation)
         final_users, final_items = final[: self.n_users], final[self.n_users :]
@@ -87,6 +98,16 @@ class FusionGraphNet(nn.Module):
                 content_graph = content_graph * self.item_graph_scale
             final_items = final_items + self.item_graph_weight * content_graph
         return final_users, final_items
+
+    @staticmethod
+    def layer0_scales(users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(n_users, 1) and (n_items, 1) factors that give each vector unit length times its kind's mean length.
+
+        The mean is a constant of the step (no gradient flows through it), so the scaled vector is
+        ``normalize(v) * mean length``: propagation weighs users and items by the graph, not by how
+        long training happened to make their vectors.
+        """
+        return unit_scale(users), unit_scale(items)
 
     def item_graph_power(self, items: torch.Tensor, layers: int | None = None) -> torch.Tensor:
         """``S^layers items`` over the frozen item-item graph (``n_item_graph_layers`` by default)."""
@@ -108,10 +129,13 @@ class FusionGraphNet(nn.Module):
         they count as part of ``"id"`` (behaviour).
         """
         parts = self.item_parts()
+        whole = sum(parts.values())
+        assert isinstance(whole, torch.Tensor)
+        scales = self.layer0_scales(self.user_embedding, whole) if self.unit_layer0 else None
         result = {}
         for name, items in parts.items():
             users = self.user_embedding if name == ID else torch.zeros_like(self.user_embedding)
-            result[name] = self.propagate_items(users, items)[1]
+            result[name] = self.propagate_items(users, items, scales)[1]
         return result
 
 
@@ -129,3 +153,11 @@ class FusionGraphMembers(nn.Module):
 
     def nets(self) -> list[FusionGraphNet]:
         return [cast(FusionGraphNet, member) for member in self.members]
+
+
+def unit_scale(vectors: torch.Tensor, mean_length: torch.Tensor | None = None) -> torch.Tensor:
+    """(n, 1) factors giving each row of ``vectors`` the length ``mean_length`` (default: their own mean row
+    length, a constant of the step); lengths under 1e-12 count as 1e-12, as in ``F.normalize``."""
+    lengths = vectors.norm(dim=1, keepdim=True)
+    target = lengths.mean().detach() if mean_length is None else mean_length
+    return target / lengths.clamp_min(1e-12)
