@@ -106,7 +106,7 @@ TUNED: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
     # at fixed epochs read on all 3,051 valid users (seeds 8-15, 28 pairs, results/session19/README.md): +0.0013 /
     # +0.0013 over the recipe's pairs (NDCG 2.4 errors, all eight seeds higher); members of another kind (raw
     # graphs, temperature 0.25, behaviour only), refined EASE channels and a prior for new items did not qualify.
-    # Test, read once after: 0.1185 / 0.0508 against 0.1190 / 0.0508 before on the same kind of machine: level
+    # Test, read once after: 0.1185 / 0.0508 against 0.1190 / 0.0508 before on the same machine (paired p 0.66): level
     ("tiktok", FLAGSHIP): {
         "params": {
             "modality_weights": {"image": 0.7, "audio": 0.3},
