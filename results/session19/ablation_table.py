@@ -3,7 +3,8 @@
 Every row ran on this session's machine with ``--reuse results/session19/benchmark`` (the ``all`` row is the
 benchmark's own run): ``ablation/`` -audio and behaviour only, ``ablation-p15/`` -image and content only with
 patience 15 (their slow start breaks patience 5, sessions 14-18), ``ablation-channels/`` no content channel and no
-EASE channel. Writes ``ablation-table/``.
+EASE channel, ``ablation-content-plain/`` content only with unit_layer0 off (``content_only_plain.py``). Writes
+``ablation-table/``.
 """
 
 import json
@@ -25,5 +26,6 @@ def rows(folder, relabel=None):
 table = rows("ablation")
 table += [r for r in rows("ablation-p15", P15) if r["model"] != "all"]
 table += [r for r in rows("ablation-channels") if r["model"] != "all"]
+table += [r for r in rows("ablation-content-plain") if r["model"] != "all"]
 write_ablation(table, HERE / "ablation-table")
 print((HERE / "ablation-table" / "ablation.md").read_text())
