@@ -3,7 +3,6 @@ interactions, added to the recipe's score, chosen on valid half A and read once 
 `s19-B` models. Writes fresh.json. Test is never read.
 """
 
-import itertools
 import json
 import sys
 from pathlib import Path
@@ -13,8 +12,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "session10" / "analysis"))
-from common import compare_ensembles, score_ranks, tiktok, valid_half_a, vectors  # noqa: E402
-from linear_read import MAX_SEEDS_LOWER, RECIPE, SEEDS, Half, linear_weights, mean_figures  # noqa: E402
+from common import compare_ensembles, score_ranks, tiktok  # noqa: E402
+from linear_read import MAX_SEEDS_LOWER, RECIPE, SEEDS, halves, linear_weights, mean_figures  # noqa: E402
 
 BETAS, PRIORS = (0.01, 0.02, 0.03, 0.05, 0.075, 0.1), (0.0, 1.0, 3.0)
 
@@ -39,13 +38,7 @@ def main():
     split = tiktok()
     train = split.train.to_csr()
     degrees = np.diff(train.tocsc().indptr).astype(np.float64)
-    valid = split.valid.to_csr()
-    with_valid = np.diff(valid.indptr) > 0
-    in_a = valid_half_a(split)
-    runs = {s: vectors(f"s19-B-{s}") for s in SEEDS}
-    pairs = list(itertools.combinations(SEEDS, 2))
-    half_a = Half(np.flatnonzero(with_valid & in_a), split, runs, pairs)
-    half_b = Half(np.flatnonzero(with_valid & ~in_a), split, runs, pairs)
+    half_a, half_b = halves(split)
     weights = linear_weights(RECIPE[0], RECIPE[1], train.astype(bool).astype(np.float64), None)
     channel_a, channel_b = half_a.channel(weights), half_b.channel(weights)
     none = np.zeros(split.n_items, np.float32)

@@ -86,6 +86,15 @@ class Half:
         return out
 
 
+def halves(split):
+    """(half A, half B) of the valid users, each holding the 28 pairs of the `s19-B` models."""
+    with_valid = np.diff(split.valid.to_csr().indptr) > 0
+    in_a = valid_half_a(split)
+    runs = {s: vectors(f"s19-B-{s}") for s in SEEDS}
+    pairs = list(itertools.combinations(SEEDS, 2))
+    return tuple(Half(np.flatnonzero(with_valid & side), split, runs, pairs) for side in (in_a, ~in_a))
+
+
 def mean_figures(per_user):
     return np.mean([v.mean(1) for v in per_user.values()], 0)
 
@@ -97,13 +106,7 @@ def main():
     content = ContentChannel.build(split, weight=1.0).space.transform(
         split.dataset.features, split.dataset.all_feature_masks())
     binary = split.train.to_csr().astype(bool).astype(np.float64)
-    valid = split.valid.to_csr()
-    with_valid = np.diff(valid.indptr) > 0
-    in_a = valid_half_a(split)
-    runs = {s: vectors(f"s19-B-{s}") for s in SEEDS}
-    pairs = list(itertools.combinations(SEEDS, 2))
-    half_a = Half(np.flatnonzero(with_valid & in_a), split, runs, pairs)
-    half_b = Half(np.flatnonzero(with_valid & ~in_a), split, runs, pairs)
+    half_a, half_b = halves(split)
     recipe_weights = linear_weights(RECIPE[0], RECIPE[1], binary, content)
     recipe_a = mean_figures(half_a.per_user(half_a.channel(recipe_weights), RECIPE[2]))
     report = {"users_A": len(half_a.users), "users_B": len(half_b.users), "recipe_A": recipe_a.round(5).tolist()}
