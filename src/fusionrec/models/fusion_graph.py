@@ -496,14 +496,18 @@ class FusionGraph(TorchRecommender):
         with torch.no_grad():
             if net.fusion is None or n == 0:
                 return np.zeros((n, self.params["embedding_dim"]), dtype=np.float32)
-            catalog_items = sum(net.item_parts().values())
-            assert isinstance(catalog_items, torch.Tensor)
             layer0 = net.fusion(values, flags)  # (n, d)
-            if net.unit_layer0:  # as propagate_items scales the catalog's layer 0, with the catalog's mean length
-                layer0 = layer0 * unit_scale(layer0, catalog_items.norm(dim=1).mean())
-                catalog_items = catalog_items * net.layer0_scales(net.user_embedding, catalog_items)[1]
+            graph_used = net.item_graph is not None and neighbours is not None
+            if not (net.unit_layer0 or graph_used):  # nothing here reads the catalog
+                return _unit(layer0 / (net.n_layers + 1))
+            catalog_items = net.layer0_items()
+            if net.unit_layer0:  # as propagate_items scales the catalog's layer 0: to the catalog's mean length
+                mean_length = catalog_items.norm(dim=1).mean()
+                layer0 = layer0 * unit_scale(layer0, mean_length)
+                catalog_items = catalog_items * unit_scale(catalog_items, mean_length)
             vectors = layer0 / (net.n_layers + 1)
-            if net.item_graph is not None and neighbours is not None:
+            if graph_used:
+                assert neighbours is not None
                 base = net.item_graph_power(catalog_items, net.n_item_graph_layers - 1)  # (n_items, d)
                 scale = 1.0 + self.params["item_graph_boost"]  # a new item has no training interactions
                 vectors = vectors + net.item_graph_weight * scale * torch.from_numpy(neighbours @ base.numpy())

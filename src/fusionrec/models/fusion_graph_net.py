@@ -72,6 +72,12 @@ class FusionGraphNet(nn.Module):
             parts.update(content)
         return parts
 
+    def layer0_items(self, id_keep: torch.Tensor | None = None) -> torch.Tensor:
+        """Layer-0 item vectors (n_items, d): the sum of :meth:`item_parts`."""
+        items = sum(self.item_parts(id_keep).values())
+        assert isinstance(items, torch.Tensor)
+        return items
+
     def propagate_items(
         self,
         users: torch.Tensor,
@@ -118,9 +124,7 @@ class FusionGraphNet(nn.Module):
 
     def forward(self, id_keep: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Unnormalised final user (n_users, d) and item (n_items, d) vectors."""
-        items = sum(self.item_parts(id_keep).values())
-        assert isinstance(items, torch.Tensor)
-        return self.propagate_items(self.user_embedding, items)
+        return self.propagate_items(self.user_embedding, self.layer0_items(id_keep))
 
     def explained_items(self) -> dict[str, torch.Tensor]:
         """Final item vectors split by source; the parts sum to ``forward()[1]`` (linear propagation).
