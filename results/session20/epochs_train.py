@@ -43,7 +43,7 @@ class EpochKeeper:
         return float(epoch), 0.0  # rises every epoch, so nothing stops early
 
 
-def main(seed):
+def main(seed, name=None, log_extra=None):
     torch.set_num_threads(1)
     split = tiktok()
     train = {**TUNED[("tiktok", "fusiongraph")]["train"], **SCHEDULE, "epochs": EPOCHS, "eval_every": 1}
@@ -56,9 +56,9 @@ def main(seed):
     model.fit(split)
     seconds = time.time() - started
     VECTORS.mkdir(parents=True, exist_ok=True)
-    np.savez(VECTORS / f"s20-{seed}.npz", users=np.stack(keeper.users), items=np.stack(keeper.items),
+    np.savez(VECTORS / f"{name or f's20-{seed}'}.npz", users=np.stack(keeper.users), items=np.stack(keeper.items),
              channel_users=keeper.channel[0], channel_items=keeper.channel[1])
-    row = {"seed": seed, "epochs": len(keeper.users), "s": round(seconds), "train_s": round(model.history_.train_seconds)}
+    row = {**(log_extra or {}), "seed": seed, "epochs": len(keeper.users), "s": round(seconds), "train_s": round(model.history_.train_seconds)}
     print(json.dumps(row), flush=True)
     with open(LOG, "a") as f:
         f.write(json.dumps(row) + "\n")
