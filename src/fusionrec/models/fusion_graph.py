@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from fusionrec.models.content_channel import ContentChannel
     from fusionrec.models.ease_channel import EaseChannel
     from fusionrec.models.sampling import NegativePool
+    from fusionrec.models.second_stage import BoostedTrees, ScoreParts
     from fusionrec.models.training import History
 
 
@@ -123,6 +124,11 @@ class FusionGraph(TorchRecommender):
             (:class:`~fusionrec.models.ease_channel.EaseChannel`); 0 = off. Early stopping does not see it;
             scoring, evaluation and serving do. ``B`` is a dense n_items x n_items matrix.
         ease_l2: EASE's ridge penalty for ``ease_weight``.
+        second_stage: after training (and the EASE channel), fit a second stage on ``split.valid``'s
+            held-out items that reorders each user's 100 best items from a few features of the score's parts
+            and of the item's and user's training interactions (:mod:`~fusionrec.models.second_stage`);
+            scoring, evaluation and serving apply it. Needs a valid part; valid figures read afterwards are
+            in-sample for it. False = off.
         unit_layer0: scale every layer-0 user and item vector to unit length times the mean length of
             its kind before propagation (the mean is a constant of the step), so that the graph, not
             the length training gave a vector, decides how much a neighbour counts. Cold and new items
@@ -170,6 +176,7 @@ class FusionGraph(TorchRecommender):
         ease_weight: float = 0.0,
         ease_l2: float = 200.0,
         unit_layer0: bool = False,
+        second_stage: bool = False,
         train_config: TrainConfig | dict[str, Any] | None = None,
     ) -> None:
         super().__init__(
@@ -205,6 +212,7 @@ class FusionGraph(TorchRecommender):
             ease_weight=ease_weight,
             ease_l2=ease_l2,
             unit_layer0=unit_layer0,
+            second_stage=second_stage,
         )
         _check(self.params)
         self._positives: tuple[np.ndarray, sp.csr_matrix] | None = None
@@ -212,6 +220,7 @@ class FusionGraph(TorchRecommender):
         self._softmax_items: tuple[torch.Tensor, torch.Tensor] | None = None
         self._degree_pruner: DegreePruner | None = None
         self._ease_channel: EaseChannel | None = None
+        self._second_stage: BoostedTrees | None = None
 
     def get_params(self) -> dict[str, Any]:
         return {**self.params, "train_config": self.train_config.model_dump()}
@@ -221,7 +230,7 @@ class FusionGraph(TorchRecommender):
         return super().fit(self._used(split))
 
     def _fit(self, split: Split) -> None:
-        self._ease_channel = None  # early stopping scores without it
+        self._ease_channel = self._second_stage = None  # early stopping scores without them
         apart = self.params["members"] > 1 and self.params["member_training"] == "apart"
         if apart:
             self._fit_apart(split)
@@ -230,11 +239,13 @@ class FusionGraph(TorchRecommender):
         assert self.history_ is not None
         started = time.perf_counter()
         with_channel = self._attach_ease_channel(split)
-        if with_channel:
+        if self.params["second_stage"]:
+            self._second_stage = self._fit_second_stage(split)
+        if with_channel or self._second_stage is not None:
             seconds = time.perf_counter() - started
             self.history_.train_seconds += seconds
             self.history_.total_seconds += seconds
-        if apart or with_channel:  # valid of the whole, which no member's early stopping read
+        if apart or with_channel or self._second_stage is not None:  # valid of the whole, unread by training
             self.history_.best_valid = valid_figure(self, split, self.train_config.valid_metric)
 
     def _fit_apart(self, split: Split) -> None:
@@ -263,22 +274,120 @@ class FusionGraph(TorchRecommender):
         return bool(weight)
 
     def score_users(self, user_index: np.ndarray) -> np.ndarray:
-        """float32 (n, n_items): the vectors' product, plus the EASE channel when ``ease_weight`` > 0."""
+        """float32 (n, n_items): the vectors' product, plus the EASE channel when ``ease_weight`` > 0; with a
+        second stage, each user's candidates are lifted above the rest in its order."""
+        scores, ease, history = self._first_stage(user_index)
+        if self._second_stage is None:
+            return scores
+        assert self._user_vectors is not None and self._item_vectors is not None
+        return self._staged(scores, self._user_vectors[user_index], self._item_vectors, ease, history, history)
+
+    def first_stage_scores(self, user_index: np.ndarray) -> np.ndarray:
+        """float32 (n, n_items): the score before the second stage (what it reorders; all of it without one)."""
+        return self._first_stage(user_index)[0]
+
+    def _first_stage(self, user_index: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, sp.csr_matrix]:
+        """(scores, the EASE channel's part or None, the users' training rows)."""
         scores = super().score_users(user_index)
+        assert self.train_matrix_ is not None
+        history = self.train_matrix_[user_index]
+        ease = None if self._ease_channel is None else self._ease_channel.scores(history)
+        if ease is not None:
+            scores += ease
+        return scores, ease, history
+
+    def query_scores(self, query: np.ndarray, items: np.ndarray, history: np.ndarray, seen: np.ndarray) -> np.ndarray:
+        """float32 (n_items,): the model's full score of one query vector (a user's, or a profile built from
+        events) over ``items`` (the catalog as served, new items included), with the EASE channel of
+        ``history`` and the second stage, which never picks ``seen`` items. What the service ranks by."""
+        n_items = len(items)
+        scores = (query[None, :] @ items.T).astype(np.float32)
+        ease = None
         if self._ease_channel is not None:
-            assert self.train_matrix_ is not None
-            scores += self._ease_channel.scores(self.train_matrix_[user_index])
-        return scores
+            ease = self._ease_channel.history_scores(np.asarray(history, dtype=np.int64), n_items)[None, :]
+            scores += ease
+        if self._second_stage is not None:
+            scores = self._staged(scores, query[None, :], items, ease, _row(history, n_items), _row(seen, n_items))
+        return np.asarray(scores[0])
+
+    def second_stage(self) -> BoostedTrees | None:
+        """The fitted second stage, or None when ``second_stage`` is off."""
+        return self._second_stage
+
+    def _staged(
+        self,
+        scores: np.ndarray,
+        users: np.ndarray,
+        items: np.ndarray,
+        ease: np.ndarray | None,
+        history: sp.csr_matrix,
+        seen: sp.csr_matrix,
+    ) -> np.ndarray:
+        """``scores`` (n, n_items) with each row's candidates reordered by the second stage."""
+        from fusionrec.models.second_stage import Candidates, reranked_scores
+
+        assert self._second_stage is not None
+        parts = self._score_parts(users, items, ease)
+        user_degree = np.diff(history.indptr).astype(np.float64)
+        candidates = Candidates.build(parts, seen, self._item_degree(len(items)), user_degree)
+        return reranked_scores(scores, candidates, self._second_stage)
+
+    def _score_parts(self, users: np.ndarray, items: np.ndarray, ease: np.ndarray | None) -> ScoreParts:
+        """The first stage's score of ``users`` (n, D) over ``items`` by part: members, content, EASE."""
+        from fusionrec.models.second_stage import ScoreParts
+
+        members, dim = len(self._nets()), self.params["embedding_dim"]
+        cosines = tuple(members * (users[:, b] @ items[:, b].T) for b in _member_blocks(members, dim))
+        learned = members * dim
+        content = users[:, learned:] @ items[:, learned:].T if users.shape[1] > learned else np.zeros_like(cosines[0])
+        return ScoreParts(cosines, content, np.zeros_like(cosines[0]) if ease is None else ease)
+
+    def _item_degree(self, n_items: int) -> np.ndarray:
+        """float64 (n_items,) training interactions of each item (0 for items added after training)."""
+        assert self.train_matrix_ is not None
+        counts = np.diff(self.train_matrix_.tocsc().indptr).astype(np.float64)
+        return np.pad(counts, (0, max(0, n_items - len(counts))))[:n_items]
+
+    def _fit_second_stage(self, split: Split) -> BoostedTrees:
+        """The second stage, fitted on the held-out items of ``split.valid``'s users."""
+        from fusionrec.models.second_stage import Candidates, fit_trees
+
+        valid, train = split.valid.to_csr(), split.train.to_csr()
+        users = np.flatnonzero(np.diff(valid.indptr) > 0)
+        if not len(users):
+            raise ConfigError(
+                "second_stage=True needs valid interactions to learn from, but the split's valid part is empty; "
+                "split with a valid part or set second_stage=False"
+            )
+        assert self._user_vectors is not None and self._item_vectors is not None
+        history = train[users]
+        ease = None if self._ease_channel is None else self._ease_channel.scores(history)
+        parts = self._score_parts(self._user_vectors[users], self._item_vectors, ease)
+        user_degree = np.diff(history.indptr).astype(np.float64)
+        candidates = Candidates.build(parts, history, self._item_degree(split.n_items), user_degree)
+        return fit_trees(candidates, candidates.labels(valid[users]))
 
     def ease_channel(self) -> EaseChannel | None:
         """The fitted EASE channel, or None when ``ease_weight`` is 0 (vector retrieval leaves it out)."""
         return self._ease_channel
 
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """The networks' weights and, with a second stage, its trees (``second_stage.*``)."""
+        arrays = super().state_arrays()
+        if self._second_stage is not None:
+            arrays |= self._second_stage.arrays(_STAGE_PREFIX)
+        return arrays
+
     def load_state_arrays(self, split: Split, arrays: dict[str, np.ndarray]) -> None:
-        """Rebuild the networks and load their weights; the EASE channel is refitted from ``split.train``."""
+        """Rebuild the networks and load their weights and second stage; the EASE channel is refitted from
+        ``split.train``."""
+        from fusionrec.models.second_stage import BoostedTrees
+
         used = self._used(split)
-        super().load_state_arrays(used, arrays)
+        stage = {k: v for k, v in arrays.items() if k.startswith(_STAGE_PREFIX)}
+        super().load_state_arrays(used, {k: v for k, v in arrays.items() if k not in stage})
         self._attach_ease_channel(used)
+        self._second_stage = BoostedTrees.from_arrays(stage, _STAGE_PREFIX) if stage else None
 
     def _used(self, split: Split) -> Split:
         chosen = self.params["modalities"]
@@ -575,6 +684,21 @@ class FusionGraph(TorchRecommender):
 
 def _nets(module: torch.nn.Module) -> list[FusionGraphNet]:
     return module.nets() if isinstance(module, FusionGraphMembers) else [cast(FusionGraphNet, module)]
+
+
+_STAGE_PREFIX = "second_stage."
+
+
+def _row(items: np.ndarray, n_items: int) -> sp.csr_matrix:
+    """A (1, n_items) binary row of ``items``."""
+    items = np.unique(np.asarray(items, dtype=np.int64))
+    items = items[(items >= 0) & (items < n_items)]
+    return sp.csr_matrix((np.ones(len(items), np.float32), (np.zeros(len(items), np.int64), items)), (1, n_items))
+
+
+def _member_blocks(members: int, dim: int) -> list[slice]:
+    """The columns of each member's learned block in the joined vectors."""
+    return [slice(m * dim, (m + 1) * dim) for m in range(members)]
 
 
 def _joined(blocks: list[np.ndarray]) -> np.ndarray:

@@ -28,7 +28,8 @@ MEMBER_SEED_STRIDE = 1000
 
 def fit_members_apart(model: FusionGraph, split: Split) -> list[FusionGraph]:
     """Train ``model``'s members one by one as single-member copies; returns the fitted copies."""
-    params = {**model.params, "members": 1, "member_training": "joint", "ease_weight": 0.0}  # the whole adds EASE
+    params = {**model.params, "members": 1, "member_training": "joint", "ease_weight": 0.0, "second_stage": False}
+    # the whole adds EASE and the second stage
     base_seed = model.train_config.seed
     fitted = []
     for k in range(model.params["members"]):

@@ -25,6 +25,7 @@ import numpy as np
 
 from fusionrec.models.base import ContentAware, top_k
 from fusionrec.models.ease_channel import WithEaseChannel
+from fusionrec.models.second_stage import WithSecondStage
 from fusionrec.serve.catalog import ItemCatalog, ItemInfo
 from fusionrec.serve.content import ContentEncoder, encode_payload
 from fusionrec.serve.errors import ConflictError, InvalidInputError, NotFoundError, UnsupportedError
@@ -115,6 +116,9 @@ class RecommendationService:
         self.index = None if item_vectors is None else ItemIndex(item_vectors, settings.index_options())
         # a model whose score adds EASE's item-item channel is ranked exactly: vectors' product plus the channel
         self.ease = self.model.ease_channel() if isinstance(self.model, WithEaseChannel) else None
+        # a model with a second stage is ranked by its full score, the stage included
+        staged = isinstance(self.model, WithSecondStage) and self.model.second_stage() is not None
+        self.staged: WithSecondStage | None = self.model if staged else None  # type: ignore[assignment]
         self.content_aware = self.index is not None and isinstance(self.model, ContentAware)
         self.modality_parts = self.model.modality_item_vectors() if self.content_aware else None  # type: ignore[attr-defined]
         dims = {modality: values.shape[1] for modality, values in dataset.features.items()}
@@ -210,12 +214,18 @@ class RecommendationService:
         self, query: np.ndarray, history: list[int], k: int, exclude: set[int]
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` (items, scores) for a query vector: the index's search, or with an EASE channel, exact
-        scores of every item plus the channel of ``history`` (the model's own score for that history)."""
+        scores of every item plus the channel of ``history`` (the model's own score for that history), or
+        with a second stage, the model's full score (its candidates lifted above the rest in its order)."""
         assert self.index is not None
-        if self.ease is None or not history:
+        if self.staged is not None:
+            items = self.index.vectors(np.arange(self.index.n_items))  # the catalog as it is now
+            seen = np.array(sorted(exclude), dtype=np.int64)
+            scores = self.staged.query_scores(query, items, np.array(history, dtype=np.int64), seen)
+        elif self.ease is None or not history:
             return self.index.search(query, k, exclude)
-        scores = self.index.scores(query)  # (n,): the catalog as it is now, though another thread may add items
-        scores += self.ease.history_scores(np.array(history), len(scores))
+        else:
+            scores = self.index.scores(query)  # (n,): the catalog as it is now, though another thread may add items
+            scores += self.ease.history_scores(np.array(history), len(scores))
         scores[[i for i in exclude if i < len(scores)]] = -np.inf
         top = top_k(scores[None], k)[0]
         top = top[np.isfinite(scores[top])]
