@@ -45,6 +45,15 @@ def _factories() -> dict[str, ModelFactory]:
         "fusiongraph-ease": lambda: FusionGraph(
             embedding_dim=8, knn_k=3, members=2, member_training="apart", ease_weight=0.05, train_config=TINY
         ),
+        "fusiongraph-second-stage": lambda: FusionGraph(
+            embedding_dim=8,
+            knn_k=3,
+            members=2,
+            member_training="apart",
+            ease_weight=0.05,
+            second_stage=True,
+            train_config=TINY,
+        ),
         "fusiongraph-unit-layer0": lambda: FusionGraph(
             embedding_dim=8, knn_k=3, members=2, member_training="apart", unit_layer0=True, train_config=TINY
         ),

@@ -91,7 +91,7 @@ def test_fitting_needs_a_held_out_item_among_the_candidates() -> None:
     parts = ScoreParts((np.array([[0.5, 0.2]]),), np.zeros((1, 2)), np.zeros((1, 2)))
     found = Candidates.build(parts, sp.csr_matrix((1, 2)), np.zeros(2), np.zeros(1))
     with pytest.raises(ConfigError, match="second_stage"):
-        fit_trees(found, np.zeros(2, dtype=bool))
+        fit_trees(found.features, np.zeros(2, dtype=bool))
 
 
 def test_flagship_ranks_each_users_candidates_in_its_stages_order(staged: FusionGraph, warm_split: Split) -> None:

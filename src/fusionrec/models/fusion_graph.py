@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from fusionrec.models.content_channel import ContentChannel
     from fusionrec.models.ease_channel import EaseChannel
     from fusionrec.models.sampling import NegativePool
-    from fusionrec.models.second_stage import BoostedTrees, ScoreParts
+    from fusionrec.models.second_stage import BoostedTrees, Candidates, ScoreParts
     from fusionrec.models.training import History
 
 
@@ -323,14 +323,31 @@ class FusionGraph(TorchRecommender):
         history: sp.csr_matrix,
         seen: sp.csr_matrix,
     ) -> np.ndarray:
-        """``scores`` (n, n_items) with each row's candidates reordered by the second stage."""
-        from fusionrec.models.second_stage import Candidates, reranked_scores
+        """``scores`` (n, n_items) with each row's candidates reordered by the second stage, in row chunks."""
+        from fusionrec.models.second_stage import reranked_scores
 
         assert self._second_stage is not None
+        result, degree = np.empty_like(scores), self._item_degree(len(items))
+        for rows in _chunks(len(scores)):
+            part = None if ease is None else ease[rows]
+            candidates = self._candidates(users[rows], items, part, history[rows], seen[rows], degree)
+            result[rows] = reranked_scores(scores[rows], candidates, self._second_stage)
+        return result
+
+    def _candidates(
+        self,
+        users: np.ndarray,
+        items: np.ndarray,
+        ease: np.ndarray | None,
+        history: sp.csr_matrix,
+        seen: sp.csr_matrix,
+        item_degree: np.ndarray,
+    ) -> Candidates:
+        """The second stage's candidates of ``users`` (n, D) and their features."""
+        from fusionrec.models.second_stage import Candidates
+
         parts = self._score_parts(users, items, ease)
-        user_degree = np.diff(history.indptr).astype(np.float64)
-        candidates = Candidates.build(parts, seen, self._item_degree(len(items)), user_degree)
-        return reranked_scores(scores, candidates, self._second_stage)
+        return Candidates.build(parts, seen, item_degree, np.diff(history.indptr).astype(np.float64))
 
     def _score_parts(self, users: np.ndarray, items: np.ndarray, ease: np.ndarray | None) -> ScoreParts:
         """The first stage's score of ``users`` (n, D) over ``items`` by part: members, content, EASE."""
@@ -350,7 +367,7 @@ class FusionGraph(TorchRecommender):
 
     def _fit_second_stage(self, split: Split) -> BoostedTrees:
         """The second stage, fitted on the held-out items of ``split.valid``'s users."""
-        from fusionrec.models.second_stage import Candidates, fit_trees
+        from fusionrec.models.second_stage import fit_trees
 
         valid, train = split.valid.to_csr(), split.train.to_csr()
         users = np.flatnonzero(np.diff(valid.indptr) > 0)
@@ -360,12 +377,15 @@ class FusionGraph(TorchRecommender):
                 "split with a valid part or set second_stage=False"
             )
         assert self._user_vectors is not None and self._item_vectors is not None
-        history = train[users]
-        ease = None if self._ease_channel is None else self._ease_channel.scores(history)
-        parts = self._score_parts(self._user_vectors[users], self._item_vectors, ease)
-        user_degree = np.diff(history.indptr).astype(np.float64)
-        candidates = Candidates.build(parts, history, self._item_degree(split.n_items), user_degree)
-        return fit_trees(candidates, candidates.labels(valid[users]))
+        degree, features, labels = self._item_degree(split.n_items), [], []
+        for rows in _chunks(len(users)):
+            chunk = users[rows]
+            history = train[chunk]
+            ease = None if self._ease_channel is None else self._ease_channel.scores(history)
+            candidates = self._candidates(self._user_vectors[chunk], self._item_vectors, ease, history, history, degree)
+            features.append(candidates.features)
+            labels.append(candidates.labels(valid[chunk]))
+        return fit_trees(np.vstack(features), np.concatenate(labels))
 
     def ease_channel(self) -> EaseChannel | None:
         """The fitted EASE channel, or None when ``ease_weight`` is 0 (vector retrieval leaves it out)."""
@@ -687,6 +707,12 @@ def _nets(module: torch.nn.Module) -> list[FusionGraphNet]:
 
 
 _STAGE_PREFIX = "second_stage."
+_STAGE_ROWS = 512  # users whose candidates are built at once: bounds the stage's (rows x n_items) temporaries
+
+
+def _chunks(n: int, size: int = _STAGE_ROWS) -> Iterator[slice]:
+    """Consecutive row slices of at most ``size`` covering ``range(n)``."""
+    return (slice(start, min(start + size, n)) for start in range(0, n, size))
 
 
 def _row(items: np.ndarray, n_items: int) -> sp.csr_matrix:

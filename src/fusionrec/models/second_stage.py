@@ -209,8 +209,8 @@ class BoostedTrees:
         )
 
 
-def fit_trees(candidates: Candidates, labels: np.ndarray) -> BoostedTrees:
-    """The classifier of :data:`BOOSTING` fitted on the candidates' features and labels, as arrays."""
+def fit_trees(features: np.ndarray, labels: np.ndarray) -> BoostedTrees:
+    """The classifier of :data:`BOOSTING` fitted on candidates' ``features`` and ``labels``, as arrays."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     if not labels.any():
@@ -218,7 +218,7 @@ def fit_trees(candidates: Candidates, labels: np.ndarray) -> BoostedTrees:
             "second_stage found no held-out item among the valid users' candidates, so it has nothing to learn "
             "from; give the split a valid part with held-out items, or turn second_stage off"
         )
-    model = HistGradientBoostingClassifier(**BOOSTING).fit(candidates.features, labels)
+    model = HistGradientBoostingClassifier(**BOOSTING).fit(features, labels)
     return BoostedTrees.from_sklearn(model)
 
 
