@@ -47,7 +47,8 @@ def main() -> int:
     results = []
     for dataset in args.datasets:
         split = load_dataset(data_dir, dataset)
-        for label, variant, params in variants(split, _uses_channel(dataset), _uses_ease(dataset)):
+        uses = _uses_channel(dataset), _uses_ease(dataset), _uses_second_stage(dataset)
+        for label, variant, params in variants(split, *uses):
             if args.variants and label not in args.variants and label != "all":
                 continue
             reused = reused_full_run(args.reuse, dataset, args.seeds) if label == "all" else None
@@ -118,9 +119,12 @@ def reused_full_run(
     return result
 
 
-def variants(split: Any, channel: bool = False, ease: bool = False) -> list[tuple[str, Any, dict[str, Any]]]:
-    """``(label, split, extra params)``: all, each modality removed, content only, behaviour only,
-    no content channel when ``channel`` and no EASE channel when ``ease`` (the flagship's settings use them)."""
+def variants(
+    split: Any, channel: bool = False, ease: bool = False, stage: bool = False
+) -> list[tuple[str, Any, dict[str, Any]]]:
+    """``(label, split, extra params)``: all, each modality removed, content only, behaviour only, no content
+    channel when ``channel``, no EASE channel when ``ease`` and no second stage when ``stage`` (the flagship's
+    settings use them)."""
     modalities = split.dataset.modalities
     chosen = [("all", split, {})]
     for modality in modalities:
@@ -131,6 +135,8 @@ def variants(split: Any, channel: bool = False, ease: bool = False) -> list[tupl
         chosen.append(("no content channel", split, {"content_similarity_weight": 0.0}))
     if ease:
         chosen.append(("no EASE channel", split, {"ease_weight": 0.0}))
+    if stage:
+        chosen.append(("no second stage", split, {"second_stage": False}))
     return chosen
 
 
@@ -142,6 +148,11 @@ def _uses_channel(dataset: str) -> bool:
 def _uses_ease(dataset: str) -> bool:
     """Whether the flagship's settings for ``dataset`` add the EASE channel."""
     return bool(_flagship_params(dataset)["ease_weight"])
+
+
+def _uses_second_stage(dataset: str) -> bool:
+    """Whether the flagship's settings for ``dataset`` rerank with a second stage."""
+    return bool(_flagship_params(dataset)["second_stage"])
 
 
 def _flagship_params(dataset: str) -> dict[str, Any]:

@@ -129,6 +129,9 @@ def test_ablation_removes_each_modality_and_the_channels_only_where_the_flagship
     assert with_channels["content only"] == {"item_ids": False, "ease_weight": 0.0}  # EASE reads item identities
     assert ablation._uses_channel("tiktok") and not ablation._uses_channel("ml100k-mm")
     assert ablation._uses_ease("tiktok") and not ablation._uses_ease("ml100k-mm")
+    staged = {label: params for label, _, params in ablation.variants(split, stage=True)}
+    assert staged["no second stage"] == {"second_stage": False} and "no second stage" not in with_channels
+    assert ablation._uses_second_stage("tiktok") and not ablation._uses_second_stage("ml100k-mm")
 
 
 def test_command_line_settings_are_json_where_they_parse_and_strings_elsewhere() -> None:
