@@ -69,3 +69,18 @@ def test_an_ad_hoc_history_is_ranked_by_the_full_score(client: TestClient, model
     scores = model.query_scores(query, vectors, items, items)
     scores[items] = -np.inf
     assert ids(body) == model.split_.dataset.items.id(np.argsort(-scores, kind="stable")[:8])  # type: ignore[union-attr]
+
+
+def test_an_item_added_after_training_is_ranked_with_the_stage(
+    client: TestClient, model: FusionGraph, serve_split: Split
+) -> None:
+    features = {m: serve_split.dataset.features[m][10].tolist() for m in ("image", "text")}
+    headers = {"X-API-Key": API_KEY}
+    response = client.put("/v1/items/fresh", json={"title": "Fresh", "features": features}, headers=headers)
+    assert response.status_code == 201
+    items = model.split_.dataset.items  # type: ignore[union-attr]
+    body = client.get("/v1/users/u3/recommendations", params={"k": len(items.ids) + 1}).json()
+    ranked = ids(body)
+    user = model.split_.dataset.users.index(["u3"])  # type: ignore[union-attr]
+    seen = model.train_matrix_[user].nnz  # type: ignore[index]
+    assert "fresh" in ranked and len(set(ranked)) == len(ranked) == len(items.ids) + 1 - seen  # each unseen item once
