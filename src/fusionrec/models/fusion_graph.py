@@ -353,7 +353,7 @@ class FusionGraph(TorchRecommender):
         """The first stage's score of ``users`` (n, D) over ``items`` by part: members, content, EASE."""
         from fusionrec.models.second_stage import ScoreParts
 
-        members, dim = len(self._nets()), self.params["embedding_dim"]
+        members, dim = self.params["members"], self.params["embedding_dim"]
         cosines = tuple(members * (users[:, b] @ items[:, b].T) for b in _member_blocks(members, dim))
         learned = members * dim
         content = users[:, learned:] @ items[:, learned:].T if users.shape[1] > learned else np.zeros_like(cosines[0])
@@ -362,7 +362,7 @@ class FusionGraph(TorchRecommender):
     def _item_degree(self, n_items: int) -> np.ndarray:
         """float64 (n_items,) training interactions of each item (0 for items added after training)."""
         assert self.train_matrix_ is not None
-        counts = np.diff(self.train_matrix_.tocsc().indptr).astype(np.float64)
+        counts = np.bincount(self.train_matrix_.indices, minlength=self.train_matrix_.shape[1]).astype(np.float64)
         return np.pad(counts, (0, max(0, n_items - len(counts))))[:n_items]
 
     def _fit_second_stage(self, split: Split) -> BoostedTrees:

@@ -76,12 +76,6 @@ class ScoreParts:
     def score(self) -> np.ndarray:
         return self.cosine + self.content + self.ease
 
-    @property
-    def disagreement(self) -> np.ndarray:
-        if len(self.cosines) == 1:
-            return np.zeros_like(self.cosines[0])
-        return np.max(self.cosines, axis=0) - np.min(self.cosines, axis=0)
-
 
 @dataclass(frozen=True)
 class Candidates:
@@ -96,19 +90,21 @@ class Candidates:
         cls, parts: ScoreParts, seen: sp.csr_matrix, item_degree: np.ndarray, user_degree: np.ndarray
     ) -> Candidates:
         """Candidates of the users whose parts are given; ``seen`` (n, n_items) items are never candidates."""
-        score = np.array(parts.score, dtype=np.float64)
+        cosine = parts.cosine
+        score = np.array(cosine + parts.content + parts.ease, dtype=np.float64)  # parts.score, cosine computed once
         score[seen.nonzero()] = -np.inf
         count = min(CANDIDATES, score.shape[1])
         items = _best_first(score, count)
         at = np.arange(len(score))[:, None], items
         usable = np.isfinite(score[at])
         position = np.broadcast_to(np.arange(count, dtype=np.float64), items.shape)
+        member_cosines = [c[at] for c in parts.cosines]  # only the candidates' (n, c)
         columns = [
             score[at],
-            parts.cosine[at],
+            cosine[at],
             parts.ease[at],
             parts.content[at],
-            parts.disagreement[at],
+            np.max(member_cosines, axis=0) - np.min(member_cosines, axis=0),
             position,
             np.log1p(item_degree[items]),
             np.broadcast_to(np.log1p(user_degree)[:, None], items.shape),

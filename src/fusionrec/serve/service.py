@@ -117,8 +117,8 @@ class RecommendationService:
         # a model whose score adds EASE's item-item channel is ranked exactly: vectors' product plus the channel
         self.ease = self.model.ease_channel() if isinstance(self.model, WithEaseChannel) else None
         # a model with a second stage is ranked by its full score, the stage included
-        staged = isinstance(self.model, WithSecondStage) and self.model.second_stage() is not None
-        self.staged: WithSecondStage | None = self.model if staged else None  # type: ignore[assignment]
+        model = self.model
+        self.staged = model if isinstance(model, WithSecondStage) and model.second_stage() is not None else None
         self.content_aware = self.index is not None and isinstance(self.model, ContentAware)
         self.modality_parts = self.model.modality_item_vectors() if self.content_aware else None  # type: ignore[attr-defined]
         dims = {modality: values.shape[1] for modality, values in dataset.features.items()}
