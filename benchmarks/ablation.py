@@ -14,7 +14,7 @@ evaluated on test at the valid-chosen point:
 * ``no EASE channel``: the flagship without EASE's item-item scores (where its
   settings add them).
 
-Settings are the flagship's tuned ones from ``benchmarks/multimodal.py``.
+Settings are the flagship's recipe for the data set (``fusionrec recipes``).
 
 Usage::
 
@@ -34,7 +34,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from multimodal import FLAGSHIP, TUNED, load_dataset, machine_lines
+from multimodal import FLAGSHIP, load_dataset, machine_lines, tuned
 from startup import add_common_arguments, settings, start
 
 
@@ -92,8 +92,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def training_settings(dataset: str, threads: int, overrides: list[str]) -> dict[str, Any]:
     """The variants' training settings: the flagship's tuned ones for ``dataset``, then ``name=value`` overrides."""
-    tuned = TUNED.get((dataset, FLAGSHIP), {}).get("train", {})
-    return {"progress": False, "threads": threads, **tuned, **settings(overrides)}
+    schedule = tuned(dataset, FLAGSHIP).get("train", {})
+    return {"progress": False, "threads": threads, **schedule, **settings(overrides)}
 
 
 def reused_full_run(
@@ -159,7 +159,7 @@ def _flagship_params(dataset: str) -> dict[str, Any]:
     """The flagship's defaults overridden by its tuned settings for ``dataset``."""
     from fusionrec.models.fusion_graph import FusionGraph
 
-    return {**FusionGraph().params, **TUNED.get((dataset, FLAGSHIP), {}).get("params", {})}
+    return {**FusionGraph().params, **tuned(dataset, FLAGSHIP).get("params", {})}
 
 
 def without(split: Any, modalities: list[str]) -> Any:
@@ -172,13 +172,13 @@ def run_variant(
 ) -> dict[str, Any]:
     from fusionrec.evaluation.benchmark import run_benchmark
 
-    tuned = TUNED.get((dataset, FLAGSHIP), {})
+    chosen = tuned(dataset, FLAGSHIP)
     result = run_benchmark(
         None,
         dataset,
         FLAGSHIP,
         list(range(args.seeds)),
-        params={**tuned.get("params", {}), **extra},
+        params={**chosen.get("params", {}), **extra},
         train=training_settings(dataset, args.threads, args.train),
         ks=(10, 20),
         metrics=("recall", "ndcg"),

@@ -11,7 +11,7 @@ averaged over seeds.
 ``--grid name=v1,v2`` first fits every combination with seed 0 and keeps
 the one with the best **valid** Recall@20 (test is never looked at), then
 runs the seeds with it. Without ``--grid`` the settings are the tuned ones
-in :data:`TUNED` (chosen that way, see the report) overridden by ``--param``.
+in the data set's recipe (``fusionrec recipes``; chosen that way) overridden by ``--param``.
 
 Usage::
 
@@ -28,24 +28,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fusionrec.recipes import recipe_settings
 from startup import add_common_arguments, setting_value, settings, start
 
 MODELS = ("pop", "itemknn", "ease", "bpr", "lightgcn")
-
-TUNED: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
-    # (dataset, model): {"params": model hyper-parameters, "train": TrainConfig overrides}.
-    # The models' defaults are the valid-chosen settings on both Baby and TikTok (seed 0,
-    # valid Recall@20; test never looked at):
-    #   lightgcn, 3 layers, Adam lr 5e-3, reg_weight:
-    #     baby:   1e-4 0.0753 | 0.1 0.0770 | 1.0 0.0797 | 3.0 0.0849 | 10.0 collapsed (0.0528, epoch 1)
-    #     tiktok: 1.0 0.1069 | 3.0 0.1111
-    #   bpr, Adam lr 1e-3, reg_weight (baby): 0.03 0.0571 | 0.1 0.0595 | 0.3 0.0639 | 0.5, 1.0 collapsed
-    #   itemknn (baby): k 200, shrinkage 500 -> 0.0806 (k in 20..500, shrinkage in 0..500)
-    # except EASE's l2 (session 14, --grid, seed 0; EASE is deterministic):
-    #   baby: 50 0.0786 | 100 0.0798 | 200 0.0823 | 500 0.0835 | 1000 0.0840 | 2000 0.0837
-    ("baby", "ease"): {"params": {"l2": 1000.0}},
-}
-"""Per-dataset settings chosen on valid; models' own defaults apply where a key is absent."""
 
 
 def main() -> int:
@@ -85,11 +71,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace, model: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Model params and train settings: model defaults < TUNED < command-line flags."""
+    """Model params and train settings: model defaults < the data set's recipe < command-line flags."""
     preferred = _train_defaults(model)  # run_benchmark builds a full TrainConfig, so merge them here
-    tuned = TUNED.get((args.dataset, model), {})
-    params = {**tuned.get("params", {}), **settings(args.param)}
-    train = {**preferred, "progress": False, "threads": args.threads, **tuned.get("train", {}), **settings(args.train)}
+    tuned = recipe_settings(args.dataset, model)
+    params = {**tuned["params"], **settings(args.param)}
+    train = {**preferred, "progress": False, "threads": args.threads, **tuned["train"], **settings(args.train)}
     return params, train
 
 

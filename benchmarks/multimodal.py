@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from fusionrec.recipes import recipe_settings
 from startup import add_common_arguments, settings, start
 
 FLAGSHIP = "fusiongraph"
@@ -52,96 +53,16 @@ MODELS: dict[str, list[str]] = {
 }
 """Models run per dataset by default."""
 
-TUNED: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
-    # (dataset, model): {"params": ..., "train": ...}; chosen on valid Recall@20 (seed 0), see docs/flagship.md
-    # content_similarity_weight grid {0, 0.5, 1, 2, 4, 8}: valid 0.4169 0.4207 0.4271 0.4313 0.4454 0.4447
-    # softmax over every item (negatives "all") vs trained items only: 3-seed valid 0.4398 vs 0.4350
-    # embedding noise (the default 0.1) vs none: 3-seed valid 0.4353 vs 0.4398 (lower on every seed), so none here
-    # (the channel's prior, default 10, changes nothing here: every candidate is an item without interactions)
-    ("ml100k-mm-cold", FLAGSHIP): {
-        "params": {"content_similarity_weight": 4.0, "negatives": "all", "embedding_noise": 0.0}
-    },
-    # content as a prior that fades with an item's interactions (weight c / (c + d)); c in {5, 20} on seed-0 valid:
-    # 0.3930 0.3928 vs 0.3912 off; c = 5 over seeds 0-2: 0.3930 0.3887 0.3913 (mean 0.3910) vs 0.3912 0.3849 0.3905
-    # (0.3889). On TikTok it hurts (seed 0: c = 5 0.1180, c = 20 0.1206, off 0.1213), so only here.
-    # The session-5 defaults (embedding noise 0.1, faded content channel 0.2 / 10) were level on valid here
-    # (3 seeds: 0.3908 vs 0.3912 without them), so ml100k keeps the recipe it was chosen with.
-    ("ml100k-mm", FLAGSHIP): {
-        "params": {"content_prior": 5.0, "embedding_noise": 0.0, "content_similarity_weight": 0.0}
-    },
-    # the item-item content graph weighs image above audio: {image 0.7, audio 0.3} vs equal weights, valid over
-    # seeds 0-5: R@20 0.1242 vs 0.1222 (higher on all six seeds), N@20 0.0516 vs 0.0514; {0.85, 0.15}: 0.1242 / 0.0512
-    # session 7: both kNN graphs on PCA-whitened features (graph_whitening), valid seeds 0-4: R@20 0.1248 vs
-    # 0.1239 raw, N@20 0.0528 vs 0.0515 (higher NDCG on all five seeds; recall higher on 3, lower on 2)
-    # session 9: items with few interactions lean more on their content neighbours (item_graph_boost 2, prior 10:
-    # content-graph term x 1 + 2 * 10 / (10 + d)), valid seeds 0-6: R@20 0.1250 vs 0.1246, N@20 0.0537 vs 0.0527
-    # (NDCG higher on 6 of 7 seeds); boost 1: 0.1252 / 0.0529, boost 4 (seeds 0-4) 0.1246 / 0.0533 vs 0.1250 / 0.0529
-    # session 11: two members trained apart, chosen on valid half B (early stopping on half A; ten seeds, all 45
-    # pairs: +0.0013 / +0.0007 over the members' mean, results/session10/README.md); full valid is biased against
-    # ensembles (each member's epoch was chosen on it). Three members gained +0.0017 / +0.0011 but would train for
-    # 1.2x MMRec FREEDOM's time (3 x 0.40 on session 5's machine), above the issue's bound; two were estimated at
-    # 0.8x. Session 12 measured two on a CPU without bfloat16: 1.07x its training time, 0.87x its time per epoch
-    # (results/mmrec-reference/README.md).
-    # session 13: batches of 2,048 users (lr 0.014, weight average 0.94 per step, the same per epoch) and patience 5,
-    # chosen on valid half B by a rule written before the runs (results/session13/README.md): the members' pairs
-    # 0.1161 / 0.0510 against the old schedule's 0.1157 / 0.0510, in 60 epochs against 95 (seeds 0-9, 90 pairs);
-    # replicated on seeds 10-19 (+0.0001 / -0.0000). Test disagreed: 0.1173 / 0.0502 against the old schedule's
-    # 0.1202 / 0.0517 on the same machine (paired p = 0.0093); kept by the rule, for 0.66x FREEDOM's training time
-    # with the float32 product (the old schedule: 1.07x on a CPU without bfloat16)
-    # session 15: EASE's standardised item-item scores added after training (lambda 200, weight 0.005, chosen on
-    # valid half A in session 14), adopted by a rule written before the runs on 5,791 inner held-out users that
-    # chose nothing (results/session15/README.md): +0.0011 / +0.0009 over the pair, no member-1 seed of ten lower
-    # session 16: softmax temperature 0.25 (was 0.2), by a rule written before the runs on the same inner items
-    # (results/session16/README.md): pairs + EASE +0.0022 / +0.0011 over 0.2's, no seed lower in NDCG; 0.15 and 0.10
-    # far lower, 0.30 level with 0.25 (+0.0011 / +0.0001). Single models read lower on valid halves A and B there.
-    # Test, read once after: 0.1178 / 0.0504 against 0.2's 0.1190 / 0.0508 on one machine (paired p = 0.41); kept
-    # by the rule, as session 13's schedule was
-    # session 17: back to temperature 0.2, by a rule written before the runs on full-train models at fixed epochs read
-    # on all 3,051 valid users (seeds 8-15, 28 pairs each, results/session17/README.md): 0.2 +0.0026 / +0.0004 over
-    # 0.25; batch 1,024 / lr 0.01 / average 0.97 at 0.2 read +0.0014 / +0.0001 (not qualifying), at 0.25 lower
-    # session 18: nothing added after training qualified on the inner items (results/session18/README.md): EASE's
-    # weight per user activity +0.0006 / +0.0004 (1.7 errors; on full-train models and all valid users then +0.0001 /
-    # -0.0002), RP3beta +0.0004 / +0.0002, user-kNN +0.0003 / +0.0001
-    # session 19: unit-length layer-0 vectors (unit_layer0), by a rule written before the runs on full-train models
-    # at fixed epochs read on all 3,051 valid users (seeds 8-15, 28 pairs, results/session19/README.md): +0.0013 /
-    # +0.0013 over the recipe's pairs (NDCG 2.4 errors, all eight seeds higher); members of another kind (raw
-    # graphs, temperature 0.25, behaviour only), refined EASE channels and a prior for new items did not qualify.
-    # Test, read once after: 0.1185 / 0.0508 against 0.1190 / 0.0508 before on the same machine (paired p 0.66): level
-    # session 20: a second stage fitted on valid (second_stage), by a rule written before its run (cross-fitted valid
-    # halves, seeds 8-15, 28 pairs, results/session20/README.md): +0.0166 / +0.0153 over the recipe's pairs (all
-    # eight seeds higher); stopping rules and behaviour item graphs did not qualify
-    ("tiktok", FLAGSHIP): {
-        "params": {
-            "modality_weights": {"image": 0.7, "audio": 0.3},
-            "graph_whitening": ["audio", "image"],
-            "item_graph_boost": 2.0,
-            "members": 2,
-            "member_training": "apart",
-            "ease_weight": 0.005,
-            "ease_l2": 200.0,
-            "temperature": 0.2,
-            "unit_layer0": True,
-            "second_stage": True,
-        },
-        "train": {"batch_size": 2048, "lr": 0.014, "average_decay": 0.94, "patience": 5},
-    },
-    # the Baby/TikTok defaults do not transfer to the denser ml100k: LightGCN's reg_weight 3.0 collapses there
-    # (valid 0.0009); grid {1e-4, 1e-2, 0.3, 1, 3}: valid 0.3712 0.3723 0.3760 0.3414 collapse
-    ("ml100k-mm", "lightgcn"): {"params": {"reg_weight": 0.3}},
-    # ItemKNN (k, shrinkage) grid: (20,0) .3109 (50,0) .3307 (100,10) .3333 (50,100) .3276 (200,0) .3411
-    # (400,0) .3200 (200,10) .3348 (1000,0) .3003 (200,500 = default) .2684-test
-    ("ml100k-mm", "itemknn"): {"params": {"k": 200, "shrinkage": 0.0}},
-    # EASE's l2 grid {5, 20, 50, 100, 200, 500, 1000, 2000} (session 14), valid R@20 on TikTok: .0859 .0888 .0895
-    # .0855 .0751 .0610 .0551 .0511; on ml100k-mm: .2899 .3304 .3506 .3654 .3726 .3747 .3600 .3397
-    ("tiktok", "ease"): {"params": {"l2": 50.0}},
-    ("ml100k-mm", "ease"): {"params": {"l2": 500.0}},
-    # VBPR on TikTok, reg_weight grid {1e-4 (default), 1e-2, 0.3, 1}: valid 0.0296 0.0308 0.0482 0.0485
-    # (0.3 and 1 equal within noise; the 3-seed run had started with 0.3)
-    ("tiktok", "vbpr"): {"params": {"reg_weight": 0.3}},
-    # a memory check on random features: peak memory is reached in the first epochs and evaluations
-    ("baby-synthetic", FLAGSHIP): {"train": {"max_seconds": 180}},
-}
-"""Settings chosen on valid; a model's own defaults apply where a key is absent."""
+SYNTHETIC_TRAIN = {"max_seconds": 180}
+"""baby-synthetic is a memory check on random features: peak memory is reached in the first epochs."""
+
+
+def tuned(dataset: str, model: str) -> dict[str, dict[str, Any]]:
+    """The recipe's settings for ``model`` on ``dataset`` (:func:`fusionrec.recipes.recipe_settings`)."""
+    if dataset == "baby-synthetic":
+        return {"params": {}, "train": dict(SYNTHETIC_TRAIN)}
+    return recipe_settings(dataset, model)
+
 
 EXTRA_MODELS = {"content-knn": "fusionrec.models.content_knn:ContentKNN", "random": "random"}
 KS = (10, 20)
@@ -230,9 +151,9 @@ def run_one(
 
     torch.set_num_threads(threads)
     split = load_dataset(data_dir, dataset)
-    tuned = TUNED.get((dataset, model), {})
-    params = {**tuned.get("params", {}), **(extra if model == FLAGSHIP else {})}
-    train = {"progress": False, "threads": threads, **tuned.get("train", {})}
+    chosen = tuned(dataset, model)
+    params = {**chosen.get("params", {}), **(extra if model == FLAGSHIP else {})}
+    train = {"progress": False, "threads": threads, **chosen.get("train", {})}
     result = run_benchmark(
         None,
         dataset,

@@ -5,7 +5,7 @@ Recall@20 and scores the valid Recall@20 of its best epoch. Several worker
 processes share one study through an Optuna journal file, so a machine with
 many cores runs many trials at once (one torch thread each) and a later run
 adds to the same study. The current defaults (plus any settings already in
-``benchmarks/multimodal.py``'s ``TUNED``) are the study's first trial, so
+the data set's recipe, ``fusionrec recipes``) are the study's first trial, so
 every figure is compared with them on the same machine.
 
 One seed's valid figure is noisy and the best of hundreds of trials is
@@ -40,7 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from multimodal import FLAGSHIP, TUNED, load_dataset
+from multimodal import FLAGSHIP, load_dataset, tuned
 from startup import add_common_arguments, start
 
 VALID_METRIC = "recall@20"
@@ -94,11 +94,11 @@ TRAIN_KEYS = ("lr", "batch_size", "weight_decay", "average_decay", "patience")
 
 
 def defaults_trial(dataset: str, model: str) -> dict[str, Any]:
-    """The current defaults (with ``TUNED``'s settings for ``dataset``) as a point of :func:`search_space`."""
+    """The current defaults (with the recipe's settings for ``dataset``) as a point of :func:`search_space`."""
     from fusionrec.models import build_model
 
-    tuned = TUNED.get((dataset, model), {})
-    built = build_model(model, **tuned.get("params", {}), train_config=tuned.get("train"))
+    chosen = tuned(dataset, model)
+    built = build_model(model, **chosen.get("params", {}), train_config=chosen.get("train"))
     flat = {**built.params, **built.train_config.model_dump()}  # type: ignore[attr-defined]
     flat["average_decay"] = flat["average_decay"] or 0.0
     return {key: flat[key] for key in search_space(model)}

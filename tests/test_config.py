@@ -28,7 +28,7 @@ protocol = "warm"
 
 [model]
 name = "lightgcn"
-params = { n_layers = 2, dim = 32 }
+params = { n_layers = 2, embedding_dim = 32 }
 
 [train]
 lr = 0.005
@@ -70,7 +70,7 @@ def test_file_values_override_defaults(experiment_file):
     assert config.data.dataset == "baby"
     assert config.data.dir == Path("/data/bench")
     assert config.model.name == "lightgcn"
-    assert config.model.params == {"n_layers": 2, "dim": 32}
+    assert config.model.params == {"n_layers": 2, "embedding_dim": 32}
     assert config.train.lr == 0.005
     assert config.train.epochs == 40
     assert config.train.batch_size == TrainConfig().batch_size  # untouched keys keep their defaults
@@ -81,10 +81,10 @@ def test_file_values_override_defaults(experiment_file):
 def test_overrides_win_over_the_file(experiment_file):
     config = load_config(
         experiment_file,
-        {"train.lr": "0.01", "model.params.n_layers": "3", "model.params.note": "plain text", "seeds": "[7]"},
+        {"train.lr": "0.01", "model.params.n_layers": "3", "model.params.reg_weight": "0.5", "seeds": "[7]"},
     )
     assert config.train.lr == 0.01
-    assert config.model.params == {"n_layers": 3, "dim": 32, "note": "plain text"}
+    assert config.model.params == {"n_layers": 3, "embedding_dim": 32, "reg_weight": 0.5}
     assert config.seeds == [7]
     assert config.train.epochs == 40  # from the file
 
@@ -116,11 +116,17 @@ def test_valid_metric_is_shared_by_evaluation_and_train(experiment_file):
     ("override", "expected"),
     [
         ({"train.lrr": "0.1"}, r"train\.lrr \(override\): unknown key; allowed keys here: average_decay, .*lr"),
-        ({"typo": "1"}, r"typo \(override\): unknown key; allowed keys here: data, encoders, evaluation, model, outp"),
+        (
+            {"typo": "1"},
+            r"typo \(override\): unknown key; allowed keys here: data, description, encoders, evaluation, model",
+        ),
         ({"data.split.kinds": "1"}, r"data\.split\.kinds .*allowed keys here: kind, min_interactions, ratios, seed"),
         ({"train.lr": "fast"}, r"train\.lr \(override\): got 'fast'; Input should be a valid number"),
         ({"train.epochs": "0"}, r"train\.epochs \(override\): got 0; Input should be greater than or equal to 1"),
-        ({"model.name": "bprr"}, r"model\.name \(override\): got 'bprr'; expected a registered model name.*'bpr'"),
+        (
+            {"model.name": "bprr"},
+            r"model\.name \(override\): got 'bprr'; expected 'auto' or a registered model name.*'bpr'",
+        ),
         ({"evaluation.valid_metric": "recal@20"}, r"got 'recal@20'; expected '<metric>@<k>'"),
         ({"evaluation.ks": "[0, 10]"}, r"evaluation\.ks .*got \[0, 10\]; expected a non-empty list of positive"),
         ({"evaluation.metrics": '["auc"]'}, r"got \['auc'\]; expected a non-empty list of metric names"),
@@ -128,6 +134,9 @@ def test_valid_metric_is_shared_by_evaluation_and_train(experiment_file):
         ({"data.protocol": "lukewarm"}, r"data\.protocol \(override\): got 'lukewarm'; Input should be 'warm' or"),
         ({"data.split.ratios": "[0.5, 0.1, 0.1]"}, r"summing to 1"),
         ({"data.dataset": "baby", "data.interactions": "r.csv"}, r"either dataset .* or interactions"),
+        ({"model.name": "ease", "model.params.l3": "5"}, r"model 'ease' takes no parameter \['l3'\]; its parameters"),
+        ({"model.name": "ease", "model.params.l2": "-1"}, r"EASE needs l2 > 0"),
+        ({"model.name": "auto", "model.params.l2": "5"}, r"model.params \['l2'\] were given with model.name = 'auto'"),
     ],
 )
 def test_invalid_values_name_key_value_and_expectation(override, expected):

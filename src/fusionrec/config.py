@@ -47,13 +47,17 @@ from fusionrec.data.catalog import CatalogColumns
 from fusionrec.encoders.config import EncoderSpec
 from fusionrec.errors import ConfigError
 from fusionrec.evaluation.metrics import METRICS
-from fusionrec.models import DEFAULT_MODEL
+from fusionrec.models import DEFAULT_MODEL, MODEL_REGISTRY, check_model_params
 from fusionrec.models.training import TrainConfig
+from fusionrec.recipes import read_recipe
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
+
+AUTO = "auto"
+"""The model name that chooses a model and its settings from the data."""
 
 DATA_ENV = "FUSIONREC_DATA"
 """Environment variable naming the benchmark data folder when ``data.dir`` is not set."""
@@ -89,6 +93,8 @@ class DataSettings(BaseModel):
         interactions: raw interactions file (instead of ``dataset``).
         items: raw item table of the catalog.
         min_rating: keep interactions rated at least this (implicit positives).
+        unknown_items: interactions whose item is missing from the item table: ``"error"`` (the default,
+            naming them) or ``"drop"`` (counted in the dataset's problems).
         columns: column names of the raw catalog.
         split: how to split the raw catalog.
     """
@@ -101,6 +107,7 @@ class DataSettings(BaseModel):
     interactions: Path | None = None
     items: Path | None = None
     min_rating: float | None = None
+    unknown_items: Literal["error", "drop"] = "error"
     columns: CatalogColumns = Field(default_factory=CatalogColumns)
     split: SplitSettings = Field(default_factory=SplitSettings)
 
@@ -121,7 +128,13 @@ class DataSettings(BaseModel):
 
 
 class ModelSettings(BaseModel):
-    """Which model to build and its hyper-parameters (passed to ``build_model(name, **params)``)."""
+    """Which model to build and its hyper-parameters (passed to ``build_model(name, **params)``).
+
+    ``name = "auto"`` chooses the model and its settings from the data (see
+    :mod:`fusionrec.evaluation.auto`); ``params`` must then be empty. The
+    parameters of a named model are checked here, before any data is read:
+    an unknown key or a value the model refuses is an error naming it.
+    """
 
     model_config = _STRICT
 
@@ -131,11 +144,21 @@ class ModelSettings(BaseModel):
     @field_validator("name")
     @classmethod
     def _registered(cls, name: str) -> str:
-        from fusionrec.models import MODEL_REGISTRY
-
-        if name not in MODEL_REGISTRY:
-            raise ValueError(f"expected a registered model name, one of {sorted(MODEL_REGISTRY)}")
+        if name != AUTO and name not in MODEL_REGISTRY:
+            raise ValueError(f"expected {AUTO!r} or a registered model name, one of {sorted(MODEL_REGISTRY)}")
         return name
+
+    @model_validator(mode="after")
+    def _params_fit_the_model(self) -> ModelSettings:
+        if self.name == AUTO:
+            if self.params:
+                raise ValueError(
+                    f"model.params {sorted(self.params)} were given with model.name = 'auto', which chooses its own "
+                    "settings; name the model (--model NAME) to set its parameters"
+                )
+            return self
+        check_model_params(self.name, self.params)
+        return self
 
 
 class EvaluationSettings(BaseModel):
@@ -179,10 +202,16 @@ class OutputSettings(BaseModel):
 
 
 class ExperimentConfig(BaseModel):
-    """One experiment: data, model, training, evaluation, seeds and output."""
+    """One experiment: data, model, training, evaluation, seeds and output.
+
+    ``description`` says what the experiment is (recipes carry one); ``recipe``
+    names the recipe it started from, when it did.
+    """
 
     model_config = _STRICT
 
+    description: str = ""
+    recipe: str | None = None
     data: DataSettings = Field(default_factory=DataSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     train: TrainConfig = Field(default_factory=lambda: TrainConfig.model_validate({}))
@@ -217,11 +246,14 @@ class ExperimentConfig(BaseModel):
         return self
 
 
-def load_config(path: Path | None = None, overrides: Mapping[str, str] | None = None) -> ExperimentConfig:
-    """Defaults, then the TOML (or JSON) file at ``path``, then dotted ``overrides``.
+def load_config(
+    path: Path | None = None, overrides: Mapping[str, str] | None = None, *, recipe: str | None = None
+) -> ExperimentConfig:
+    """Defaults, then a recipe, then the TOML (or JSON) file at ``path``, then dotted ``overrides``.
 
     Args:
         path: an experiment file (``.toml``; ``.json`` as written by :func:`dump_config`), or None.
+        recipe: the name of a recipe shipped with fusionrec (:mod:`fusionrec.recipes`) to start from.
         overrides: ``{"train.lr": "0.01", "model.params.n_layers": "3"}``; each value is read as
             a TOML value (``3``, ``0.01``, ``true``, ``[1, 2]``, ``"text"``), and as plain text
             when it is not one (``model.name=bpr``).
@@ -237,7 +269,11 @@ def load_config(path: Path | None = None, overrides: Mapping[str, str] | None = 
         >>> config.seeds
         [0, 1]
     """
-    raw = read_config_file(path) if path is not None else {}
+    raw: dict[str, Any] = {}
+    if recipe is not None:
+        raw = _merged(read_recipe(recipe), {"recipe": recipe})
+    if path is not None:
+        raw = _merged(raw, read_config_file(path))
     for key, text in (overrides or {}).items():
         _set_dotted(raw, key, parse_value(text))
     try:
@@ -280,6 +316,17 @@ def dump_config(config: ExperimentConfig, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(config.model_dump(mode="json"), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return path
+
+
+def _merged(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``update`` laid over it, table by table (``model.params`` keys merge too)."""
+    result = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
+            result[key] = _merged(dict(result[key]), value)
+        else:
+            result[key] = value
+    return result
 
 
 def _set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
@@ -332,6 +379,7 @@ def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
 
 
 __all__ = [
+    "AUTO",
     "DATA_ENV",
     "DataSettings",
     "EvaluationSettings",

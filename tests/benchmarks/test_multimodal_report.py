@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from fusionrec.recipes import recipe_settings
 from fusionrec.testing.datasets import checkerboard_split
 from tests.benchmarks import benchmark_module
 
@@ -25,8 +26,7 @@ def results(multimodal: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     split = checkerboard_split()
     patch = pytest.MonkeyPatch()
     patch.setattr(multimodal, "load_dataset", lambda data_dir, dataset: split)
-    for model in (multimodal.FLAGSHIP, "freedom", "lightgcn", "pop"):
-        patch.setitem(multimodal.TUNED, ("tiny", model), QUICK)
+    patch.setattr(multimodal, "recipe_settings", lambda dataset, model: QUICK)
     try:
         runs = [
             multimodal.run_one(out, "tiny", model, 2, out, 1, {})
@@ -143,7 +143,7 @@ def test_command_line_settings_are_json_where_they_parse_and_strings_elsewhere()
 def test_ablation_training_overrides_apply_over_the_tuned_schedule() -> None:
     ablation = benchmark_module("ablation")
     tuned = ablation.training_settings("tiktok", 1, [])
-    assert tuned["patience"] == ablation.TUNED[("tiktok", "fusiongraph")]["train"]["patience"]
+    assert tuned["patience"] == recipe_settings("tiktok", "fusiongraph")["train"]["patience"]
     changed = ablation.training_settings("tiktok", 1, ["patience=15"])
     assert changed == {**tuned, "patience": 15}
     assert ablation.training_settings("ml100k-mm", 2, []) == {"progress": False, "threads": 2}

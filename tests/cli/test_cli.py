@@ -97,9 +97,10 @@ def test_unknown_setting_names_the_key(demo_folder: Path) -> None:
 
 def test_train_saves_an_artifact_that_evaluate_reads(demo_folder: Path, tmp_path: Path) -> None:
     artifact = tmp_path / "artifact"
-    trained = invoke("train", "--data-dir", str(demo_folder), "--dataset", "demo", "--model", "itemknn",
-                     "--save", str(artifact))  # fmt: skip
+    invoke("train", "--data-dir", str(demo_folder), "--dataset", "demo", "--model", "itemknn",
+           "--save", str(artifact), "--out-dir", str(tmp_path / "run"))  # fmt: skip
     assert (artifact / "manifest.json").is_file() and (artifact / "experiment.json").is_file()
+    trained = json.loads((tmp_path / "run" / "result.json").read_text())
     evaluated = invoke("evaluate", str(artifact), "--data-dir", str(demo_folder), "--dataset", "demo")
-    test_row = next(line for line in trained.splitlines() if "test" in line)
-    assert test_row in evaluated
+    test_row = next(line for line in evaluated.splitlines() if "test" in line)
+    assert f"{trained['metrics']['recall@20']['mean']:.4f}" in test_row

@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pytest
+import torch
 
 from fusionrec.data.dataset import Split
 from fusionrec.errors import ConfigError
@@ -43,7 +44,6 @@ class Scripted(TorchRecommender):
         self.good_epochs = good_epochs
 
     def build(self, split: Split, rng: np.random.Generator) -> Any:
-        import torch
 
         module = torch.nn.Module()
         module.scores = torch.nn.Parameter(torch.zeros(split.n_users, split.n_items))
@@ -56,7 +56,6 @@ class Scripted(TorchRecommender):
         return [self._epoch]
 
     def loss(self, module: Any, batch: Any) -> Any:
-        import torch
 
         epoch, good = batch, self.good_epochs
         covered = 5 * (epoch if epoch <= good else max(0, 2 * good - epoch))
@@ -150,7 +149,6 @@ def test_a_malformed_valid_metric_is_a_config_error(split: Split) -> None:
 
 
 def test_bpr_loss_and_embedding_penalty_values() -> None:
-    import torch
 
     assert bpr_loss(torch.zeros(4), torch.zeros(4)).item() == pytest.approx(np.log(2))
     assert bpr_loss(torch.tensor([10.0]), torch.tensor([-10.0])).item() == pytest.approx(0.0, abs=1e-8)
@@ -170,3 +168,41 @@ def test_train_defaults_fill_missing_keys_but_never_override() -> None:
     }
     assert Tuned(train_config=TrainConfig(lr=0.3)).train_config.patience == TrainConfig().patience
     assert Tuned(**Tuned().get_params()).train_config == Tuned().train_config
+
+
+_SHORT = {"epochs": 6, "patience": 10, "progress": False, "valid_metric": "recall@5"}
+
+
+class PopularityOnly(TorchRecommender):
+    """Scores every item by its training count, whatever it trains: it learns nothing beyond popularity."""
+
+    name = "popularity-only"
+    collapse_hint = "lower reg_weight"
+
+    def build(self, split: Split, rng: np.random.Generator) -> torch.nn.Module:
+        self.counts = np.bincount(split.train.item_index, minlength=split.n_items).astype(np.float32)
+        return torch.nn.Linear(1, 1)
+
+    def batches(self, split: Split, rng: np.random.Generator) -> list[int]:
+        return [0]
+
+    def loss(self, module: torch.nn.Module, batch: Any) -> torch.Tensor:
+        return module.weight.sum() * 0.0
+
+    def embed(self, module: torch.nn.Module) -> tuple[np.ndarray, np.ndarray]:
+        n_users = self._require_fitted().n_users
+        return np.ones((n_users, 1), np.float32), self.counts[:, None]
+
+
+def test_a_model_at_popularity_level_warns_and_names_the_parameter(split: Split) -> None:
+    history = PopularityOnly(train_config=_SHORT).fit(split).history_
+    assert history is not None and len(history.warnings) == 1
+    assert "not above popularity's" in history.warnings[0] and "reg_weight" in history.warnings[0]
+
+
+def test_a_model_that_learns_does_not_warn(split: Split) -> None:
+    from fusionrec.models.lightgcn import LightGCN
+
+    model = LightGCN(train_config=_SHORT)
+    history = model.fit(split).history_
+    assert history is not None and history.warnings == []

@@ -1,8 +1,13 @@
-"""Experiment commands: ``train``, ``evaluate`` and ``benchmark``.
+"""Experiment commands: ``train``, ``evaluate``, ``benchmark`` and ``recipes``.
 
-Settings come from an optional TOML experiment file; flags and ``--set
-key=value`` override it (defaults < file < flags). The resolved config is
-saved beside every result.
+Settings come from a recipe shipped with fusionrec (``--recipe``), an
+experiment file (``-c``), then ``--set key=value`` and explicit flags
+(defaults < recipe < file < --set < flags). With no model, recipe or
+model in a file, a recipe tuned for the data set is used when there is one,
+and otherwise the model and its settings are chosen on valid (``auto``;
+``--auto`` asks for that even where a recipe exists). ``train`` and
+``benchmark`` prepare the data the same way (content encoded, cached) and
+report the same table. The resolved config is saved beside every result.
 """
 
 from __future__ import annotations
@@ -15,6 +20,10 @@ import typer
 
 from fusionrec.cli.app import app
 from fusionrec.cli.output import console, fail_on_library_errors, print_rows
+from fusionrec.config import AUTO, load_config, read_config_file
+from fusionrec.errors import ConfigError
+from fusionrec.models import DEFAULT_MODEL, MODEL_REGISTRY
+from fusionrec.recipes import recipe_for, recipe_info, recipe_names
 
 if TYPE_CHECKING:
     from fusionrec.config import ExperimentConfig
@@ -22,51 +31,93 @@ if TYPE_CHECKING:
     from fusionrec.evaluation.ranking import Evaluation
     from fusionrec.models.base import Recommender
 
+MODEL_NAMES = ", ".join([AUTO, *MODEL_REGISTRY])
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Experiment TOML file.")]
+RecipeOption = Annotated[
+    str | None, typer.Option(help="A recipe shipped with fusionrec (see `fusionrec recipes`), e.g. tiktok.")
+]
+AutoOption = Annotated[
+    bool, typer.Option("--auto", help="Choose the model and its settings on valid, even where a recipe exists.")
+]
 SetOption = Annotated[
     list[str] | None, typer.Option("--set", help="Override a setting, e.g. --set train.lr=0.01 (repeatable).")
 ]
 DataDirOption = Annotated[Path | None, typer.Option(help="Folder of datasets (default: $FUSIONREC_DATA).")]
 ProtocolOption = Annotated[str | None, typer.Option(help="warm or cold (default: the split's own).")]
+ColumnOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--column",
+        help="Raw catalog column name, KEY=NAME with KEY one of user, item, rating, timestamp, item_id "
+        "(repeatable), e.g. --column user=uid --column item=movie.",
+    ),
+]
 SUMMARY_METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
+EXPLAINED = (
+    "Each row: test metrics at the epoch valid chose (mean ± std over seeds). Recall@K is the share of a user's "
+    "held-out items found in the top K; NDCG@K also rewards finding them near the top (1 = perfect)."
+)
 
 
 @app.command()
 @fail_on_library_errors
 def train(
     config: ConfigOption = None,
+    recipe: RecipeOption = None,
+    auto: AutoOption = False,
     data_dir: DataDirOption = None,
     dataset: Annotated[str | None, typer.Option(help="Dataset folder or .inter stem under the data dir.")] = None,
-    model: Annotated[str | None, typer.Option(help="Registered model name.")] = None,
+    interactions: Annotated[Path | None, typer.Option(help="Raw interactions file (instead of --dataset).")] = None,
+    items: Annotated[Path | None, typer.Option(help="Raw item table (text and media columns).")] = None,
+    column: ColumnOption = None,
+    min_rating: Annotated[float | None, typer.Option(help="Keep ratings >= this as positives.")] = None,
+    unknown_items: Annotated[
+        str | None, typer.Option(help="Interactions with items missing from the item table: error or drop.")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help=f"Model: {MODEL_NAMES}.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     protocol: ProtocolOption = None,
     set_: SetOption = None,
     save: Annotated[Path | None, typer.Option(help="Save the trained model as an artifact folder here.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing artifact folder.")] = False,
+    out_dir: Annotated[Path | None, typer.Option(help="Folder for per-user values and configs.")] = None,
 ) -> None:
     """Train one model (early stopping on valid), report valid and test, optionally save an artifact."""
-    from fusionrec.evaluation.benchmark import attach_encoded_features, build_for_seed, split_from_settings
+    from fusionrec.evaluation.benchmark import fit_and_evaluate, prepare_split, resolve_auto, summarise
 
-    resolved = resolve_config(config, set_, data_dir=data_dir, dataset=dataset, model=model, protocol=protocol)
+    flags = {
+        "data_dir": data_dir,
+        "dataset": dataset,
+        "interactions": interactions,
+        "items": items,
+        "min_rating": min_rating,
+        "unknown_items": unknown_items,
+        "model": model,
+        "protocol": protocol,
+        "output_dir": out_dir,
+    }
+    resolved = resolve_config(config, set_, recipe=recipe, auto=auto, columns=column, **flags)
+    if "dir" not in resolved.output.model_fields_set:
+        name = resolved.data.dataset or (resolved.data.interactions.stem if resolved.data.interactions else "data")
+        resolved.output.dir = Path("runs") / "train" / name / (resolved.recipe or resolved.model.name)
     chosen_seed = resolved.seeds[0] if seed is None else seed
-    split = split_from_settings(resolved.data)
-    encoders = attach_encoded_features(split, resolved)
-    resolved = resolved.model_copy(update={"encoders": encoders})
-    recommender = build_for_seed(resolved.model.name, resolved.model.params, resolved.train, chosen_seed)
-    recommender.fit(split)
-    print_evaluations(recommender, split, resolved)
+    split, resolved = prepare_split(resolved)
+    resolved = resolve_auto(split, resolved)
+    console.print(f"training {resolved.model.name} on {split.dataset.name} ({split.protocol}), seed {chosen_seed}")
+    recommender, run = fit_and_evaluate(
+        split,
+        resolved.model.name,
+        resolved.model.params,
+        resolved.train,
+        chosen_seed,
+        resolved.evaluation.ks,
+        resolved.evaluation.metrics,
+    )
+    result = summarise(split.dataset.name, resolved.model.name, split.protocol, [run], _config_record(resolved))
+    print_report([result], f"{resolved.model.name} on {split.dataset.name} ({split.protocol})")
+    _write_result(resolved, result)
     if save is not None:
-        from fusionrec.models.artifact import save_artifact
-
-        experiment = json.dumps(resolved.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
-        path = save_artifact(
-            recommender,
-            save,
-            overwrite=overwrite,
-            extra_files={"experiment.json": experiment},
-            encoders=encoders or None,
-        )
-        console.print(f"saved artifact to [bold]{path}[/bold]")
+        _save(recommender, resolved, save, overwrite)
 
 
 @app.command()
@@ -85,64 +136,134 @@ def evaluate(
     split = load_split(data_dir, dataset, protocol)  # type: ignore[arg-type]
     check_same_training_data(loaded.split, split, artifact)
     loaded.model.split_ = split
-    resolved = resolve_config(None, None)
-    print_evaluations(loaded.model, split, resolved)
+    print_evaluations(loaded.model, split, load_config(None, None))
 
 
 @app.command()
 @fail_on_library_errors
 def benchmark(
-    dataset: Annotated[list[str], typer.Option(help="Dataset(s) under the data dir (repeatable).")],
-    model: Annotated[list[str], typer.Option(help="Model name(s) (repeatable).")],
+    dataset: Annotated[list[str] | None, typer.Option(help="Dataset(s) under the data dir (repeatable).")] = None,
+    model: Annotated[list[str] | None, typer.Option(help=f"Model(s) (repeatable): {MODEL_NAMES}.")] = None,
+    recipe: Annotated[list[str] | None, typer.Option(help="Recipe(s) to run (repeatable); see `recipes`.")] = None,
+    auto: AutoOption = False,
     data_dir: DataDirOption = None,
-    seeds: Annotated[int, typer.Option(help="Number of seeds (0 .. N-1).", min=1)] = 3,
+    seeds: Annotated[int | None, typer.Option(help="Number of seeds (0 .. N-1); default: the recipe's or 3.")] = None,
     protocol: ProtocolOption = None,
     config: ConfigOption = None,
     set_: SetOption = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the result(s) as JSON here.")] = None,
     out_dir: Annotated[Path | None, typer.Option(help="Folder for per-user values and configs.")] = None,
 ) -> None:
-    """Run models x datasets x seeds; print a table; write JSON (one object, or a list for a grid)."""
-    from fusionrec.config import dump_config
-    from fusionrec.evaluation.benchmark import run_benchmark
+    """Run models x datasets (or recipes) x seeds; print a table; write JSON (one object, or a list)."""
+    from fusionrec.evaluation.benchmark import run_experiment
 
-    resolved = resolve_config(config, set_, data_dir=data_dir, protocol=protocol, seeds=list(range(seeds)))
     target = out_dir or (json_path.with_suffix("") if json_path else Path("runs") / "benchmark")
     results = []
-    for name in dataset:
-        for model_name in model:
-            params = resolved.model.params if model_name == resolved.model.name else {}
-            folder = target / name / model_name
-            result = run_benchmark(
-                resolved.data.dir, name, model_name, resolved.seeds, resolved.data.protocol, params,
-                resolved.train, resolved.evaluation.ks, folder, metrics=resolved.evaluation.metrics,
-            )  # fmt: skip
-            dump_config(resolved, folder / "experiment.json")
-            results.append(result)
-    print_rows("benchmark (test at the valid-chosen point, mean ± std over seeds)", [summary_row(r) for r in results])
+    for job in benchmark_jobs(config, dataset, model, recipe, auto):
+        flags: dict[str, Any] = {"data_dir": data_dir, "protocol": protocol, "dataset": job.get("dataset")}
+        flags["model"] = job.get("model")
+        resolved = resolve_config(config, set_, recipe=job.get("recipe"), auto=auto, **flags)
+        if seeds is not None:
+            resolved = resolved.model_copy(update={"seeds": list(range(seeds))})
+        elif "seeds" not in resolved.model_fields_set:
+            resolved = resolved.model_copy(update={"seeds": [0, 1, 2]})
+        name = resolved.data.dataset or "data"
+        folder = target / name / (job.get("recipe") or resolved.model.name)
+        resolved.output.dir = folder
+        results.append(run_experiment(resolved))
+    print_report(results, "benchmark (test at the valid-chosen point, mean ± std over seeds)")
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(results[0] if len(results) == 1 else results, indent=2))
+        json_path.write_text(json.dumps(results[0] if len(results) == 1 else results, indent=2, default=str))
         console.print(f"wrote {json_path}")
 
 
-def resolve_config(path: Path | None, assignments: list[str] | None, **flags: Any) -> ExperimentConfig:
-    """Defaults < file < ``--set`` < explicit flags (None flags are not set)."""
-    from fusionrec.config import load_config
+@app.command()
+def recipes() -> None:
+    """List the recipes shipped with fusionrec: tuned settings behind the published figures."""
+    rows = [
+        {"recipe": info.name, "dataset": info.dataset, "model": info.model, "what": info.description}
+        for info in map(recipe_info, recipe_names())
+    ]
+    print_rows("recipes (run one with `fusionrec train --recipe NAME` or `fusionrec benchmark --recipe NAME`)", rows)
 
+
+def benchmark_jobs(
+    config: Path | None, datasets: list[str] | None, models: list[str] | None, recipes: list[str] | None, auto: bool
+) -> list[dict[str, str | None]]:
+    """What ``benchmark`` runs: each recipe, or each dataset x model (a file's dataset and model fill gaps)."""
+    if recipes:
+        if datasets or models or auto:
+            raise ConfigError("--recipe names its own dataset and model; leave out --dataset, --model and --auto")
+        return [{"recipe": name} for name in recipes]
+    if auto and models:
+        raise ConfigError("--auto chooses the model; leave out --model")
+    file_data = read_config_file(config).get("data", {}) if config is not None else {}
+    dataset_list: list[str | None] = list(datasets or [])
+    if not dataset_list:
+        if not (file_data.get("dataset") or file_data.get("interactions")):
+            raise ConfigError("no dataset: pass --dataset NAME (repeatable), a recipe, or a -c file with [data]")
+        dataset_list = [None]
+    model_list: list[str | None] = [*models] if models else [None]
+    return [{"dataset": d, "model": m} for d in dataset_list for m in model_list]
+
+
+def resolve_config(
+    path: Path | None,
+    assignments: list[str] | None,
+    *,
+    recipe: str | None = None,
+    auto: bool = False,
+    columns: list[str] | None = None,
+    **flags: Any,
+) -> ExperimentConfig:
+    """Defaults < recipe < file < ``--set`` < explicit flags (None flags are not set).
+
+    Without a recipe, a model flag, a ``model.*`` override or a model in the file, the recipe tuned
+    for the data set's flagship is used when one exists, and ``auto`` otherwise.
+    """
     overrides = dict(parse_assignment(text) for text in assignments or [])
-    keys = {"data_dir": "data.dir", "dataset": "data.dataset", "model": "model.name", "protocol": "data.protocol"}
+    keys = {
+        "data_dir": "data.dir",
+        "dataset": "data.dataset",
+        "interactions": "data.interactions",
+        "items": "data.items",
+        "min_rating": "data.min_rating",
+        "unknown_items": "data.unknown_items",
+        "model": "model.name",
+        "protocol": "data.protocol",
+        "output_dir": "output.dir",
+    }
     for flag, value in flags.items():
         if value is not None:
             overrides[keys.get(flag, flag)] = json.dumps(value if not isinstance(value, Path) else str(value))
-    return load_config(path, overrides)
+    for text in columns or []:
+        key, value = parse_assignment(text)
+        overrides[f"data.columns.{key}"] = json.dumps(value)
+    file_tables = read_config_file(path) if path is not None else {}
+    model_chosen = "model.name" in overrides or "name" in file_tables.get("model", {})
+    if auto:
+        if recipe is not None or model_chosen:
+            raise ConfigError("--auto chooses the model and its settings; leave out --recipe and --model")
+        overrides["model.name"] = json.dumps(AUTO)
+    elif recipe is None and not model_chosen:
+        dataset = json.loads(overrides["data.dataset"]) if "data.dataset" in overrides else None
+        dataset = dataset or file_tables.get("data", {}).get("dataset")
+        recipe = recipe_for(dataset, DEFAULT_MODEL) if dataset else None
+        if recipe is not None:
+            console.print(
+                f"using recipe {recipe!r}, tuned on valid for {dataset} (--auto chooses from the data instead)"
+            )
+        else:
+            overrides["model.name"] = json.dumps(AUTO)
+    return load_config(path, overrides, recipe=recipe)
 
 
 def parse_assignment(text: str) -> tuple[str, str]:
     """``"train.lr=0.01"`` -> ``("train.lr", "0.01")``."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
-        raise typer.BadParameter(f"--set {text!r} must look like key=value, e.g. train.lr=0.01")
+        raise typer.BadParameter(f"{text!r} must look like key=value, e.g. train.lr=0.01")
     return key.strip(), value.strip()
 
 
@@ -157,8 +278,17 @@ def print_evaluations(model: Recommender, split: Split, config: ExperimentConfig
     return evaluations
 
 
+def print_report(results: list[dict[str, Any]], title: str) -> None:
+    """The table both ``train`` and ``benchmark`` print, then what it means."""
+    print_rows(title, [summary_row(r) for r in results])
+    console.print(EXPLAINED, highlight=False)
+    for result in results:
+        for text in result.get("warnings", []):
+            console.print(f"[bold yellow]warning[/bold yellow] ({result['model']} on {result['dataset']}): {text}")
+
+
 def summary_row(result: dict[str, Any]) -> dict[str, Any]:
-    """One table row of a benchmark result: test metrics mean ± std, valid recall@20, timing."""
+    """One table row: test metrics mean ± std, valid recall@20, best epoch, stop reason, timing, memory."""
     row: dict[str, Any] = {"dataset": result["dataset"], "model": result["model"], "protocol": result["protocol"]}
     for metric in SUMMARY_METRICS:
         cell = result["metrics"].get(metric)
@@ -168,8 +298,9 @@ def summary_row(result: dict[str, Any]) -> dict[str, Any]:
     if valid is not None:
         row["valid recall@20"] = f"{valid['mean']:.4f}"
     timing = result["timing"]
+    row["best epoch"] = f"{timing.get('epochs', 0):g}"
+    row["stop"] = str(timing.get("stop_reason", "-"))
     row["s/epoch"] = f"{timing.get('seconds_per_epoch', 0.0):.2f}"
-    row["epochs"] = str(timing.get("epochs", 0))
     row["train s"] = f"{timing.get('train_seconds', 0.0):.1f}"
     row["eval s"] = f"{timing.get('eval_seconds', 0.0):.2f}"
     row["peak MB"] = f"{timing.get('peak_rss_mb', 0.0):.0f}"
@@ -185,3 +316,31 @@ def check_same_training_data(saved: Split, split: Split, artifact: Path) -> None
             f"{artifact} was trained on {saved.n_users:,} users x {saved.n_items:,} items, but this split has "
             f"{split.n_users:,} x {split.n_items:,} with other ids; evaluate it on the dataset it was trained on"
         )
+
+
+def _config_record(config: ExperimentConfig) -> dict[str, Any]:
+    return {"experiment": config.model_dump(mode="json")}
+
+
+def _write_result(config: ExperimentConfig, result: dict[str, Any]) -> None:
+    from fusionrec.config import dump_config
+
+    folder = config.output.dir
+    folder.mkdir(parents=True, exist_ok=True)
+    dump_config(config, folder / "experiment.json")
+    (folder / "result.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    console.print(f"wrote {folder / 'result.json'}")
+
+
+def _save(recommender: Recommender, config: ExperimentConfig, save: Path, overwrite: bool) -> None:
+    from fusionrec.models.artifact import save_artifact
+
+    experiment = json.dumps(config.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+    path = save_artifact(
+        recommender,
+        save,
+        overwrite=overwrite,
+        extra_files={"experiment.json": experiment},
+        encoders=config.encoders or None,
+    )
+    console.print(f"saved artifact to [bold]{path}[/bold]")

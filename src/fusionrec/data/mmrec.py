@@ -9,8 +9,10 @@ and table come from it and the ``.inter`` ids are raw catalog ids.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -84,8 +86,8 @@ def read_mmrec(folder: str | Path, name: str | None = None, protocol: Protocol |
     Args:
         folder: the data folder (e.g. ``shared/data/tiktok``).
         name: the ``.inter`` file stem; defaults to the folder name.
-        protocol: ``"warm"`` or ``"cold"``; defaults to ``"cold"`` when the
-            stem ends in ``-cold``, else ``"warm"``.
+        protocol: ``"warm"`` or ``"cold"``; defaults to the protocol recorded in ``<name>.split.json``
+            (written by :func:`write_mmrec`), else ``"cold"`` when the stem ends in ``-cold``, else ``"warm"``.
 
     Example:
         >>> split = read_mmrec("data/tiktok")  # doctest: +SKIP
@@ -119,8 +121,27 @@ def read_mmrec(folder: str | Path, name: str | None = None, protocol: Protocol |
         dataset.add_feature(modality, load_feature(path, len(items)), _load_mask(folder, modality), source=str(path))
     labels = frame["x_label"].to_numpy()
     train, valid, test = (interactions.select(labels == label) for label in sorted(LABELS))
-    chosen: Protocol = protocol or ("cold" if name.endswith("-cold") else "warm")
-    return Split(dataset, train, valid, test, protocol=chosen, description=f"fixed split from {name}.inter")
+    recorded = _read_split_record(folder / f"{name}{SPLIT_RECORD}")
+    chosen: Protocol = protocol or recorded.get("protocol") or ("cold" if name.endswith("-cold") else "warm")
+    description = recorded.get("description") or f"fixed split from {name}.inter"
+    return Split(dataset, train, valid, test, protocol=chosen, description=description)
+
+
+SPLIT_RECORD = ".split.json"
+"""Suffix of the file beside ``<name>.inter`` that records how the split was made (its protocol)."""
+
+
+def _read_split_record(path: Path) -> dict[str, Any]:
+    """``{"protocol", "description"}`` written beside a split, or empty when there is none."""
+    if not path.is_file():
+        return {}
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataFileError(f"{path} is not valid JSON ({exc}); delete it or write it again with write_mmrec") from None
+    if record.get("protocol") not in (None, "warm", "cold"):
+        raise DataFileError(f"{path} records protocol {record.get('protocol')!r}; expected 'warm' or 'cold'")
+    return dict(record)
 
 
 def _read_item_table(folder: Path) -> tuple[pd.DataFrame | None, Path | None]:
@@ -151,6 +172,8 @@ def write_mmrec(split: Split, folder: str | Path, name: str | None = None) -> Pa
         )
     path = folder / f"{name}.inter"
     pd.concat(frames).to_csv(path, sep="\t", index=False)
+    record = {"protocol": split.protocol, "description": split.description}
+    (folder / f"{name}{SPLIT_RECORD}").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     _write_item_table(split.dataset, folder)
     for modality, values in split.dataset.features.items():
         np.save(folder / f"{modality}_feat.npy", values)

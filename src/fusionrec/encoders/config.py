@@ -22,10 +22,11 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -33,10 +34,15 @@ from fusionrec.encoders.base import KINDS, Encoder
 from fusionrec.encoders.registry import DEFAULT_ENCODERS, build_encoder, encoder_class
 from fusionrec.errors import ConfigError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
+
+logger = logging.getLogger(__name__)
 
 _MODALITY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
@@ -161,15 +167,25 @@ def load_specs(path: str | Path) -> list[EncoderSpec]:
     return parse_specs(entries, source=str(path))
 
 
-def default_specs(columns: list[str]) -> list[EncoderSpec]:
+def default_specs(columns: list[str], table: pd.DataFrame | None = None) -> list[EncoderSpec]:
     """Specs for an item table with no experiment file: text from its text fields, media from path columns.
 
-    The text template joins the known text fields present; an item whose
-    descriptive field (overview/description) is empty is masked, because a
-    title alone says little about the item's content.
+    The text template joins the known text fields present, then every other
+    column of ``table`` that holds free text (:func:`free_text_columns`; the
+    ones left out are logged with the reason); an item whose descriptive field
+    (overview/description) is empty is masked, because a title alone says
+    little about the item's content.
+
+    Example:
+        >>> import pandas as pd
+        >>> table = pd.DataFrame({"item_id": ["1"], "title": ["Heat"], "tags": ["heist, la"], "year": ["1995"]})
+        >>> default_specs(list(table.columns), table)[0].template
+        '{title} | {tags}'
     """
     specs = []
     fields = [f for f in TEXT_FIELDS if f in columns]
+    if table is not None:
+        fields += [c for c in free_text_columns(table) if c not in fields]
     if fields:
         template = " | ".join("{" + f + "}" for f in fields)
         required = [f for f in DESCRIPTIVE_FIELDS if f in columns][:1]
@@ -179,3 +195,40 @@ def default_specs(columns: list[str]) -> list[EncoderSpec]:
         if column:
             specs.append(EncoderSpec(modality=kind, column=column))
     return specs
+
+
+_NUMBER = re.compile(r"^\s*[-+]?\d+([.,]\d+)?\s*$")
+_DATE = re.compile(r"^\s*\d{1,4}[-/. ](\d{1,2}|[A-Za-z]{3,9})[-/. ]\d{1,4}([\sT].*)?$")
+_MEDIA_SUFFIX = re.compile(r"\.(jpe?g|png|gif|webp|bmp|mp3|wav|flac|ogg|m4a|mp4|mkv|webm|avi|mov|npy)$", re.IGNORECASE)
+_SAMPLE = 500  # rows read to judge a column
+
+
+def free_text_columns(table: pd.DataFrame) -> list[str]:
+    """Columns of an item table that hold free text: not an id, a number, a date or a media path.
+
+    Columns left out are logged with the reason, so no text column is dropped unsaid.
+    """
+    kept, left_out = [], {}
+    for column in table.columns:
+        name = str(column)
+        reason = _not_text(name, table[column])
+        if reason is None:
+            kept.append(name)
+        else:
+            left_out[name] = reason
+    if left_out:
+        logger.info("default text template leaves out %s", "; ".join(f"{c}: {r}" for c, r in left_out.items()))
+    return kept
+
+
+def _not_text(name: str, column: pd.Series) -> str | None:
+    """Why ``column`` is not free text, or None when it is."""
+    if name.lower() == "id" or name.lower().endswith("_id"):
+        return "an id"
+    values = [str(v) for v in column.dropna().head(_SAMPLE) if str(v).strip()]
+    if not values:
+        return "empty"
+    for pattern, what in ((_NUMBER, "numbers"), (_DATE, "dates"), (_MEDIA_SUFFIX, "media paths")):
+        if sum(bool(pattern.search(v)) for v in values) >= 0.8 * len(values):
+            return what
+    return None

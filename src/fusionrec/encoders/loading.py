@@ -27,7 +27,7 @@ def resolve_specs(
     if specs is None:
         if dataset.item_table is None:
             raise ConfigError(f"dataset {dataset.name!r} has no item table; give encoder specs or a TOML file")
-        chosen = default_specs(list(dataset.item_table.columns))
+        chosen = default_specs(list(dataset.item_table.columns), dataset.item_table)
         if not chosen:
             raise ConfigError(
                 f"nothing to encode: the item table's columns {list(dataset.item_table.columns)} include no known "

@@ -28,7 +28,7 @@ import resource
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,10 +57,12 @@ class SeedRun:
     seed: int
     valid: Evaluation
     test: Evaluation
-    timing: dict[str, float]
+    timing: dict[str, Any]
     best_valid: float | None = None
     train_config: dict[str, Any] | None = None
     """The effective TrainConfig of a torch model (model defaults included), else None."""
+    warnings: list[str] = field(default_factory=list)
+    """What training warned about (e.g. valid at popularity level), with what to change."""
 
 
 def run_benchmark(
@@ -165,20 +167,22 @@ def run_benchmark_grid(
 def run_experiment(config: ExperimentConfig) -> dict[str, Any]:
     """Run the benchmark an :class:`~fusionrec.config.ExperimentConfig` describes.
 
-    Writes what :func:`run_benchmark` writes to ``output.dir`` plus the whole
-    resolved experiment as ``experiment.json``.
+    The same preparation as ``fusionrec train`` (:func:`prepare_split`: load, encode content from the
+    cache, check that a content model gets content); with ``model.name = "auto"`` the model and its
+    settings are chosen on valid first (:mod:`fusionrec.evaluation.auto`, evidence in ``auto.json``).
+    Writes what :func:`run_benchmark` writes to ``output.dir`` plus the whole resolved experiment
+    (the encoders actually used, the chosen model) as ``experiment.json``.
 
     Example:
         >>> run_experiment(load_config(Path("exp.toml"), {"train.lr": "0.01"}))  # doctest: +SKIP
     """
     from fusionrec.config import dump_config
 
-    data = config.data
-    split = split_from_settings(data)
-    attach_encoded_features(split, config)
-    dataset = data.dataset or split.dataset.name
+    split, config = prepare_split(config)
+    config = resolve_auto(split, config)
+    dataset = config.data.dataset or split.dataset.name
     result = run_benchmark(
-        data.dir,
+        config.data.dir,
         dataset,
         config.model.name,
         config.seeds,
@@ -189,8 +193,63 @@ def run_experiment(config: ExperimentConfig) -> dict[str, Any]:
         metrics=config.evaluation.metrics,
         split=split,
     )
+    result["recipe"] = config.recipe
     dump_config(config, config.output.dir / "experiment.json")
+    (config.output.dir / "result.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     return result
+
+
+def prepare_split(config: ExperimentConfig) -> tuple[Split, ExperimentConfig]:
+    """The experiment's split with its content encoded (cached), and the config with the encoders used.
+
+    Raises:
+        ConfigError: the model reads content but the data has none (naming the fix), never a silent
+            ID-only run.
+    """
+    split = split_from_settings(config.data)
+    encoders = attach_encoded_features(split, config)
+    require_content(split, config)
+    return split, config.model_copy(update={"encoders": encoders})
+
+
+def require_content(split: Split, config: ExperimentConfig) -> None:
+    """Raise when a content model (one of :data:`~fusionrec.models.CONTENT_MODELS`) would train without content.
+
+    FusionGraph trained on behaviour alone on purpose says so with ``modalities = []``.
+    """
+    from fusionrec.models import CONTENT_MODELS
+
+    name, params = config.model.name, config.model.params
+    if name not in CONTENT_MODELS or split.dataset.features or params.get("modalities") == []:
+        return
+    table = split.dataset.item_table
+    columns = [] if table is None else [str(c) for c in table.columns]
+    raise ConfigError(
+        f"model {name!r} reads item content, but dataset {split.dataset.name!r} has none: no <modality>_feat.npy "
+        f"arrays, and {'no item table' if table is None else f'no text or media column known in {columns}'}. "
+        "Add content (an items.csv with text or media columns, [[encoders]] tables naming its columns, or feature "
+        "arrays), choose an ID-only model (e.g. --model lightgcn), or leave the model out to let fusionrec choose"
+    )
+
+
+def resolve_auto(split: Split, config: ExperimentConfig) -> ExperimentConfig:
+    """With ``model.name = "auto"``, the config with the model and settings chosen on valid (else unchanged).
+
+    The evidence is written to ``output.dir/auto.json``.
+    """
+    from fusionrec.config import AUTO, ModelSettings
+    from fusionrec.evaluation.auto import choose_settings
+
+    if config.model.name != AUTO:
+        return config
+    user_train = config.train.model_dump(exclude_unset=True, exclude={"seed"})
+    choice = choose_settings(split, seed=config.seeds[0], metric=config.evaluation.valid_metric, train=user_train)
+    config.output.dir.mkdir(parents=True, exist_ok=True)
+    (config.output.dir / "auto.json").write_text(json.dumps(choice.to_dict(), indent=2, default=str) + "\n")
+    train = config.train.model_copy(update=choice.train)
+    for key in choice.train:  # what the choice set counts as set, so the model's own defaults do not replace it
+        train.model_fields_set.add(key)
+    return config.model_copy(update={"model": ModelSettings(name=choice.model, params=choice.params), "train": train})
 
 
 def attach_encoded_features(split: Split, config: ExperimentConfig) -> list[EncoderSpec]:
@@ -203,15 +262,16 @@ def attach_encoded_features(split: Split, config: ExperimentConfig) -> list[Enco
     the default specs those columns imply, so the model sees the content the
     data has; precomputed features and ID-only models are left as they are.
     """
+    from fusionrec.config import AUTO
     from fusionrec.encoders import encode_dataset
     from fusionrec.encoders.config import default_specs
     from fusionrec.models import CONTENT_MODELS
 
     dataset = split.dataset
     specs = list(config.encoders)
-    wants_content = config.model.name in CONTENT_MODELS
+    wants_content = config.model.name in CONTENT_MODELS or config.model.name == AUTO
     if not specs and wants_content and not dataset.features and dataset.item_table is not None:
-        specs = default_specs(list(dataset.item_table.columns))
+        specs = default_specs(list(dataset.item_table.columns), dataset.item_table)
     if not specs:
         return []
     report = encode_dataset(dataset, specs)
@@ -255,7 +315,13 @@ def split_from_settings(data: DataSettings) -> Split:
     from fusionrec.data.catalog import read_catalog
     from fusionrec.data.splits import make_split
 
-    catalog = read_catalog(data.interactions, data.items, columns=data.columns, min_rating=data.min_rating)
+    catalog = read_catalog(
+        data.interactions,
+        data.items,
+        columns=data.columns,
+        min_rating=data.min_rating,
+        unknown_items=data.unknown_items,
+    )
     settings = data.split
     split = make_split(catalog, settings.kind, settings.ratios, settings.seed, settings.min_interactions)
     return split if data.protocol is None else split.with_protocol(data.protocol)
@@ -277,6 +343,7 @@ def summarise(
         "config": dict(config),
         "machine": machine_info(),
         "per_seed": [_seed_record(run) for run in runs],
+        "warnings": [f"seed {run.seed}: {text}" for run in runs for text in run.warnings],
     }
 
 
@@ -295,6 +362,22 @@ def _run_seed(
     ks: tuple[int, ...],
     metrics: tuple[str, ...],
 ) -> SeedRun:
+    return fit_and_evaluate(split, model, params, train, seed, ks, metrics)[1]
+
+
+def fit_and_evaluate(
+    split: Split,
+    model: str | type[Recommender],
+    params: Mapping[str, Any],
+    train: TrainConfig | Mapping[str, Any] | None,
+    seed: int,
+    ks: tuple[int, ...] = DEFAULT_KS,
+    metrics: tuple[str, ...] = METRICS,
+) -> tuple[Recommender, SeedRun]:
+    """Fit one model for ``seed`` (early stopping on valid), then evaluate valid and test once at that point.
+
+    What ``fusionrec train`` and every seed of ``fusionrec benchmark`` run.
+    """
     recommender = build_for_seed(model, params, train, seed)
     started = time.perf_counter()
     recommender.fit(split)
@@ -307,7 +390,11 @@ def _run_seed(
     best = None if history is None else float(history.best_valid)
     used = getattr(recommender, "train_config", None)
     train_config = used.model_dump() if _is_torch_model(type(recommender)) and used is not None else None
-    return SeedRun(seed, valid, test, timing, best_valid=best, train_config=train_config)
+    run = SeedRun(seed, valid, test, timing, best_valid=best, train_config=train_config)
+    if history is not None:
+        run.timing["stop_reason"] = history.stop_reason
+        run.warnings = list(history.warnings)
+    return recommender, run
 
 
 def build_for_seed(
@@ -370,17 +457,9 @@ def train_config_for_seed(train: TrainConfig | Mapping[str, Any] | None, seed: i
 
 
 def _model_class(model: str | type[Recommender]) -> type[Recommender]:
-    if not isinstance(model, str):
-        return model
-    import importlib
+    from fusionrec.models import model_class
 
-    from fusionrec.models import MODEL_REGISTRY
-
-    if model not in MODEL_REGISTRY:
-        raise ConfigError(f"unknown model {model!r}; choose one of {sorted(MODEL_REGISTRY)}")
-    module_name, class_name = MODEL_REGISTRY[model].split(":")
-    cls: type[Recommender] = getattr(importlib.import_module(module_name), class_name)
-    return cls
+    return model if not isinstance(model, str) else model_class(model)
 
 
 def _is_torch_model(cls: type[Recommender]) -> bool:
@@ -389,7 +468,7 @@ def _is_torch_model(cls: type[Recommender]) -> bool:
     return issubclass(cls, TorchRecommender)
 
 
-def _timing(history: Any, fit_seconds: float, eval_seconds: float) -> dict[str, float]:
+def _timing(history: Any, fit_seconds: float, eval_seconds: float) -> dict[str, Any]:
     """Seconds and epochs of one fit; non-torch models (no ``history_``) have 0 epochs."""
     if history is None:
         return {
@@ -420,8 +499,16 @@ def _mean_std(summaries: Sequence[Mapping[str, float]]) -> dict[str, dict[str, f
     return result
 
 
-def _mean_of(records: Sequence[Mapping[str, float]]) -> dict[str, float]:
-    return {key: float(np.mean([r[key] for r in records])) for key in records[0]}
+def _mean_of(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Mean of each numeric entry over seeds; a text entry (the stop reason) is kept when all seeds agree."""
+    result: dict[str, Any] = {}
+    for key in records[0]:
+        values = [r[key] for r in records if key in r]
+        if all(isinstance(v, int | float) for v in values):
+            result[key] = float(np.mean(values))
+        else:
+            result[key] = values[0] if len(set(map(str, values))) == 1 else ", ".join(map(str, values))
+    return result
 
 
 def _seed_record(run: SeedRun) -> dict[str, Any]:
@@ -486,8 +573,12 @@ def _short(summary: Mapping[str, float]) -> str:
 __all__ = [
     "SeedRun",
     "build_for_seed",
+    "fit_and_evaluate",
     "load_split",
     "peak_rss_mb",
+    "prepare_split",
+    "require_content",
+    "resolve_auto",
     "resolve_dataset",
     "run_benchmark",
     "run_benchmark_grid",

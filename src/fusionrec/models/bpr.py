@@ -39,6 +39,8 @@ class BPRMF(PairwiseRecommender):
 
     name: ClassVar[str] = "bpr"
 
+    collapse_hint: ClassVar[str] = "lower reg_weight (e.g. --set model.params.reg_weight=1e-3) or train.lr"
+
     def __init__(
         self,
         embedding_dim: int = 64,

@@ -51,6 +51,7 @@ def merged_history(histories: list[History]) -> History:
         offset = merged.epochs_run
         merged.valid_scores += [(offset + epoch, value) for epoch, value in history.valid_scores]
         merged.losses += history.losses
+        merged.warnings += history.warnings
         merged.best_epoch += history.best_epoch
         merged.epochs_run += history.epochs_run
         merged.train_seconds += history.train_seconds

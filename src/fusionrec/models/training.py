@@ -86,6 +86,7 @@ class History:
         eval_seconds: time spent evaluating valid.
         total_seconds: wall time of the whole :func:`train` call.
         stop_reason: ``"patience"``, ``"epochs"`` or ``"max_seconds"``.
+        warnings: what training noticed that a user should act on (e.g. valid at popularity level).
     """
 
     valid_scores: list[tuple[int, float]] = field(default_factory=list)
@@ -97,6 +98,7 @@ class History:
     eval_seconds: float = 0.0
     total_seconds: float = 0.0
     stop_reason: str = "epochs"
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -127,6 +129,8 @@ class TorchRecommender(Recommender):
 
     #: TrainConfig values this model prefers over TrainConfig's own defaults.
     train_defaults: ClassVar[dict[str, Any]] = {}
+    #: What to change when valid stays at popularity level (named in the warning training logs then).
+    collapse_hint: ClassVar[str] = "lower train.lr, or check the data"
 
     def __init__(self, train_config: TrainConfig | dict[str, Any] | None = None, **params: Any) -> None:
         super().__init__(**params)
@@ -289,6 +293,8 @@ def train(model: TorchRecommender, split: Split, config: TrainConfig) -> History
                 stop = tracker.update(epoch, value)
             history.valid_scores.append((epoch, value))
             history.eval_seconds += seconds
+            if len(history.valid_scores) == COLLAPSE_CHECK_EVALUATIONS:
+                history.warnings += collapse_warnings(model, validator, tracker.best, epoch)
             bar.set_postfix(loss=f"{history.losses[-1]:.4f}", valid=f"{value:.4f}", best=f"{tracker.best:.4f}")
             if stop and epoch >= config.min_epochs:
                 history.stop_reason = "patience"
@@ -312,6 +318,24 @@ def train(model: TorchRecommender, split: Split, config: TrainConfig) -> History
         history.stop_reason,
     )
     return history
+
+
+COLLAPSE_CHECK_EVALUATIONS = 5
+"""After this many evaluations, training warns when valid is still at popularity level or below."""
+
+
+def collapse_warnings(model: TorchRecommender, validator: _Validator, best: float, epoch: int) -> list[str]:
+    """A warning naming the parameter to change when the best valid figure is not above popularity's."""
+    floor = validator.popularity_figure()
+    if best > floor or best >= 1.0:  # a perfect figure is no collapse, even where popularity is perfect too
+        return []
+    message = (
+        f"{model.name}: after {epoch} epochs the best valid {validator.metric} is {best:.4f}, not above "
+        f"popularity's {floor:.4f}: the model has learned nothing a popularity list does not give (often the "
+        f"embeddings collapsed). To fix: {model.collapse_hint}"
+    )
+    logger.warning(message)
+    return [message]
 
 
 def _adam(module: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -359,6 +383,21 @@ class _Validator:
         value = evaluation[self.metric]
         logger.debug("epoch %d: valid %s %.5f", epoch, self.metric, value)
         return value, evaluation.seconds
+
+    def popularity_figure(self) -> float:
+        """The same metric for the most-trained items (the same list for every user)."""
+        from fusionrec.evaluation.ranking import evaluate_scores
+
+        counts = np.asarray(self.train_matrix.sum(axis=0), dtype=np.float32)  # (1, n_items)
+        evaluation = evaluate_scores(
+            lambda users: np.repeat(counts, len(users), axis=0),
+            self.train_matrix,
+            self.valid_matrix,
+            ks=(self.k,),
+            metrics=(self.name,),
+            candidates=self.candidates,
+        )
+        return evaluation[self.metric]
 
 
 class _BestTracker:

@@ -40,6 +40,8 @@ class VBPR(PairwiseRecommender):
     name: ClassVar[str] = "vbpr"
     scores_cold_items: ClassVar[bool] = True
 
+    collapse_hint: ClassVar[str] = "lower reg_weight (e.g. --set model.params.reg_weight=1e-4) or train.lr"
+
     def __init__(
         self,
         embedding_dim: int = 64,
