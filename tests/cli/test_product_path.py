@@ -147,3 +147,29 @@ def test_raw_catalog_columns_threshold_and_unknown_items_are_options(tmp_path: P
     assert refused.exit_code == 2 and "ghost" in refused.output
     run(*args, "--unknown-items", "drop")
     assert json.loads((tmp_path / "run" / "result.json").read_text())["model"] == "pop"
+
+
+def test_compare_tests_two_results_and_plots_the_difference(data_dir: Path, tmp_path: Path) -> None:
+    for model in ("pop", "itemknn"):
+        run("benchmark", "--data-dir", str(data_dir), "--dataset", "demo", "--model", model, "--seeds", "2",
+            "--out-dir", str(tmp_path / "runs"))  # fmt: skip
+    a, b = tmp_path / "runs" / "demo" / "itemknn", tmp_path / "runs" / "demo" / "pop"
+    output = run("compare", str(a), str(b), "--json", str(tmp_path / "tests.json"))
+    assert "t-test p" in output and "Wilcoxon p" in output
+    tests = json.loads((tmp_path / "tests.json").read_text())
+    assert {t["metric"] for t in tests} >= {"recall@20", "ndcg@20"}
+    assert (a / "compare-pop.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_compare_refuses_a_folder_without_per_user_values(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["compare", str(tmp_path), str(tmp_path)])
+    assert result.exit_code == 2 and "holds no per-user values" in result.output
+
+
+def test_ablation_runs_each_variant_with_the_same_settings(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ablation"
+    output = run("ablation", "--data-dir", str(data_dir), "--dataset", "demo", "--seeds", "1", "--variant",
+                 "behaviour only", "--out-dir", str(out), *QUICK)  # fmt: skip
+    rows = json.loads((out / "ablation.json").read_text())
+    assert [r["model"] for r in rows] == ["all", "behaviour only"] and "behaviour only" in output
+    assert (out / "ablation.png").is_file() and (out / "ablation.md").is_file()

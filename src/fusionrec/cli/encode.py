@@ -47,8 +47,10 @@ def encode(
     specs = resolve_specs(dataset, config, modality)
     cache = cache_dir if cache_dir is not None else default_cache_dir() / "features"
     started = time.perf_counter()
-    with _progress(disable=as_json) as progress:
-        report = encode_dataset(dataset, specs, cache, use_cache=not no_cache, progress=_tracker(progress))
+    bars = console.is_terminal and not as_json  # elsewhere the library logs plain progress lines
+    with _progress(disable=not bars) as progress:
+        tracker = _tracker(progress) if bars else None
+        report = encode_dataset(dataset, specs, cache, use_cache=not no_cache, progress=tracker)
     seconds = time.perf_counter() - started
     written = write_features(dataset, out, [s.modality for s in specs], report) if out else []
     if as_json:

@@ -83,7 +83,13 @@ def train(
     out_dir: Annotated[Path | None, typer.Option(help="Folder for per-user values and configs.")] = None,
 ) -> None:
     """Train one model (early stopping on valid), report valid and test, optionally save an artifact."""
-    from fusionrec.evaluation.benchmark import fit_and_evaluate, prepare_split, resolve_auto, summarise
+    from fusionrec.evaluation.benchmark import (
+        fit_and_evaluate,
+        prepare_split,
+        resolve_auto,
+        summarise,
+        write_outputs,
+    )
 
     flags = {
         "data_dir": data_dir,
@@ -115,6 +121,7 @@ def train(
     )
     result = summarise(split.dataset.name, resolved.model.name, split.protocol, [run], _config_record(resolved))
     print_report([result], f"{resolved.model.name} on {split.dataset.name} ({split.protocol})")
+    write_outputs(resolved.output.dir, split.dataset.name, resolved.model.name, [run], result)
     _write_result(resolved, result)
     if save is not None:
         _save(recommender, resolved, save, overwrite)

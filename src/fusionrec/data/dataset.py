@@ -94,15 +94,25 @@ class Dataset:
         return {m: self.feature_mask(m) for m in self.features}
 
     def item_titles(self, item_indices: np.ndarray | list[int]) -> list[str]:
-        """Titles for display; falls back to the raw item id."""
+        """Titles for display; falls back to the raw item id, and adds it where two items share a title.
+
+        Example:
+            >>> dataset.item_titles([266, 1031])  # doctest: +SKIP
+            ['Ice Storm, The (1997) [id 269]', 'Ice Storm, The (1997) [id 1035]']
+        """
         raw_ids = self.items.id(item_indices)
         if self.item_table is None or "title" not in self.item_table.columns:
             return raw_ids
-        titles = self.item_table["title"].to_numpy()
-        return [
-            str(titles[int(i)]) if isinstance(titles[int(i)], str) else raw
-            for i, raw in zip(item_indices, raw_ids, strict=True)
-        ]
+        column = self.item_table["title"]
+        titles, shared = column.to_numpy(), set(column[column.duplicated(keep=False)].dropna())
+        shown = []
+        for index, raw in zip(item_indices, raw_ids, strict=True):
+            title = titles[int(index)]
+            if not isinstance(title, str) or not title.strip():
+                shown.append(raw)
+            else:
+                shown.append(f"{title} [id {raw}]" if title in shared else title)
+        return shown
 
 
 @dataclass

@@ -124,6 +124,35 @@ class EncodeReport:
         return {"modalities": [report.to_dict() for report in self.modalities]}
 
 
+class LoggedProgress:
+    """A :data:`Progress` callback that logs plain lines: at the start, every ``every`` seconds and at the end.
+
+    For output that is not a terminal (CI logs, files), where a progress bar shows nothing until it ends.
+
+    Example:
+        >>> progress = LoggedProgress(every=0.0)
+        >>> progress("text", 0, 10); progress("text", 10, 10)  # logs "encoding text: 0 / 10 ..." then "... 10 / 10"
+    """
+
+    def __init__(self, every: float = 10.0) -> None:
+        self.every = every
+        self.done: dict[str, int] = {}
+        self.started: dict[str, float] = {}
+        self.last: dict[str, float] = {}
+
+    def __call__(self, modality: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if modality not in self.started:
+            self.started[modality], self.last[modality], self.done[modality] = now, float("-inf"), 0
+        self.done[modality] += done
+        count = self.done[modality]
+        if count < total and now - self.last[modality] < self.every:
+            return
+        self.last[modality] = now
+        rate = count / max(now - self.started[modality], 1e-9)
+        logger.info("encoding %s: %d / %d items (%.0f items/s)", modality, count, total, rate)
+
+
 def encode_dataset(
     dataset: Dataset,
     specs: Sequence[EncoderSpec],
@@ -139,13 +168,15 @@ def encode_dataset(
         specs: which encoders make which modalities (see :class:`EncoderSpec`).
         cache_dir: feature cache folder; default ``$FUSIONREC_CACHE/features`` or ``~/.cache/fusionrec/features``.
         use_cache: False encodes everything and writes nothing to the cache.
-        progress: called as ``progress(modality, n_done_now, n_items)`` while encoding.
+        progress: called as ``progress(modality, n_done_now, n_items)`` while encoding; None logs plain
+            lines (:class:`LoggedProgress`).
 
     Returns:
         An :class:`EncodeReport`; ``dataset.features[modality]`` is float32 (n_items, dim)
         and ``dataset.feature_masks[modality]`` bool (n_items,).
     """
     cache = FeatureCache(cache_dir) if use_cache else None
+    progress = progress if progress is not None else LoggedProgress()
     report = EncodeReport()
     for spec in [s for entry in specs for s in entry.expand()]:
         started = time.perf_counter()

@@ -116,7 +116,7 @@ def run_benchmark(
     config = _run_config(data_dir, dataset, name, split, seeds, params, runs[0].train_config, ks, metrics)
     result = summarise(dataset, name, split.protocol, runs, config)
     if out_dir is not None:
-        _write_outputs(Path(out_dir), dataset, name, runs, result)
+        write_outputs(Path(out_dir), dataset, name, runs, result)
     return result
 
 
@@ -547,7 +547,8 @@ def _run_config(
     }
 
 
-def _write_outputs(out_dir: Path, dataset: str, model: str, runs: Sequence[SeedRun], result: Mapping[str, Any]) -> None:
+def write_outputs(out_dir: Path, dataset: str, model: str, runs: Sequence[SeedRun], result: Mapping[str, Any]) -> None:
+    """Per-user values of every seed and part (``.npz``), ``config.json`` and ``result.json`` in ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for run in runs:
         for part, evaluation in (("valid", run.valid), ("test", run.test)):
@@ -587,4 +588,5 @@ __all__ = [
     "summarise",
     "train_config_for_seed",
     "train_values_for_seed",
+    "write_outputs",
 ]

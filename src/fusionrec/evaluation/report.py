@@ -95,6 +95,36 @@ def plot_results(
     return path
 
 
+def plot_comparison(tests: Sequence[Any], path: str | Path, label_a: str, label_b: str) -> Path:
+    """Each metric's mean per-user difference A - B with its 95 % interval (paired), saved as PNG.
+
+    Args:
+        tests: :class:`~fusionrec.evaluation.significance.PairedTest` results, one per metric.
+        path: the PNG to write.
+        label_a: what A is (e.g. its folder name).
+        label_b: what B is.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(max(4.0, 0.9 * len(tests) + 2), 3.6), layout="constrained")
+    FigureCanvasAgg(figure)
+    axis = figure.subplots()
+    differences = [t.mean_diff for t in tests]
+    errors = [1.96 * abs(t.mean_diff / t.t_statistic) if t.t_statistic not in (0, float("inf")) else 0.0 for t in tests]
+    colours = ["tab:green" if t.t_pvalue < 0.05 and t.mean_diff > 0 else "tab:red" if t.t_pvalue < 0.05 else "tab:gray"
+               for t in tests]  # fmt: skip
+    axis.bar(range(len(tests)), differences, yerr=errors, capsize=4, color=colours)
+    axis.axhline(0.0, color="black", linewidth=0.8)
+    axis.set_xticks(range(len(tests)), [t.metric for t in tests], rotation=30, ha="right")
+    axis.set_ylabel(f"{label_a} - {label_b}")
+    axis.set_title("mean per-user difference, 95 % interval (green/red: p < 0.05)")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png", dpi=120)
+    return path
+
+
 def _series(results: Sequence[Result], dataset: str, models: list[str], metric: str) -> tuple[list[float], list[float]]:
     """Means and stds of ``metric`` for each model on ``dataset`` (NaN where absent)."""
     by_model = {str(r["model"]): r for r in results if str(r["dataset"]) == dataset}

@@ -103,6 +103,31 @@ def compare_files(
     return compare(_load_mean(paths_a), _load_mean(paths_b), metrics)
 
 
+def result_files(folder: str | Path, part: str = "test") -> list[Path]:
+    """The per-user files of ``part`` (one per seed) that ``fusionrec train`` or ``benchmark`` wrote in ``folder``.
+
+    Raises:
+        ValueError: the folder holds none, naming the folder and what was looked for.
+    """
+    folder = Path(folder)
+    found = sorted(folder.glob(f"*_seed*_{part}.npz"))
+    if not found:
+        raise ValueError(
+            f"{folder} holds no per-user values (*_seed<k>_{part}.npz); pass a result folder written by "
+            "`fusionrec train --out-dir` or `fusionrec benchmark --out-dir`"
+        )
+    return found
+
+
+def compare_results(folder_a: str | Path, folder_b: str | Path, part: str = "test") -> list[PairedTest]:
+    """Paired tests of two result folders' per-user values on ``part`` (seeds averaged per user).
+
+    Example:
+        >>> compare_results("runs/flagship", "runs/lightgcn")  # doctest: +SKIP
+    """
+    return compare_files(result_files(folder_a, part), result_files(folder_b, part))
+
+
 def average_evaluations(evaluations: Sequence[Evaluation]) -> Evaluation:
     """Per-user mean over runs (e.g. seeds) of the same users; metrics all runs hold are kept."""
     if not evaluations:
@@ -174,4 +199,13 @@ def _load_mean(paths: str | Path | Sequence[str | Path]) -> Evaluation:
     return average_evaluations([Evaluation.load(path) for path in paths])
 
 
-__all__ = ["PairedTest", "aligned_values", "average_evaluations", "compare", "compare_files", "paired_test"]
+__all__ = [
+    "PairedTest",
+    "aligned_values",
+    "average_evaluations",
+    "compare",
+    "compare_files",
+    "compare_results",
+    "paired_test",
+    "result_files",
+]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import sys
 import time
 from abc import abstractmethod
 from collections.abc import Iterator
@@ -281,7 +282,13 @@ def train(model: TorchRecommender, split: Split, config: TrainConfig) -> History
     validator = _Validator(model, split, config.valid_metric)
     history, tracker = History(), _BestTracker(module, config.patience)
     average = WeightAverage(module, config.average_decay) if config.average_decay else None
-    bar = tqdm(range(1, config.epochs + 1), desc=f"train {model.name}", disable=not config.progress, leave=False)
+    on_terminal = sys.stderr.isatty()
+    bar = tqdm(
+        range(1, config.epochs + 1),
+        desc=f"train {model.name}",
+        disable=not (config.progress and on_terminal),
+        leave=False,
+    )
     for epoch in bar:
         epoch_started = time.perf_counter()
         history.losses.append(_run_epoch(model, module, optimizer, split, rng, average))
@@ -296,6 +303,18 @@ def train(model: TorchRecommender, split: Split, config: TrainConfig) -> History
             if len(history.valid_scores) == COLLAPSE_CHECK_EVALUATIONS:
                 history.warnings += collapse_warnings(model, validator, tracker.best, epoch)
             bar.set_postfix(loss=f"{history.losses[-1]:.4f}", valid=f"{value:.4f}", best=f"{tracker.best:.4f}")
+            if config.progress and not on_terminal:  # plain lines where a bar would show nothing
+                logger.info(
+                    "train %s epoch %d: loss %.4f, valid %s %.4f (best %.4f at epoch %d), %.2f s/epoch",
+                    model.name,
+                    epoch,
+                    history.losses[-1],
+                    config.valid_metric,
+                    value,
+                    tracker.best,
+                    tracker.best_epoch,
+                    history.seconds_per_epoch,
+                )
             if stop and epoch >= config.min_epochs:
                 history.stop_reason = "patience"
                 break
