@@ -173,3 +173,26 @@ def test_ablation_runs_each_variant_with_the_same_settings(data_dir: Path, tmp_p
     rows = json.loads((out / "ablation.json").read_text())
     assert [r["model"] for r in rows] == ["all", "behaviour only"] and "behaviour only" in output
     assert (out / "ablation.png").is_file() and (out / "ablation.md").is_file()
+
+
+def test_tune_searches_on_valid_resumes_and_writes_a_runnable_experiment(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "tune"
+    args = ["tune", "--data-dir", str(data_dir), "--dataset", "demo", "--model", "ease", "--out-dir", str(out)]
+    run(*args, "--trials", "2")
+    first = json.loads((out / "tune.json").read_text())
+    assert len(first["trials"]) == 2 and first["trials"][0]["params"] == {"l2": 200.0}  # the defaults come first
+    run(*args, "--trials", "3")  # resumed: one more trial
+    assert len(json.loads((out / "tune.json").read_text())["trials"]) == 3
+    run("train", "-c", str(out / "best.toml"), "--out-dir", str(tmp_path / "run"))
+    assert json.loads((tmp_path / "run" / "result.json").read_text())["model"] == "ease"
+
+
+def test_check_compares_auto_with_tuned_baselines(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "check"
+    output = run("check", str(data_dir / "demo"), "--seeds", "1", "--trials", "2", "--baseline", "ease",
+                 "--baseline", "pop", "--out-dir", str(out), *QUICK)  # fmt: skip
+    assert "auto" in output and "best baseline" in output
+    report = json.loads((out / "check.json").read_text())
+    assert [r["model"] for r in report["results"]] == ["ease", "pop", "auto"]
+    assert {t["metric"] for t in report["tests"]["ease"]} == {"recall@20", "ndcg@20"}
+    assert (out / "report.md").is_file() and (out / "check.png").is_file()

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from fusionrec.cli.app import app
-from fusionrec.cli.experiment import ConfigOption, DataDirOption, RecipeOption, SetOption, print_report, resolve_config
+from fusionrec.cli.experiment import (
+    ConfigOption,
+    DataDirOption,
+    RecipeOption,
+    SetOption,
+    parse_assignment,
+    print_report,
+    resolve_config,
+)
 from fusionrec.cli.output import console, fail_on_library_errors, print_rows
 
 
@@ -84,3 +95,91 @@ def ablation(
     (out_dir / "ablation.md").write_text(markdown_table(results) + "\n")
     plot_results(results, out_dir / "ablation.png", title="ablation of the flagship")
     console.print(f"wrote {out_dir / 'ablation.md'}, ablation.json and ablation.png")
+
+
+@app.command()
+@fail_on_library_errors
+def tune(
+    model: Annotated[str, typer.Option(help="The model to tune (any registered model).")],
+    dataset: Annotated[str | None, typer.Option(help="Dataset under the data dir.")] = None,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+    trials: Annotated[int, typer.Option(help="Finished trials the study should hold in all.", min=1)] = 20,
+    timeout: Annotated[float | None, typer.Option(help="Seconds this run may take (per worker).")] = None,
+    workers: Annotated[int, typer.Option(help="Processes sharing the study (one torch thread each).", min=1)] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of every trial's fit and of the sampler.")] = 0,
+    out_dir: Annotated[Path | None, typer.Option(help="Study folder (resumed when it holds one).")] = None,
+) -> None:
+    """Tune a model on valid with Optuna (test is never read); resumable; writes best.toml for `train -c`."""
+    from fusionrec.evaluation.benchmark import prepare_split
+    from fusionrec.evaluation.tuning import tune as run_tuning
+    from fusionrec.evaluation.tuning import write_experiment
+
+    resolved = resolve_config(config, set_, data_dir=data_dir, dataset=dataset, model=model)
+    folder = out_dir or Path("runs") / "tune" / (resolved.data.dataset or "data") / model
+    helpers = [_tuning_worker(folder, trials, timeout, seed, resolved) for _ in range(workers - 1)]
+    split, resolved = prepare_split(resolved)
+    train = resolved.train.model_dump(exclude_unset=True, exclude={"seed"})
+    result = run_tuning(
+        split,
+        model,
+        trials=trials,
+        timeout=timeout,
+        folder=folder,
+        seed=seed,
+        metric=resolved.evaluation.valid_metric,
+        base_params=resolved.model.params,
+        base_train={**train, "threads": 1} if workers > 1 else train,
+    )
+    for helper in helpers:
+        helper.wait()
+    data = {"dir": resolved.data.dir, "dataset": resolved.data.dataset}
+    best = write_experiment(result, data, folder / "best.toml")
+    rows = [{"best valid " + result.metric: result.best_value, **result.best_params, **result.best_train}]
+    print_rows(f"tuned {model} on valid ({len(result.trials)} trials in {folder})", rows)
+    console.print(f"run it: fusionrec train -c {best}   (or fusionrec benchmark -c {best})")
+
+
+def _tuning_worker(folder: Path, trials: int, timeout: float | None, seed: int, config: Any) -> Any:
+    """Another process adding trials to the same study (Optuna's journal file is shared)."""
+    experiment = Path(tempfile.mkdtemp()) / "experiment.json"
+    experiment.write_text(json.dumps(config.model_dump(mode="json")))
+    command = [sys.executable, "-m", "fusionrec", "-q", "tune", "--model", config.model.name, "-c", str(experiment),
+               "--trials", str(trials), "--seed", str(seed), "--out-dir", str(folder),
+               "--set", "train.threads=1"]  # fmt: skip
+    if timeout is not None:
+        command += ["--timeout", str(timeout)]
+    return subprocess.Popen(command)
+
+
+@app.command()
+@fail_on_library_errors
+def check(
+    folder: Annotated[Path, typer.Argument(help="A dataset folder: MMRec layout (<name>.inter), items.csv optional.")],
+    name: Annotated[str | None, typer.Option(help="Stem of the .inter file (default: the folder's name).")] = None,
+    seeds: Annotated[int, typer.Option(help="Number of seeds (0 .. N-1).", min=1)] = 3,
+    protocol: Annotated[str | None, typer.Option(help="warm or cold (default: the split's own).")] = None,
+    trials: Annotated[int, typer.Option(help="Valid trials per baseline.", min=1)] = 15,
+    timeout: Annotated[float | None, typer.Option(help="Seconds each baseline's tuning may take.")] = None,
+    baseline: Annotated[
+        list[str] | None, typer.Option(help="Baselines (repeatable; default ease, lightgcn, itemknn, pop).")
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option(help="Report folder.")] = None,
+    set_: SetOption = None,
+) -> None:
+    """Automatic settings against EASE, LightGCN, ItemKNN and popularity tuned on valid, with paired tests."""
+    from fusionrec.config import load_config
+    from fusionrec.evaluation.check import run_check
+
+    target = out_dir or Path("runs") / "check" / (name or folder.name)
+    overrides = {"data.dir": json.dumps(str(folder.parent)), "data.dataset": json.dumps(name or folder.name)}
+    if protocol is not None:
+        overrides["data.protocol"] = json.dumps(protocol)
+    overrides |= {"seeds": json.dumps(list(range(seeds))), "output.dir": json.dumps(str(target))}
+    overrides |= dict(parse_assignment(text) for text in set_ or [])
+    chosen = tuple(baseline) if baseline else None
+    report = run_check(load_config(None, overrides), trials=trials, timeout=timeout, baselines=chosen)
+    print_report(report.results, f"check of {folder} (test at the valid-chosen point, mean ± std over seeds)")
+    console.print(report.verdict, highlight=False)
+    console.print(f"report: {target / 'report.md'}")

@@ -1,0 +1,5 @@
+"""``python -m fusionrec``: the command line."""
+
+from fusionrec.cli import app
+
+app()
