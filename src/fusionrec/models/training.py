@@ -300,8 +300,6 @@ def train(model: TorchRecommender, split: Split, config: TrainConfig) -> History
                 stop = tracker.update(epoch, value)
             history.valid_scores.append((epoch, value))
             history.eval_seconds += seconds
-            if len(history.valid_scores) == COLLAPSE_CHECK_EVALUATIONS:
-                history.warnings += collapse_warnings(model, validator, tracker.best, epoch)
             bar.set_postfix(loss=f"{history.losses[-1]:.4f}", valid=f"{value:.4f}", best=f"{tracker.best:.4f}")
             if config.progress and not on_terminal:  # plain lines where a bar would show nothing
                 logger.info(
@@ -321,6 +319,8 @@ def train(model: TorchRecommender, split: Split, config: TrainConfig) -> History
         if config.max_seconds is not None and history.train_seconds >= config.max_seconds:
             history.stop_reason = "max_seconds"
             break
+    if len(history.valid_scores) >= COLLAPSE_CHECK_EVALUATIONS:
+        history.warnings += collapse_warnings(model, validator, tracker.best, history.epochs_run)
     if average is not None and tracker.state is None:  # never evaluated: keep the average
         average.copy_to_module()
     tracker.restore(history)
@@ -340,7 +340,8 @@ def train(model: TorchRecommender, split: Split, config: TrainConfig) -> History
 
 
 COLLAPSE_CHECK_EVALUATIONS = 5
-"""After this many evaluations, training warns when valid is still at popularity level or below."""
+"""A training evaluated at least this often warns when its best valid figure is at popularity level or below
+(checked once training ends: some models start below popularity and overtake it after tens of epochs)."""
 
 
 def collapse_warnings(model: TorchRecommender, validator: _Validator, best: float, epoch: int) -> list[str]:
@@ -349,7 +350,7 @@ def collapse_warnings(model: TorchRecommender, validator: _Validator, best: floa
     if best > floor or best >= 1.0:  # a perfect figure is no collapse, even where popularity is perfect too
         return []
     message = (
-        f"{model.name}: after {epoch} epochs the best valid {validator.metric} is {best:.4f}, not above "
+        f"{model.name}: after {epoch} epochs its best valid {validator.metric} is {best:.4f}, not above "
         f"popularity's {floor:.4f}: the model has learned nothing a popularity list does not give (often the "
         f"embeddings collapsed). To fix: {model.collapse_hint}"
     )
