@@ -22,6 +22,7 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /build
 COPY pyproject.toml constraints.txt README.md ./
 COPY src ./src
+# The second command resolves torch again: the CPU wheel in /wheels (2.13.0+cpu) ranks above PyPI's 2.13.0.
 RUN pip wheel --wheel-dir /wheels --no-deps --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}" \
     && pip wheel --wheel-dir /wheels --find-links /wheels --constraint constraints.txt ".[serve,content]"
 
