@@ -33,8 +33,8 @@ def hadolint(dockerfile: Path) -> tuple[int, list[dict[str, object]]]:
     """hadolint's exit code and findings; every level down to style fails."""
     command = [tool("hadolint"), "--no-color", "--format", "json", "--failure-threshold", "style", str(dockerfile)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=dockerfile.parent)
-    assert not result.stderr.strip(), result.stderr
-    return result.returncode, json.loads(result.stdout or "[]")
+    assert result.stdout.strip(), f"hadolint printed no report: {result.stderr}"
+    return result.returncode, json.loads(result.stdout)
 
 
 def extras() -> dict[str, list[str]]:
