@@ -14,7 +14,7 @@
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS builder
-# The CPU build of torch; from PyPI, pip would pick the CUDA build and its 3 GB of libraries.
+# The CPU build of torch; from PyPI, pip would pick the CUDA build and its CUDA libraries.
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ARG TORCH_VERSION=2.13.0
 ENV PIP_NO_CACHE_DIR=1 \
