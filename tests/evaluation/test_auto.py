@@ -77,3 +77,23 @@ def test_auto_needs_a_valid_part() -> None:
     empty = split.__class__(split.dataset, split.train, split.valid.select(split.valid.user_index < 0), split.test)
     with pytest.raises(ConfigError, match="valid part is empty"):
         choose_settings(empty, train=QUICK)
+
+
+def test_a_second_stage_is_kept_when_it_gains_on_both_valid_halves() -> None:
+    from fusionrec.evaluation.auto import stage_evidence
+    from fusionrec.models import build_model
+    from tests.models.test_staged import drifting_split
+
+    split = drifting_split(n_users=400)
+    evidence = stage_evidence(build_model("pop").fit(split), split, k=5, seed=0)
+    assert evidence["adopted"] and len(evidence["folds"]) == 2
+    assert all(fold["recall@5"] > 0 for fold in evidence["folds"])
+
+
+def test_a_second_stage_is_not_judged_on_too_few_valid_users() -> None:
+    from fusionrec.evaluation.auto import stage_evidence
+    from fusionrec.models import build_model
+
+    split = checkerboard_split()
+    evidence = stage_evidence(build_model("pop").fit(split), split, k=5, seed=0)
+    assert not evidence["adopted"] and "valid users" in evidence["why"]

@@ -21,6 +21,7 @@ def _factories() -> dict[str, ModelFactory]:
     from fusionrec.models.itemknn import ItemKNN
     from fusionrec.models.lightgcn import LightGCN
     from fusionrec.models.popularity import Popularity
+    from fusionrec.models.staged import Staged
 
     return {
         "pop": Popularity,
@@ -28,6 +29,15 @@ def _factories() -> dict[str, ModelFactory]:
         "ease": lambda: EASE(l2=5.0),
         "bpr": lambda: BPRMF(embedding_dim=8, train_config=TINY_TRAINING),
         "lightgcn": lambda: LightGCN(embedding_dim=8, n_layers=2, train_config=TINY_TRAINING),
+        "staged": lambda: Staged(base="itemknn", base_params={"k": 5}, candidates=8, trees=10, min_leaf=2),
+        "staged-lightgcn": lambda: Staged(
+            base="lightgcn",
+            base_params={"embedding_dim": 8},
+            candidates=8,
+            trees=5,
+            min_leaf=2,
+            train_config=TINY_TRAINING,
+        ),
     }
 
 
@@ -37,7 +47,7 @@ def split() -> Split:
 
 
 @pytest.mark.parametrize("check", CONTRACT_CHECKS, ids=lambda check: check.__name__)
-@pytest.mark.parametrize("model", ["pop", "itemknn", "ease", "bpr", "lightgcn"])
+@pytest.mark.parametrize("model", ["pop", "itemknn", "ease", "bpr", "lightgcn", "staged", "staged-lightgcn"])
 def test_baseline_meets_contract(model: str, check: Callable[[ModelFactory, Split], None], split: Split) -> None:
     check(_factories()[model], split)
 

@@ -13,6 +13,11 @@ benchmark`` when no recipe matches the data set) runs :func:`choose_settings`:
    only; training runs share a time budget, and a training cut by it records the
    epochs it reached, so the final fit repeats exactly that many.
 4. The best valid ``valid_metric`` wins; ties go to the earlier candidate.
+5. A second stage (:class:`~fusionrec.models.staged.Staged`) around the winner is read
+   cross-fitted: fitted on one half of the valid users and read on the other, both ways.
+   It is kept only when it raises both Recall and NDCG at ``k`` summed over the two halves
+   (on splits that hold out each user's latest items it corrects what a model trained on
+   the whole history favours; on random splits it rarely helps).
 
 The evidence (every candidate's valid figures, seconds, or why it was skipped)
 is saved beside the result (``auto.json``), so the choice can be read and
@@ -31,23 +36,26 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from fusionrec.data.dataset import Split
 from fusionrec.errors import ConfigError, FusionrecError
 from fusionrec.evaluation.protocol import evaluate_model
 from fusionrec.models import build_model, model_class
+from fusionrec.models.base import Recommender
 from fusionrec.models.ease import DEFAULT_MAX_ITEMS
+from fusionrec.models.staged import Staged
 from fusionrec.models.training import TorchRecommender
-
-if TYPE_CHECKING:
-    from fusionrec.data.dataset import Split
 
 logger = logging.getLogger(__name__)
 
 EASE_PENALTIES = (10.0, 50.0, 200.0, 1000.0, 5000.0)
 """EASE's ridge penalties tried (useful values grow with the data: 50 on TikTok, 1000 on Baby)."""
+
+MIN_STAGE_USERS = 50
+"""Valid users each half needs before a second stage is judged on it."""
 
 DEFAULT_BUDGET_SECONDS = 1800.0
 """Training seconds shared by the candidates that train by gradient descent."""
@@ -105,6 +113,7 @@ class Trial:
     epochs_run: int | None = None
     stop_reason: str | None = None
     skipped: str | None = None
+    fitted: Recommender | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -117,14 +126,17 @@ class AutoChoice:
     metric: str
     statistics: DataStatistics
     trials: list[Trial]
+    stage: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: the choice, the data statistics and every trial."""
+        """JSON-ready: the choice, the data statistics, every trial and the second stage's evidence."""
+        trials = [{k: v for k, v in asdict(trial).items() if k != "fitted"} for trial in self.trials]
         return {
             "chosen": {"model": self.model, "params": self.params, "train": self.train},
             "metric": self.metric,
             "statistics": asdict(self.statistics),
-            "trials": [asdict(trial) for trial in self.trials],
+            "trials": trials,
+            "second_stage": self.stage,
         }
 
 
@@ -174,6 +186,7 @@ def choose_settings(
     metric: str = "recall@20",
     budget_seconds: float = DEFAULT_BUDGET_SECONDS,
     train: Mapping[str, Any] | None = None,
+    second_stage: bool = True,
 ) -> AutoChoice:
     """Fit every candidate for ``split`` once and keep the best on valid ``metric`` (test is never read).
 
@@ -184,6 +197,7 @@ def choose_settings(
         budget_seconds: training seconds shared by the candidates trained by gradient descent.
         train: training settings given by the user (e.g. ``threads``, ``epochs``) for those candidates;
             a candidate's own settings come first, these over them.
+        second_stage: try a second stage around the winner (cross-fitted on valid halves).
     """
     if not len(split.valid.user_index):
         raise ConfigError(
@@ -194,14 +208,59 @@ def choose_settings(
     listed, trials = candidates(stats)
     name, _, k = metric.partition("@")
     deadline = time.perf_counter() + budget_seconds
+    leader: Trial | None = None
     for candidate in listed:
-        trials.append(_try(candidate, split, seed, (name, int(k)), deadline, dict(train or {})))
+        trial = _try(candidate, split, seed, (name, int(k)), deadline, dict(train or {}))
+        trials.append(trial)
+        if trial.skipped is None and (leader is None or trial.valid[metric] > leader.valid[metric]):
+            if leader is not None:
+                leader.fitted = None  # only the leader's fitted model is kept (memory)
+            leader = trial
+        else:
+            trial.fitted = None
     ran = [t for t in trials if t.skipped is None and metric in t.valid]
     if not ran:
         raise ConfigError(f"no automatic candidate could be fitted on this data: {[t.skipped for t in trials]}")
     best = max(ran, key=lambda t: t.valid[metric])  # the first of equals
     logger.info("auto: chose %s (valid %s %.4f) among %d candidates", best.label, metric, best.valid[metric], len(ran))
-    return AutoChoice(best.model, best.params, best.train, metric, stats, trials)
+    choice = AutoChoice(best.model, best.params, best.train, metric, stats, trials)
+    if second_stage and best.fitted is not None:
+        choice.stage = stage_evidence(best.fitted, split, int(k), seed)
+        if choice.stage["adopted"]:
+            choice.params = {"base": best.model, "base_params": best.params}
+            choice.model = "staged"
+    return choice
+
+
+def stage_evidence(model: Recommender, split: Split, k: int, seed: int) -> dict[str, Any]:
+    """Cross-fitted gains of a second stage around fitted ``model`` on two halves of the valid users.
+
+    Returns:
+        ``{"folds": [{"recall@k": gain, "ndcg@k": gain}, ...], "adopted": bool}``; adopted when the summed
+        gains of both metrics are positive.
+    """
+    valid = split.valid
+    users = np.unique(valid.user_index)
+    if len(users) < 2 * MIN_STAGE_USERS:
+        return {"folds": [], "adopted": False, "why": f"{len(users)} valid users; a stage needs more to be judged"}
+    half = np.random.default_rng(seed).permutation(users)[: len(users) // 2]
+    in_half = np.isin(valid.user_index, half)
+    halves = [valid.select(in_half), valid.select(~in_half)]
+    names = (f"recall@{k}", f"ndcg@{k}")
+    folds: list[dict[str, float]] = []
+    for fit_part, read_part in ((halves[0], halves[1]), (halves[1], halves[0])):
+        fitting = Split(split.dataset, split.train, fit_part, split.test, protocol=split.protocol)
+        reading = Split(split.dataset, split.train, read_part, split.test, protocol=split.protocol)
+        try:
+            staged = Staged.around(model, fitting)
+        except FusionrecError as exc:  # e.g. no held-out item among the candidates
+            return {"folds": folds, "adopted": False, "why": str(exc)}
+        before = evaluate_model(model, reading, "valid", ks=(k,), metrics=("recall", "ndcg")).summary()
+        after = evaluate_model(staged, reading, "valid", ks=(k,), metrics=("recall", "ndcg")).summary()
+        folds.append({name: after[name] - before[name] for name in names})
+    adopted = all(sum(fold[name] for fold in folds) > 0 for name in names)
+    logger.info("auto: second stage cross-fitted gains %s -> %s", folds, "kept" if adopted else "left out")
+    return {"folds": folds, "adopted": adopted}
 
 
 def _try(
@@ -237,7 +296,7 @@ def _try(
         trial.skipped = str(exc)
         return trial
     evaluation = evaluate_model(model, split, "valid", ks=(metric[1],), metrics=("recall", "ndcg"))
-    trial.valid, trial.seconds = evaluation.summary(), time.perf_counter() - started
+    trial.valid, trial.seconds, trial.fitted = evaluation.summary(), time.perf_counter() - started, model
     history = getattr(model, "history_", None)
     if history is not None:
         trial.epochs_run, trial.stop_reason = history.epochs_run, history.stop_reason

@@ -389,7 +389,7 @@ def fit_and_evaluate(
     logger.info("seed %d: fitted in %.1fs, test %s", seed, fit_seconds, _short(test.summary()))
     best = None if history is None else float(history.best_valid)
     used = getattr(recommender, "train_config", None)
-    train_config = used.model_dump() if _is_torch_model(type(recommender)) and used is not None else None
+    train_config = used.model_dump() if used is not None and type(recommender).takes_train_config else None
     run = SeedRun(seed, valid, test, timing, best_valid=best, train_config=train_config)
     if history is not None:
         run.timing["stop_reason"] = history.stop_reason
@@ -412,7 +412,7 @@ def build_for_seed(
 
     cls = _model_class(model)
     kwargs = dict(params)
-    if _is_torch_model(cls):
+    if cls.takes_train_config:
         kwargs["train_config"] = train_values_for_seed(train, seed)
     elif "seed" in inspect.signature(cls.__init__).parameters and "seed" not in kwargs:
         kwargs["seed"] = seed
@@ -460,12 +460,6 @@ def _model_class(model: str | type[Recommender]) -> type[Recommender]:
     from fusionrec.models import model_class
 
     return model if not isinstance(model, str) else model_class(model)
-
-
-def _is_torch_model(cls: type[Recommender]) -> bool:
-    from fusionrec.models.training import TorchRecommender
-
-    return issubclass(cls, TorchRecommender)
 
 
 def _timing(history: Any, fit_seconds: float, eval_seconds: float) -> dict[str, Any]:

@@ -25,6 +25,7 @@ MODEL_REGISTRY: dict[str, str] = {
     "freedom": "fusionrec.models.freedom:FREEDOM",
     "bm3": "fusionrec.models.bm3:BM3",
     "fusiongraph": "fusionrec.models.fusion_graph:FusionGraph",
+    "staged": "fusionrec.models.staged:Staged",
 }
 """``{name: "module:Class"}``; models register here by name."""
 

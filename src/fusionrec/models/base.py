@@ -40,6 +40,8 @@ class Recommender(ABC):
     name: ClassVar[str] = "base"
     #: True when the model can score items that have no training interaction.
     scores_cold_items: ClassVar[bool] = False
+    #: True when the constructor takes ``train_config`` (models trained by gradient descent, and wrappers of them).
+    takes_train_config: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         self.params: dict[str, Any] = dict(params)

@@ -25,7 +25,7 @@ and scoring needs no pickled estimator.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import scipy.sparse as sp
@@ -45,6 +45,9 @@ FEATURES = (
     "log_item_degree",
     "log_user_degree",
 )
+
+GENERIC_FEATURES = ("score", "position", "log_item_degree", "log_user_degree")
+"""Features of a (user, candidate) for any scorer (:class:`~fusionrec.models.staged.Staged`)."""
 
 BOOSTING = {
     "max_iter": 100,
@@ -110,6 +113,32 @@ class Candidates:
             np.broadcast_to(np.log1p(user_degree)[:, None], items.shape),
         ]
         features = np.stack([np.where(usable, c, 0.0) for c in columns], axis=-1).reshape(-1, len(FEATURES))
+        return cls(items, np.where(usable, score[at], -np.inf), features)
+
+    @classmethod
+    def generic(
+        cls,
+        scores: np.ndarray,
+        seen: sp.csr_matrix,
+        item_degree: np.ndarray,
+        user_degree: np.ndarray,
+        count: int = CANDIDATES,
+    ) -> Candidates:
+        """Candidates of any scorer, by :data:`GENERIC_FEATURES`: the score, its position, log(1 + degree) of
+        the item and of the user; ``seen`` (n, n_items) items are never candidates."""
+        score = np.array(scores, dtype=np.float64)  # a copy: seen items are set to -inf
+        score[seen.nonzero()] = -np.inf
+        count = min(count, score.shape[1])
+        items = _best_first(score, count)
+        at = np.arange(len(score))[:, None], items
+        usable = np.isfinite(score[at])
+        columns = [
+            score[at],
+            np.broadcast_to(np.arange(count, dtype=np.float64), items.shape),
+            np.log1p(item_degree[items]),
+            np.broadcast_to(np.log1p(user_degree)[:, None], items.shape),
+        ]
+        features = np.stack([np.where(usable, c, 0.0) for c in columns], axis=-1).reshape(-1, len(GENERIC_FEATURES))
         return cls(items, np.where(usable, score[at], -np.inf), features)
 
     def labels(self, targets: sp.csr_matrix) -> np.ndarray:
@@ -205,8 +234,9 @@ class BoostedTrees:
         )
 
 
-def fit_trees(features: np.ndarray, labels: np.ndarray) -> BoostedTrees:
-    """The classifier of :data:`BOOSTING` fitted on candidates' ``features`` and ``labels``, as arrays."""
+def fit_trees(features: np.ndarray, labels: np.ndarray, boosting: dict[str, Any] | None = None) -> BoostedTrees:
+    """The classifier of :data:`BOOSTING` (``boosting`` overrides some keys) fitted on candidates' ``features``
+    and ``labels``, as arrays."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     if not labels.any():
@@ -214,7 +244,9 @@ def fit_trees(features: np.ndarray, labels: np.ndarray) -> BoostedTrees:
             "second_stage found no held-out item among the valid users' candidates, so it has nothing to learn "
             "from; give the split a valid part with held-out items, or turn second_stage off"
         )
-    model = HistGradientBoostingClassifier(**BOOSTING).fit(features, labels)
+    if not np.isfinite(features).all():
+        raise ConfigError("second stage: the candidates' features hold non-finite values; the scores must be finite")
+    model = HistGradientBoostingClassifier(**{**BOOSTING, **(boosting or {})}).fit(features, labels)
     return BoostedTrees.from_sklearn(model)
 
 

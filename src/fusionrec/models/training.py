@@ -128,6 +128,7 @@ class TorchRecommender(Recommender):
     a :class:`TrainConfig` instance is used exactly as given.
     """
 
+    takes_train_config: ClassVar[bool] = True
     #: TrainConfig values this model prefers over TrainConfig's own defaults.
     train_defaults: ClassVar[dict[str, Any]] = {}
     #: What to change when valid stays at popularity level (named in the warning training logs then).
