@@ -264,6 +264,7 @@ def attach_encoded_features(split: Split, config: ExperimentConfig) -> list[Enco
     """
     from fusionrec.config import AUTO
     from fusionrec.encoders import encode_dataset
+    from fusionrec.encoders.behaviour import behaviour_tuned_specs
     from fusionrec.encoders.config import default_specs
     from fusionrec.models import CONTENT_MODELS
 
@@ -274,6 +275,7 @@ def attach_encoded_features(split: Split, config: ExperimentConfig) -> list[Enco
         specs = default_specs(list(dataset.item_table.columns), dataset.item_table)
     if not specs:
         return []
+    specs = behaviour_tuned_specs(specs, split)  # text encoders tuned on the training interactions, where asked
     report = encode_dataset(dataset, specs)
     logger.info("encoded features:\n%s", report.to_text())
     return specs
