@@ -18,9 +18,9 @@ Settings are the flagship's recipe for the data set (``fusionrec recipes``).
 
 Usage::
 
-    python benchmarks/ablation.py --out results/ablation --datasets tiktok ml100k-mm --seeds 3
-    python benchmarks/ablation.py --out results/ablation --reuse results/multimodal  # 'all' = the benchmark's runs
-    python benchmarks/ablation.py --out results/ablation --datasets tiktok  # replaces tiktok's rows, keeps the rest
+    python benchmarks/ablation.py --out runs/ablation --datasets tiktok ml100k-mm --seeds 3
+    python benchmarks/ablation.py --out runs/ablation --reuse runs/multimodal  # 'all' = the benchmark's runs
+    python benchmarks/ablation.py --out runs/ablation --datasets tiktok  # replaces tiktok's rows, keeps the rest
     python benchmarks/ablation.py --out runs/ablation-p15 --datasets tiktok --train patience=15  # every row
 
 Writes ``<out>/ablation.md``, ``<out>/ablation.json`` and ``<out>/ablation.png``.

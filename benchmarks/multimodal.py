@@ -21,9 +21,9 @@ a memory and speed check only, its accuracy means nothing.
 
 Usage::
 
-    python benchmarks/multimodal.py --out results/multimodal --datasets tiktok --seeds 3
-    python benchmarks/multimodal.py --out results/mm --datasets ml100k-mm ml100k-mm-cold --models fusiongraph pop
-    python benchmarks/multimodal.py --out results/multimodal --report-only   # report of runs made in parts
+    python benchmarks/multimodal.py --out runs/multimodal --datasets tiktok --seeds 3
+    python benchmarks/multimodal.py --out runs/mm --datasets ml100k-mm ml100k-mm-cold --models fusiongraph pop
+    python benchmarks/multimodal.py --out runs/multimodal --report-only   # report of runs made in parts
 
 Writes ``<out>/report.md``, ``<out>/results.json``, ``<out>/recall_ndcg.png`` and per-model folders
 with per-user values (``.npz``) for later significance tests.

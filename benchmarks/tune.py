@@ -15,9 +15,9 @@ trial, chooses the settings to benchmark.
 
 Usage::
 
-    python benchmarks/tune.py search  --dataset tiktok --out results/tuning --trials 200 --workers 14
-    python benchmarks/tune.py confirm --dataset tiktok --out results/tuning --top 6 --seeds 1 2 --workers 12
-    python benchmarks/tune.py summary --dataset tiktok --out results/tuning
+    python benchmarks/tune.py search  --dataset tiktok --out runs/tuning --trials 200 --workers 14
+    python benchmarks/tune.py confirm --dataset tiktok --out runs/tuning --top 6 --seeds 1 2 --workers 12
+    python benchmarks/tune.py summary --dataset tiktok --out runs/tuning
     python benchmarks/tune.py export  --dataset ml100k-mm --to prepared/   # features as .npy (no encoders needed)
 
 ``--data-dir`` (default ``$FUSIONREC_DATA``) is the benchmark data folder; a
@@ -85,7 +85,7 @@ def search_space(model: str) -> dict[str, Any]:
         "batch_size": Choice([1024, 2048]),
         "weight_decay": Choice([0.0, 1e-6]),
         "average_decay": Choice([0.9, 0.94, 0.97, 0.99]),
-        "patience": Choice([5, 15]),  # TikTok's schedule since session 13 (batch 2,048) stops after 5
+        "patience": Choice([5, 15]),  # TikTok's recipe (batch 2,048) stops after 5
     }
 
 
@@ -337,7 +337,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("action", choices=["search", "confirm", "summary", "export"])
     parser.add_argument("--dataset", required=True, choices=["tiktok", "ml100k-mm", "ml100k-mm-cold"])
     parser.add_argument("--model", default=FLAGSHIP, choices=[FLAGSHIP, "lightgcn"])
-    parser.add_argument("--out", default="results/tuning", help="study folder (journal, summary, plot)")
+    parser.add_argument("--out", default="runs/tuning", help="study folder (journal, summary, plot)")
     parser.add_argument("--to", help="export: folder to write the dataset into")
     parser.add_argument("--trials", type=int, default=100, help="search: stop when the study holds this many")
     parser.add_argument("--timeout", type=float, default=None, help="search: start no trial after this many seconds")

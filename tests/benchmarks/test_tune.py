@@ -26,7 +26,7 @@ def tune() -> Any:
 
 @pytest.mark.parametrize("model", ["fusiongraph", "lightgcn"])
 def test_the_defaults_are_a_point_of_the_search_space_that_rebuilds_the_default_model(tune: Any, model: str) -> None:
-    flat = tune.defaults_trial("baby", model)  # no TUNED settings for baby: the model's own defaults
+    flat = tune.defaults_trial("no-recipe-data", model)  # no recipe for this data set: the model's own defaults
     space = tune.search_space(model)
     assert set(flat) == set(space)
     for key, value in flat.items():

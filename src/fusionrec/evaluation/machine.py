@@ -51,7 +51,7 @@ def machine_differences(recorded: Mapping[str, Any] | None, current: Mapping[str
         ['bf16_product: True -> False']
     """
     if not recorded:
-        return ["no machine recorded (a run from before session 18)"]
+        return ["no machine recorded (a run saved before runs recorded their machine)"]
     return [
         f"{key}: {recorded.get(key)} -> {current.get(key)}"
         for key in SAME_FIGURES_KEYS

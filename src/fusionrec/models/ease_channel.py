@@ -8,11 +8,8 @@ channel speaks with the same weight for a user with one item as for one
 with three hundred. Nothing is learned with the model: ``B`` is fitted in
 closed form on the same training matrix once the model has trained.
 
-Why (``results/session15/README.md``): on TikTok a linear item-item model
-holds co-occurrence the graph model misses. Added to the flagship's
-two-member score with ``l2`` 200 and ``w`` 0.005 (chosen on valid half A in
-session 14), it gained +0.0011 Recall@20 and +0.0009 NDCG@20 on 5,791
-held-out users nobody had chosen on, no seed lower.
+Why: a linear item-item model holds co-occurrence the graph model misses
+(the evidence is in ``docs/decisions/0004-ease-channel.md``).
 
 The channel is not a dot product of fixed vectors, so vector retrieval
 alone leaves it out: :meth:`EaseChannel.history_scores` gives the full

@@ -1,7 +1,7 @@
 """FusionGraph, the flagship: behaviour graph + content graph over an item tower that fuses ID and content.
 
-What it is (the design and the evidence behind each choice are in
-``docs/flagship.md``):
+What it is (the design is in ``docs/architecture.md``, the evidence behind
+each choice in ``docs/decisions/``):
 
 * **Item tower.** An item's layer-0 vector is its ID embedding plus the
   fusion (:mod:`fusionrec.fusion`, masked) of every modality the data
@@ -133,8 +133,8 @@ class FusionGraph(TorchRecommender):
             its kind before propagation (the mean is a constant of the step), so that the graph, not
             the length training gave a vector, decides how much a neighbour counts. Cold and new items
             are placed with the catalog's mean length. False = the vectors as they are. Not for
-            ``item_ids=False``: TikTok's content-only variant collapsed with it (test Recall@20 0.027
-            against 0.114 without; session 19).
+            ``item_ids=False``: TikTok's content-only variant collapses with it
+            (``docs/decisions/0002-content-path.md``).
         train_config: optimisation settings; keys a dict leaves out take :attr:`train_defaults`
             (``batch_size`` counts users: a batch is every training item of that many users).
     """

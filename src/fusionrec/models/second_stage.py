@@ -8,7 +8,7 @@ whole history, puts the catalog's most-trained items in 35 % of its top-20
 places where 7 % of the held-out items are that popular. A second stage
 learns this from valid's held-out items: a small gradient-boosted classifier
 over a few features of each of a user's ``CANDIDATES`` best items reorders
-them (session 20, `results/session20/README.md`).
+them (see ``docs/decisions/0005-second-stage.md``).
 
 Features of a (user, candidate), in :data:`FEATURES` order: the first stage's
 score, the members' mean cosine, the EASE channel's score, the content
@@ -57,7 +57,7 @@ BOOSTING = {
     "early_stopping": False,
     "random_state": 0,
 }
-"""Settings of the classifier, fixed before session 20's read and not tuned."""
+"""Settings of the classifier, fixed before it was first read on valid and never tuned."""
 
 
 @dataclass(frozen=True)
