@@ -14,11 +14,12 @@ demo: setup
 	$(BIN)/fusionrec demo
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks deploy
-	$(BIN)/ruff format --check src tests benchmarks deploy
+	$(BIN)/ruff check src tests benchmarks deploy experiments
+	$(BIN)/ruff format --check src tests benchmarks deploy experiments
 
 typecheck: setup
 	$(BIN)/mypy
+	$(BIN)/mypy experiments
 
 pytest: setup
 	$(BIN)/python scripts/run_pytest.py -m "not slow" -p no:cacheprovider
@@ -26,7 +27,7 @@ pytest: setup
 test: lint typecheck pytest
 
 benchmark: setup
-	$(BIN)/fusionrec benchmark --data-dir "$(FUSIONREC_DATA)" --dataset baby --model lightgcn --seeds 3 --json runs/baby-lightgcn.json
+	$(BIN)/fusionrec benchmark --data-dir "$(FUSIONREC_DATA)" --recipe baby-lightgcn --json runs/baby-lightgcn.json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
