@@ -22,7 +22,12 @@ from fusionrec.encoders.config import EncoderSpec
 from fusionrec.evaluation import run_experiment
 from fusionrec.evaluation.significance import compare_results
 
-TEXT: dict[str, Any] = {"modality": "text", "name": "minilm", "template": "{title} | {genres} | {overview}", "required": ["overview"]}
+TEXT: dict[str, Any] = {
+    "modality": "text",
+    "name": "minilm",
+    "template": "{title} | {genres} | {overview}",
+    "required": ["overview"],
+}
 POSTER: dict[str, Any] = {"modality": "image", "name": "efficientnet-lite0", "column": "poster"}
 TUNING: dict[str, Any] = {"max_pairs": 4000, "epochs": 1}
 
