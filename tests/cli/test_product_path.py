@@ -196,3 +196,12 @@ def test_check_compares_auto_with_tuned_baselines(data_dir: Path, tmp_path: Path
     assert [r["model"] for r in report["results"]] == ["ease", "pop", "auto"]
     assert {t["metric"] for t in report["tests"]["ease"]} == {"recall@20", "ndcg@20"}
     assert (out / "report.md").is_file() and (out / "check.png").is_file()
+
+
+@pytest.mark.parametrize("name", recipe_names())
+def test_every_recipe_round_trips_through_an_experiment_file(name: str, tmp_path: Path) -> None:
+    from fusionrec.config import dump_toml
+
+    config = load_config(None, None, recipe=name)
+    loaded = load_config(dump_toml(config, tmp_path / "exp.toml"))
+    assert loaded == config and loaded.train.model_fields_set == config.train.model_fields_set

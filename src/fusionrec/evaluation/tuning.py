@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fusionrec.config import ExperimentConfig, dump_toml
 from fusionrec.errors import ConfigError, FusionrecError
 from fusionrec.evaluation.benchmark import build_for_seed
 from fusionrec.evaluation.protocol import evaluate_model
@@ -262,24 +263,13 @@ def _result(study: optuna.Study, model: str, metric: str, objective: _Objective)
 
 def write_experiment(result: TuneResult, data: Mapping[str, Any], path: str | Path) -> Path:
     """The best trial as an experiment file (TOML) that ``fusionrec train -c`` runs."""
-    lines = ["# chosen on valid by `fusionrec tune`", "", "[data]"]
-    lines += [f"{key} = {json.dumps(str(value))}" for key, value in data.items() if value is not None]
-    lines += ["", "[model]", f'name = "{result.model}"', "", "[model.params]"]
-    lines += [f"{key} = {_toml(value)}" for key, value in result.best_params.items() if value is not None]
-    train = {key: value for key, value in result.best_train.items() if value is not None}
-    if train:
-        lines += ["", "[train]"] + [f"{key} = {_toml(value)}" for key, value in train.items()]
-    path = Path(path)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
-    return json.dumps(value)
+    tables: dict[str, Any] = {
+        "description": f"{result.model} with the settings `fusionrec tune` chose on valid ({result.metric})",
+        "data": {key: str(value) for key, value in data.items() if value is not None},
+        "model": {"name": result.model, "params": result.best_params},
+        "train": {key: value for key, value in result.best_train.items() if value is not None},
+    }
+    return dump_toml(ExperimentConfig.model_validate(tables), path)
 
 
 __all__ = ["STUDY_FILE", "TRAIN_KEYS", "TuneResult", "search_space", "tune", "write_experiment"]

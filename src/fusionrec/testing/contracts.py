@@ -20,18 +20,24 @@ constructor; ``fit`` returns the model itself; the same seed gives the
 same scores; saving (``state_arrays``, through an ``.npz`` with pickling
 off) and loading gives identical scores; ``recommend`` never returns a
 training item; an unknown user raises :class:`~fusionrec.errors.UnknownIdError`;
-``score_users`` returns float32 ``(n, n_items)``.
+``score_users`` returns float32 ``(n, n_items)``; a registered model's
+settings written to an experiment file (TOML) and read back build a model
+with the same parameters and the same scores.
 """
 
 from __future__ import annotations
 
 import io
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fusionrec.config import ExperimentConfig, dump_toml, load_config
 from fusionrec.errors import UnknownIdError
+from fusionrec.models import MODEL_REGISTRY, build_model
 
 if TYPE_CHECKING:
     from fusionrec.data.dataset import Split
@@ -127,6 +133,27 @@ def check_score_shape(factory: ModelFactory, split: Split) -> None:
         assert scores.dtype == np.float32, f"{type(model).__name__}.score_users gave {scores.dtype}; float32 expected"
 
 
+def check_config_round_trip(factory: ModelFactory, split: Split) -> None:
+    """A registered model's settings -> experiment TOML -> config -> model: same parameters, same scores."""
+    model = factory()
+    if model.name not in MODEL_REGISTRY:  # a plug-in that is not registered has no experiment file to speak of
+        return
+    params = model.get_params()
+    train = params.pop("train_config", None)
+    config = ExperimentConfig.model_validate({"model": {"name": model.name, "params": params}, "train": train or {}})
+    with tempfile.TemporaryDirectory() as folder:
+        loaded = load_config(dump_toml(config, Path(folder) / "experiment.toml"))
+    assert loaded == config, f"{model.name}: the experiment read back differs: {loaded} != {config}"
+    kwargs = dict(loaded.model.params)
+    if train is not None:
+        kwargs["train_config"] = loaded.train.model_dump(exclude_unset=True)
+    rebuilt = build_model(loaded.model.name, **kwargs)
+    assert rebuilt.get_params() == model.get_params(), f"{model.name}: parameters changed through the experiment file"
+    users = _all_users(split)
+    before, after = model.fit(split).score_users(users), rebuilt.fit(split).score_users(users)
+    assert np.array_equal(before, after), f"{model.name}: scores changed through the experiment file"
+
+
 CONTRACT_CHECKS: tuple[Callable[[ModelFactory, Split], None], ...] = (
     check_defaults_build,
     check_params_round_trip,
@@ -136,6 +163,7 @@ CONTRACT_CHECKS: tuple[Callable[[ModelFactory, Split], None], ...] = (
     check_recommend_excludes_seen,
     check_unknown_user_raises,
     check_score_shape,
+    check_config_round_trip,
 )
 """Every contract check, in a stable order."""
 
