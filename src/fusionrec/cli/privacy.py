@@ -28,11 +28,14 @@ def _open_store(store_url: str, table_prefix: str):  # type: ignore[no-untyped-d
     from fusionrec.errors import ConfigError
     from fusionrec.serve.store import EventStore  # deferred: SQLAlchemy stays out of `fusionrec --help`
 
+    store = EventStore(store_url, table_prefix, id_hash_key=os.environ.get("FUSIONREC_ID_HASH_KEY") or None)
     try:
-        return EventStore(store_url, table_prefix, id_hash_key=os.environ.get("FUSIONREC_ID_HASH_KEY") or None)
+        store.hasher.key("")  # checks the key against the store before anything is changed
     except ConfigError as exc:
+        store.close()
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from exc
+    return store
 
 
 @app.command()
