@@ -8,11 +8,8 @@ Two append-only tables (names start with the configured prefix):
   the client sent; the service replays them on start-up and picks up new
   ones written by other workers.
 
-and three for privacy (see ``docs/serving-privacy.md``), none holding a raw
-user id: ``forgotten_users`` (tombstones by keyed hash of the id; an event
-for a forgotten user is refused until the user is reactivated),
-``privacy_audit`` (what was removed, when, with counts) and ``meta`` (the
-hash key's fingerprint, and the key itself unless one is configured).
+and three for privacy, none holding a raw user id (tombstones of forgotten
+users, an audit, the id hash key): see :mod:`fusionrec.serve.privacy_store`.
 
 SQLite runs in WAL mode with ``synchronous=FULL``: a write that was
 acknowledged is on disk and survives a killed process.
@@ -24,29 +21,24 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
-import secrets
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from fusionrec.errors import ConfigError
 from fusionrec.serve.errors import ForgottenUserError
 from fusionrec.serve.privacy import AuditRecord, ForgetResult, IdHasher, Tombstone
+from fusionrec.serve.privacy_store import PrivacyStore, insert_unless_forgotten
 
 logger = logging.getLogger(__name__)
 
 ID_LENGTH = 256
 KEY_LENGTH = 128
-HASH_LENGTH = 64  # hex digits of an HMAC-SHA256
-_KEY_CHECK = b"fusionrec: id hash key check"
 _EXPORT_BATCH = 10_000
 
 
@@ -92,7 +84,7 @@ class ItemRevision:
     payload: dict[str, Any]
 
 
-class EventStore:
+class EventStore(PrivacyStore):
     """Events and item revisions behind one SQLAlchemy engine.
 
     Args:
@@ -119,30 +111,15 @@ class EventStore:
         self.metadata = sa.MetaData()
         self.events = _events_table(self.metadata, table_prefix)
         self.items = _items_table(self.metadata, table_prefix)
-        self.tombstones = _tombstones_table(self.metadata, table_prefix)
-        self.audit = _audit_table(self.metadata, table_prefix)
-        self.meta = _meta_table(self.metadata, table_prefix)
+        self._add_privacy_tables(self.metadata, table_prefix, id_hash_key)
         self._user_events_query = (  # built once: the hot path of every recommendation request
             sa.select(self.events)
             .where(self.events.c.user_id == sa.bindparam("user_id"))
             .order_by(self.events.c.id.desc())
             .limit(sa.bindparam("limit"))
         )
-        self._unless_forgotten_insert = _insert_unless_forgotten(self.events, self.tombstones)
+        self._unless_forgotten_insert = insert_unless_forgotten(self.events, self.tombstones)
         _create_tables(self.metadata, self.engine)
-        self._id_hash_key = id_hash_key
-        self._hasher: IdHasher | None = None
-
-    @property
-    def hasher(self) -> IdHasher:
-        """The keyed hash of user ids; its key is read (or made) and checked against the store on first use.
-
-        Raises:
-            ConfigError: the key is not the one the store was used with.
-        """
-        if self._hasher is None:
-            self._hasher = IdHasher(self._hash_key(self._id_hash_key))
-        return self._hasher
 
     def record_event(self, event: NewEvent) -> tuple[StoredEvent, bool]:
         """Store ``event``; returns ``(row, replayed)`` where ``replayed`` means the key was seen before.
@@ -208,169 +185,22 @@ class EventStore:
             rows = connection.execute(query).mappings().all()
         return [ItemRevision(int(r["seq"]), r["item_id"], json.loads(r["payload"])) for r in rows]
 
-    # --- privacy: forgetting users, exporting for training, retention --------------------------------
-
-    def forget_user(self, user_id: str, source: str = "api", now: float | None = None) -> ForgetResult:
-        """Delete every event of ``user_id``, leave a tombstone (events for the id are refused) and audit it.
-
-        Idempotent: forgetting a forgotten user removes what is left (nothing,
-        unless an event raced the first call) and keeps the first time.
-
-        Args:
-            user_id: raw user id.
-            source: who asked (``api`` or ``cli``), kept in the audit.
-            now: the time to record, seconds since the epoch (default: now).
-        """
-        user_key, now = self.hasher.key(user_id), time.time() if now is None else now
-        with self.engine.begin() as connection:
-            self._lock_user(connection, user_key, shared=False)
-            # the write comes first: on SQLite it takes the write lock before anything is read
-            removed = connection.execute(self.events.delete().where(self.events.c.user_id == user_id)).rowcount
-            existing = self._tombstone(connection, user_key)
-            already = existing is not None and existing.active
-            forgotten_at = existing.forgotten_at if already and existing is not None else now
-            values = {"forgotten_at": forgotten_at, "reactivated_at": None}
-            if existing is None:
-                connection.execute(self.tombstones.insert(), {"user_key": user_key, **values})
-            elif not already:
-                connection.execute(self.tombstones.update().where(self._is_key(user_key)).values(**values))
-            self._write_audit(connection, "forget", user_key, now, removed, source)
-        return ForgetResult(user_key, int(removed), forgotten_at, already)
-
-    def reactivate_user(self, user_id: str, source: str = "api", now: float | None = None) -> Tombstone | None:
-        """Accept events for a forgotten user again; returns the tombstone as it was (None: not forgotten).
-
-        Events removed by the forget stay removed; a retraining export keeps
-        leaving out everything recorded before the reactivation.
-        """
-        user_key, now = self.hasher.key(user_id), time.time() if now is None else now
-        with self.engine.begin() as connection:
-            self._lock_user(connection, user_key, shared=False)
-            update = self.tombstones.update().where(self._is_key(user_key), self.tombstones.c.reactivated_at.is_(None))
-            if connection.execute(update.values(reactivated_at=now)).rowcount:
-                self._write_audit(connection, "reactivate", user_key, now, 0, source)
-                forgotten_at = self._tombstone(connection, user_key).forgotten_at  # type: ignore[union-attr]
-                return Tombstone(user_key, forgotten_at, None)
-            return self._tombstone(connection, user_key)
-
-    def tombstones_of(self, user_ids: Iterable[str]) -> dict[str, Tombstone]:
-        """The tombstones of those of ``user_ids`` that were ever forgotten (reactivated or not)."""
-        keys = {self.hasher.key(user_id): user_id for user_id in user_ids}
-        if not keys:
-            return {}
-        query = sa.select(self.tombstones).where(self.tombstones.c.user_key.in_(list(keys)))
-        with self.engine.connect() as connection:
-            rows = connection.execute(query).mappings().all()
-        return {keys[row["user_key"]]: Tombstone(**row) for row in rows}
-
     def export_events(self, after_id: int = 0) -> Iterator[StoredEvent]:
-        """Events for retraining, oldest first: those of forgotten users are left out.
+        """Events for retraining, oldest first, after ``after_id``: forgotten users' events are left out.
 
-        For a user forgotten and not reactivated, every event is left out
-        (including one that raced the forget); for a reactivated user, the
-        events recorded before the reactivation.
+        A user forgotten and not reactivated has none exported (not even one
+        that raced the forget); a reactivated user, those recorded since.
         """
-        with self.engine.connect() as connection:
-            tombstones = {
-                row["user_key"]: Tombstone(**row) for row in connection.execute(sa.select(self.tombstones)).mappings()
-            }
-        user_keys: dict[str, str] = {}
+        usable = self._training_filter()
         while True:
-            query = (
-                sa.select(self.events)
-                .where(self.events.c.id > after_id)
-                .order_by(self.events.c.id)
-                .limit(_EXPORT_BATCH)
-            )
+            query = sa.select(self.events).where(self.events.c.id > after_id).order_by(self.events.c.id)
             with self.engine.connect() as connection:
-                batch = [StoredEvent(**row) for row in connection.execute(query).mappings()]
-            for event in batch:
-                user_key = user_keys.get(event.user_id) or user_keys.setdefault(
-                    event.user_id, self.hasher.key(event.user_id)
-                )
-                tombstone = tombstones.get(user_key)
-                if tombstone is None or (
-                    tombstone.reactivated_at is not None and event.created_at >= tombstone.reactivated_at
-                ):
-                    yield event
+                rows = connection.execute(query.limit(_EXPORT_BATCH)).mappings().all()
+            batch = [StoredEvent(**row) for row in rows]
+            yield from (event for event in batch if usable(event.user_id, event.created_at))
             if len(batch) < _EXPORT_BATCH:
                 return
             after_id = batch[-1].id
-
-    def purge_events(self, before: float, source: str = "retention") -> int:
-        """Delete the events recorded before ``before`` (seconds since the epoch); returns how many, audited."""
-        with self.engine.begin() as connection:
-            removed = int(connection.execute(self.events.delete().where(self.events.c.created_at < before)).rowcount)
-            if removed:
-                self._write_audit(connection, "retention", None, time.time(), removed, source)
-        return removed
-
-    def audit_records(self) -> list[AuditRecord]:
-        """Every privacy action, oldest first."""
-        with self.engine.connect() as connection:
-            rows = connection.execute(sa.select(self.audit).order_by(self.audit.c.id)).mappings().all()
-        return [AuditRecord(**row) for row in rows]
-
-    def _tombstone(self, connection: sa.Connection, user_key: str) -> Tombstone | None:
-        row = connection.execute(sa.select(self.tombstones).where(self._is_key(user_key))).mappings().first()
-        return None if row is None else Tombstone(**row)
-
-    def _is_key(self, user_key: str) -> sa.ColumnElement[bool]:
-        return self.tombstones.c.user_key == user_key
-
-    def _write_audit(
-        self, connection: sa.Connection, action: str, user_key: str | None, at: float, removed: int, source: str
-    ) -> None:
-        row = {"action": action, "user_key": user_key, "at": at, "events_removed": removed, "source": source}
-        connection.execute(self.audit.insert(), row)
-
-    def _lock_user(self, connection: sa.Connection, user_key: str, *, shared: bool) -> None:
-        """Serialise a forget against events for the same user, so none lands between the delete and the tombstone.
-
-        SQLite needs nothing: it runs one write transaction at a time, and the
-        guarded insert reads and writes in one statement.
-        """
-        if self.engine.dialect.name != "postgresql":
-            return
-        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-        lock = int.from_bytes(bytes.fromhex(user_key[:16]), "big", signed=True)
-        connection.execute(sa.text(f"SELECT {function}(:lock)"), {"lock": lock})
-
-    def _hash_key(self, configured: str | None) -> bytes:
-        """The key of user id hashes: the configured one, else the store's own; checked against the store."""
-        stored_key = self._meta_value("id_hash_key")
-        if configured:
-            key = configured.encode()
-        elif stored_key is None and self._meta_value("id_hash_key_check") is not None:
-            raise ConfigError(
-                "this store's tombstones were hashed with a configured key but FUSIONREC_ID_HASH_KEY is not set; "
-                "set it to that key, or forgotten users would no longer be recognised"
-            )
-        else:
-            key = bytes.fromhex(stored_key or self._meta_value("id_hash_key", secrets.token_hex(32)) or "")
-        check = hmac.new(key, _KEY_CHECK, hashlib.sha256).hexdigest()
-        if self._meta_value("id_hash_key_check", check) != check:
-            fix = "unset it to use the store's own key" if stored_key else "set it to the key used before"
-            raise ConfigError(
-                "FUSIONREC_ID_HASH_KEY is not the key this store's tombstones were hashed with, so forgotten "
-                f"users would no longer be recognised; {fix}"
-            )
-        return key
-
-    def _meta_value(self, name: str, default: str | None = None) -> str | None:
-        """The stored value of ``name``; ``default`` is stored first when there is none (first writer wins)."""
-        query = sa.select(self.meta.c.value).where(self.meta.c.name == name)
-        with self.engine.connect() as connection:
-            value = connection.execute(query).scalar()
-        if value is not None or default is None:
-            return value
-        try:
-            with self.engine.begin() as connection:
-                connection.execute(self.meta.insert(), {"name": name, "value": default})
-            return default
-        except IntegrityError:  # another worker stored it first
-            with self.engine.connect() as connection:
-                return str(connection.execute(query).scalar_one())
 
     def ping(self) -> None:
         """Raise if the database cannot answer a trivial query."""
@@ -442,54 +272,6 @@ def _items_table(metadata: sa.MetaData, prefix: str) -> sa.Table:
         sa.Column("payload", sa.Text, nullable=False),
         sa.Column("created_at", sa.Float, nullable=False),
     )
-
-
-def _tombstones_table(metadata: sa.MetaData, prefix: str) -> sa.Table:
-    return sa.Table(
-        f"{prefix}forgotten_users",
-        metadata,
-        sa.Column("user_key", sa.String(HASH_LENGTH), primary_key=True),
-        sa.Column("forgotten_at", sa.Float, nullable=False),
-        sa.Column("reactivated_at", sa.Float, nullable=True),
-    )
-
-
-def _audit_table(metadata: sa.MetaData, prefix: str) -> sa.Table:
-    big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-    return sa.Table(
-        f"{prefix}privacy_audit",
-        metadata,
-        sa.Column("id", big_id, primary_key=True, autoincrement=True),
-        sa.Column("action", sa.String(16), nullable=False),
-        sa.Column("user_key", sa.String(HASH_LENGTH), nullable=True),
-        sa.Column("at", sa.Float, nullable=False),
-        sa.Column("events_removed", sa.Integer, nullable=False),
-        sa.Column("source", sa.String(16), nullable=False),
-    )
-
-
-def _meta_table(metadata: sa.MetaData, prefix: str) -> sa.Table:
-    return sa.Table(
-        f"{prefix}meta",
-        metadata,
-        sa.Column("name", sa.String(64), primary_key=True),
-        sa.Column("value", sa.Text, nullable=False),
-    )
-
-
-def _insert_unless_forgotten(events: sa.Table, tombstones: sa.Table) -> sa.Insert:
-    """``INSERT INTO events SELECT :values WHERE NOT EXISTS (a tombstone in force)``, returning the new id.
-
-    One statement reads the tombstone and writes the row, so on SQLite no
-    forget can come between; on PostgreSQL an advisory lock per user does that.
-    """
-    columns = ["user_id", "item_id", "kind", "value", "idempotency_key", "created_at"]
-    forgotten = sa.exists().where(
-        tombstones.c.user_key == sa.bindparam("user_key", type_=sa.String(HASH_LENGTH)),
-        tombstones.c.reactivated_at.is_(None),
-    )
-    values = sa.select(*[sa.bindparam(name, type_=events.c[name].type) for name in columns]).where(~forgotten)
-    return events.insert().from_select(columns, values).returning(events.c.id)
 
 
 __all__ = [
