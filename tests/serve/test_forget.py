@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from fastapi.testclient import TestClient
 from fusionrec.serve.app import create_app
 from fusionrec.serve.privacy import ACCESS_LOGGER, IdHasher, RedactUserIds, redact_path
 from fusionrec.serve.settings import ServeSettings
-from fusionrec.serve.store import EventStore
+from fusionrec.serve.store import EventStore, NewEvent
 
 from .conftest import API_KEY
 
@@ -153,6 +154,18 @@ def test_old_events_are_purged_at_start_up_and_when_asked(serve_settings: ServeS
         assert without_retention.app.state.service.purge_expired_events() == 0  # type: ignore[attr-defined]
 
 
+def test_old_events_are_purged_again_once_the_check_interval_has_passed(serve_settings: ServeSettings) -> None:
+    with running(serve_settings, event_retention_days=5, retention_check_s=1e-9) as client:
+        store: EventStore = client.app.state.service.store  # type: ignore[attr-defined]
+        old = {"user_id": USER, "item_id": "i1", "kind": "like", "created_at": time.time() - 6 * 86_400.0}
+        with store.engine.begin() as connection:
+            connection.execute(store.events.insert(), old)
+        assert store.count_events() == 1
+        client.get(f"/v1/users/{USER}/recommendations")  # the next request finds the interval over
+        assert store.count_events() == 0
+        assert [a.action for a in store.audit_records()] == ["retention"]
+
+
 def test_user_ids_in_logs_are_hashed_unless_configured_plain(
     serve_settings: ServeSettings, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -169,7 +182,27 @@ def test_user_ids_in_logs_are_hashed_unless_configured_plain(
     assert "bob@example.com" in caplog.text
 
 
-def test_the_access_log_filter_hashes_the_user_segment_of_a_path() -> None:
+def test_an_unexpected_database_error_is_logged_without_the_user_id(
+    serve_settings: ServeSettings, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = "alice@example.com"
+    with TestClient(create_app(serve_settings), raise_server_exceptions=False) as client:
+        store: EventStore = client.app.state.service.store  # type: ignore[attr-defined]
+
+        def failing_read(user_id: str, limit: int = 500) -> Any:
+            store.record_event(NewEvent(user_id, "i1", None))  # type: ignore[arg-type]  # a real NOT NULL error
+            raise AssertionError("unreachable")
+
+        monkeypatch.setattr(store, "user_events", failing_read)
+        caplog.set_level(logging.ERROR)
+        answer = client.get(f"/v1/users/{user}/recommendations")
+        label = store.hasher.label(user)
+    assert answer.status_code == 500 and user not in answer.text
+    assert "IntegrityError" in caplog.text and label in caplog.text
+    assert user not in caplog.text and "alice%40example.com" not in caplog.text
+
+
+def test_the_log_filter_hashes_paths_and_hides_database_details() -> None:
     hasher = IdHasher(b"key")
     record = logging.LogRecord(
         ACCESS_LOGGER, logging.INFO, "h11", 1, '%s - "%s %s HTTP/%s" %d',
@@ -179,3 +212,10 @@ def test_the_access_log_filter_hashes_the_user_segment_of_a_path() -> None:
     assert f"/v1/users/{hasher.label('a@b.com')}/recommendations?k=5" in record.getMessage()
     assert redact_path("/v1/users?offset=5", hasher) == "/v1/users?offset=5"
     assert redact_path("/v1/items/i1", hasher) == "/v1/items/i1"
+    message = "null value in column\nDETAIL:  Failing row contains (1, a@b.com, i1, null)."
+    try:
+        raise RuntimeError(message)  # the traceback quotes this line, not the message
+    except RuntimeError:
+        failed = logging.LogRecord("uvicorn.error", logging.ERROR, "x", 1, "Exception", (), sys.exc_info())
+    assert RedactUserIds(hasher).filter(failed)
+    assert "a@b.com" not in logging.Formatter().format(failed) and "DETAIL:  (hidden" in failed.exc_text  # type: ignore[operator]

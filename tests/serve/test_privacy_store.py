@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import astuple
 
 import pytest
+import sqlalchemy as sa
 
 from fusionrec.errors import ConfigError
 from fusionrec.serve import store as store_module
@@ -158,3 +159,15 @@ def test_a_configured_key_is_checked_on_every_open(any_store_url: tuple[str, str
     same.close()
     assert "FUSIONREC_ID_HASH_KEY is not set" in hasher_error(url, prefix)
     assert "set it to the key used before" in hasher_error(url, prefix, "k2")
+
+
+@pytest.mark.parametrize("hide", [True, False])
+def test_sql_parameters_are_hidden_from_error_messages_unless_asked(any_store_url: tuple[str, str], hide: bool) -> None:
+    url, prefix = any_store_url
+    store = EventStore(url, prefix, hide_parameters=hide)
+    try:
+        with pytest.raises(sa.exc.IntegrityError) as failed:
+            store.record_event(NewEvent(USER, "i1", None))  # type: ignore[arg-type]  # kind is NOT NULL
+    finally:
+        store.close()
+    assert ("SQL parameters hidden" in str(failed.value)) is hide  # PostgreSQL's DETAIL still quotes the row

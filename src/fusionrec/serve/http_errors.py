@@ -12,7 +12,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fusionrec.errors import DataError, UnknownIdError
 from fusionrec.serve.errors import ServeError
-from fusionrec.serve.privacy import redact_path
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +86,5 @@ async def _data_error(_request: Request, exc: DataError) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    path, service = request.url.path, getattr(request.app.state, "service", None)
-    if service is not None and request.app.state.settings.log_ids == "hashed":
-        path = redact_path(path, service.store.hasher)
-    logger.exception("unexpected error on %s %s", request.method, path, exc_info=exc)
+    logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", f"unexpected {type(exc).__name__}; see the server log")

@@ -17,11 +17,16 @@ import hashlib
 import hmac
 import logging
 import re
+import traceback
 from dataclasses import dataclass
 from urllib.parse import unquote
 
 _USER_PATH = re.compile(r"^(/v1/users/)([^/?]+)")
+_DB_DETAIL = re.compile(r"^DETAIL:.*$", re.MULTILINE)
+_HIDDEN_DETAIL = "DETAIL:  (hidden: it may quote user ids; FUSIONREC_LOG_IDS=plain shows it)"
 ACCESS_LOGGER = "uvicorn.access"
+REDACTED_LOGGERS = (ACCESS_LOGGER, "uvicorn.error", "fusionrec.serve.http_errors")
+"""Loggers whose records may carry a user id: the access log, and the logs of unexpected errors."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,13 @@ def redact_path(path: str, hasher: IdHasher) -> str:
 
 
 class RedactUserIds(logging.Filter):
-    """Rewrites user-route paths among a log record's arguments (uvicorn's access log passes the path so)."""
+    """Hides user ids in a log record: user-route paths among its arguments (uvicorn's access log and the
+    error handler pass the path so) become labels, and an exception's database details are dropped.
+
+    PostgreSQL's ``DETAIL`` lines quote the row or key a statement failed on
+    (``Failing row contains (17, alice@example.com, ...)``); SQLAlchemy's
+    ``hide_parameters`` does not reach them, so they are cut here.
+    """
 
     def __init__(self, hasher: IdHasher) -> None:
         super().__init__()
@@ -105,19 +116,23 @@ class RedactUserIds(logging.Filter):
                 redact_path(arg, self.hasher) if isinstance(arg, str) and arg.startswith("/v1/users/") else arg
                 for arg in record.args
             )
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+            record.exc_text = _DB_DETAIL.sub(_HIDDEN_DETAIL, text)  # formatters print exc_text when it is set
         return True
 
 
-def install_access_log_redaction(hasher: IdHasher | None) -> None:
-    """Hash user ids in the access log (``hasher``), or show them (None); replaces an earlier installation.
+def install_log_redaction(hasher: IdHasher | None) -> None:
+    """Hash user ids in the access and error logs (``hasher``), or show them (None); replaces an earlier one.
 
-    The access logger is process-wide, so the last app built in a process decides.
+    Loggers are process-wide, so the last app built in a process decides.
     """
-    access = logging.getLogger(ACCESS_LOGGER)
-    for installed in [f for f in access.filters if isinstance(f, RedactUserIds)]:
-        access.removeFilter(installed)
-    if hasher is not None:
-        access.addFilter(RedactUserIds(hasher))
+    for name in REDACTED_LOGGERS:
+        logger = logging.getLogger(name)
+        for installed in [f for f in logger.filters if isinstance(f, RedactUserIds)]:
+            logger.removeFilter(installed)
+        if hasher is not None:
+            logger.addFilter(RedactUserIds(hasher))
 
 
 __all__ = [
@@ -126,6 +141,6 @@ __all__ = [
     "IdHasher",
     "RedactUserIds",
     "Tombstone",
-    "install_access_log_redaction",
+    "install_log_redaction",
     "redact_path",
 ]

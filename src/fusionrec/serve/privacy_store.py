@@ -25,6 +25,7 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -46,6 +47,7 @@ class PrivacyStore:
     meta: sa.Table
     _id_hash_key: str | None
     _hasher: IdHasher | None
+    _tombstones_query: sa.Select[Any]
 
     def _add_privacy_tables(self, metadata: sa.MetaData, prefix: str, id_hash_key: str | None) -> None:
         """Declare the privacy tables (created with the others); the key is read on first use of :attr:`hasher`."""
@@ -53,6 +55,10 @@ class PrivacyStore:
         self.audit = _audit_table(metadata, prefix)
         self.meta = _meta_table(metadata, prefix)
         self._id_hash_key, self._hasher = id_hash_key, None
+        keys: sa.BindParameter[list[str]] = sa.bindparam(
+            "keys", expanding=True
+        )  # built once: read for every request of a trained user
+        self._tombstones_query = sa.select(self.tombstones).where(self.tombstones.c.user_key.in_(keys))
 
     @property
     def hasher(self) -> IdHasher:
@@ -116,9 +122,8 @@ class PrivacyStore:
         keys = {self.hasher.key(user_id): user_id for user_id in user_ids}
         if not keys:
             return {}
-        query = sa.select(self.tombstones).where(self.tombstones.c.user_key.in_(list(keys)))
         with self.engine.connect() as connection:
-            rows = connection.execute(query).mappings().all()
+            rows = connection.execute(self._tombstones_query, {"keys": list(keys)}).mappings().all()
         return {keys[row["user_key"]]: Tombstone(**row) for row in rows}
 
     def _training_filter(self) -> Callable[[str, float], bool]:
