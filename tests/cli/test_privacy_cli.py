@@ -82,6 +82,9 @@ def test_purge_events_deletes_events_older_than_the_retention(store_url: str) ->
 
 def test_a_key_other_than_the_stores_is_refused(store_url: str) -> None:
     invoke("forget", USER, "--store-url", store_url)
-    result = runner.invoke(app, ["forget", USER, "--store-url", store_url], env={"FUSIONREC_ID_HASH_KEY": "other"})
+    command = ["forget", USER, "--store-url", store_url]
+    result = runner.invoke(app, command, env={"FUSIONREC_ID_HASH_KEY": "another key, long enough"})
     assert result.exit_code == 1
     assert "FUSIONREC_ID_HASH_KEY is not the key" in result.output
+    short = runner.invoke(app, command, env={"FUSIONREC_ID_HASH_KEY": "short"})
+    assert short.exit_code == 1 and "5 characters; use 16 or more" in short.output

@@ -60,6 +60,11 @@ def assert_forgotten(client: TestClient, user: str) -> None:
     assert refused.json()["error"]["code"] == "user_forgotten"
 
 
+def test_a_short_id_hash_key_is_refused(artifact: Path) -> None:
+    with pytest.raises(ValueError, match="id_hash_key"):
+        ServeSettings(artifact=artifact, id_hash_key="short")
+
+
 def test_delete_needs_the_api_key(serve_settings: ServeSettings) -> None:
     with running(serve_settings) as client:
         assert client.delete(f"/v1/users/{USER}").status_code == 401
@@ -100,6 +105,8 @@ def test_a_reactivated_user_starts_afresh_without_their_training(serve_settings:
         after = history(client, USER)
         assert not after["known"] and [(e["item"]["item_id"], e["source"]) for e in after["items"]] == [("i7", "like")]
         assert not listed(client, USER)
+        again = client.post(f"/v1/users/{USER}/reactivate", headers=WRITE).json()
+        assert (again["reactivated"], again["forgotten_at"]) == (False, reactivated["forgotten_at"])
         unknown = client.post("/v1/users/nobody/reactivate", headers=WRITE).json()
         assert (unknown["reactivated"], unknown["forgotten_at"]) == (False, None)
 
@@ -113,6 +120,16 @@ def test_a_user_forgotten_before_the_artifact_was_built_keeps_the_new_training(
     store.close()
     with running(serve_settings) as client:
         assert history(client, USER)["known"] and listed(client, USER)
+        client.delete(f"/v1/users/{USER}", headers=WRITE)  # forgotten again: hidden whatever the artifact's age
+        assert not history(client, USER)["known"] and not listed(client, USER)
+
+
+def test_a_user_still_forgotten_gets_no_training_even_from_a_newer_artifact(serve_settings: ServeSettings) -> None:
+    store = EventStore(serve_settings.store_url, serve_settings.table_prefix)
+    store.forget_user(USER, now=0.0)  # an artifact built later that was not trained from the filtered export
+    store.close()
+    with running(serve_settings) as client:
+        assert not history(client, USER)["known"] and not listed(client, USER)
 
 
 def test_the_forget_is_audited_with_a_keyed_hash_and_counts_only(serve_settings: ServeSettings) -> None:

@@ -12,23 +12,31 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fusionrec.cli.app import app
 
+if TYPE_CHECKING:
+    from fusionrec.serve.store import EventStore
+
 _DAY_SECONDS = 86_400.0
+_MIN_KEY_LENGTH = 16  # as ServeSettings.id_hash_key
 
 StoreUrl = Annotated[str, typer.Option(envvar="FUSIONREC_STORE_URL", help="SQLAlchemy URL of the event store")]
 TablePrefix = Annotated[str, typer.Option(envvar="FUSIONREC_TABLE_PREFIX", help="prefix of the store's tables")]
 
 
-def _open_store(store_url: str, table_prefix: str):  # type: ignore[no-untyped-def]
+def _open_store(store_url: str, table_prefix: str) -> EventStore:
     from fusionrec.errors import ConfigError
     from fusionrec.serve.store import EventStore  # deferred: SQLAlchemy stays out of `fusionrec --help`
 
-    store = EventStore(store_url, table_prefix, id_hash_key=os.environ.get("FUSIONREC_ID_HASH_KEY") or None)
+    key = os.environ.get("FUSIONREC_ID_HASH_KEY") or None
+    if key is not None and len(key) < _MIN_KEY_LENGTH:
+        typer.echo(f"error: FUSIONREC_ID_HASH_KEY has {len(key)} characters; use {_MIN_KEY_LENGTH} or more", err=True)
+        raise typer.Exit(code=1)
+    store = EventStore(store_url, table_prefix, id_hash_key=key)
     try:
         store.hasher.key("")  # checks the key against the store before anything is changed
     except ConfigError as exc:

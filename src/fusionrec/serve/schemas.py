@@ -255,5 +255,7 @@ class ForgetOut(BaseModel):
 
 class ReactivateOut(BaseModel):
     user_id: str
-    reactivated: bool = Field(description="true when the user was forgotten and now accepts events again")
+    reactivated: bool = Field(
+        description="true when this call lifted a tombstone (false: not forgotten, or already reactivated)"
+    )
     forgotten_at: float | None = Field(description="when the user had been forgotten; null if never")

@@ -12,7 +12,8 @@ Forgetting a user (:meth:`RecommendationService.forget_user`) deletes
 their events and leaves a tombstone in the store; the service keeps no
 per-user state, so every worker stops using the user's events at its next
 request, and the tombstone hides the user's trained vector and training
-items as long as the served artifact predates the forget.
+items while the user stays forgotten, and after a reactivation as long as
+the served artifact predates the forget.
 
 Example:
     >>> service = RecommendationService.from_settings(ServeSettings(artifact="artifacts/ml100k"))  # doctest: +SKIP
@@ -322,9 +323,9 @@ class RecommendationService:
         return len(self.users), [user_id for user_id in page if user_id not in hidden]
 
     def _forgotten_since_training(self, user_ids: list[str]) -> set[str]:
-        """Those of ``user_ids`` forgotten after the served artifact was built: their training is not used."""
-        tombstones = self.store.tombstones_of(user_ids)
-        return {user_id for user_id, tombstone in tombstones.items() if tombstone.forgotten_at >= self._trained_at}
+        """Those of ``user_ids`` whose training is not used: forgotten now, or after the artifact was built."""
+        tombstones = self.store.tombstones_of(user_ids).items()
+        return {user_id for user_id, t in tombstones if t.active or t.forgotten_at >= self._trained_at}
 
     # --- writing -----------------------------------------------------------------------------------
 

@@ -54,6 +54,7 @@ class ServeSettings(BaseSettings):
     )
     id_hash_key: SecretStr | None = Field(
         None,
+        min_length=16,
         description="key of the hash of user ids (tombstones, audit, logs); None: a random key kept in the store. "
         "Every worker and the forget command must use the same key",
     )
