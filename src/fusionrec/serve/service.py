@@ -460,7 +460,8 @@ class RecommendationService:
     def reactivate_user(self, user_id: str) -> Tombstone | None:
         """Accept events for a forgotten user again; the tombstone as it was, or None if never forgotten."""
         tombstone = self.store.reactivate_user(user_id)
-        logger.info("user %s reactivated (forgotten: %s)", self.log_id(user_id), tombstone is not None)
+        if tombstone is not None and tombstone.active:
+            logger.info("user %s reactivated: events are accepted again", self.log_id(user_id))
         return tombstone
 
     def purge_expired_events(self, now: float | None = None) -> int:

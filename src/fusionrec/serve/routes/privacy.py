@@ -32,8 +32,8 @@ def build_router(settings: ServeSettings) -> APIRouter:
         Any id may be forgotten, known or not. Until ``POST /v1/users/{id}/reactivate``, events for the id
         answer 410, so a client still holding old events cannot bring the profile back. The user is left
         out of the events export for retraining, and of the served artifact's training (vector, history and
-        the user list) when the artifact was built before the forget. The privacy audit keeps a keyed hash
-        of the id, the time and the number of events removed, never the id.
+        the user list) while forgotten. The privacy audit keeps a keyed hash of the id, the time and the
+        number of events removed, never the id. See docs/serving-privacy.md.
         """
         result = service.forget_user(user_id)
         return ForgetOut(
