@@ -54,12 +54,14 @@ def serve_command(artifact: Path, tmp_path: Path, env: dict[str, str] | None = N
 class ServerProcess:
     """``uvicorn --factory fusionrec.serve.app:create_app_from_env`` with ``FUSIONREC_*`` settings."""
 
-    def __init__(self, settings: dict[str, str], log: Path, port: int | None = None) -> None:
+    def __init__(
+        self, settings: dict[str, str], log: Path, port: int | None = None, log_level: str = "warning"
+    ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, **{f"FUSIONREC_{k.upper()}": v for k, v in settings.items()}}
         command = [sys.executable, "-m", "uvicorn", "--factory", "fusionrec.serve.app:create_app_from_env"]
-        command += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
+        command += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", log_level]
         self._log = log.open("ab")
         self.process = subprocess.Popen(command, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 

@@ -35,7 +35,7 @@ def operations(api_schema: Any) -> list[Any]:
 
 def fuzz(operation: Any, mode: GenerationMode) -> bool:
     """Run one operation's generated cases; False when no case of this mode exists."""
-    headers = {"X-API-Key": API_KEY} if operation.method.upper() in ("POST", "PUT") else None
+    headers = {"X-API-Key": API_KEY} if operation.method.upper() in ("POST", "PUT", "DELETE") else None
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck))

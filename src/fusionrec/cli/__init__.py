@@ -11,7 +11,7 @@ import importlib
 
 from fusionrec.cli.app import app
 
-_COMMAND_MODULES = ("data", "experiment", "analysis", "demo", "encode", "serve")
+_COMMAND_MODULES = ("data", "experiment", "analysis", "demo", "encode", "serve", "privacy")
 
 for _name in _COMMAND_MODULES:
     try:

@@ -22,7 +22,8 @@ from fastapi.staticfiles import StaticFiles
 from fusionrec.serve.http_errors import install_error_handlers
 from fusionrec.serve.metrics import ServiceMetrics
 from fusionrec.serve.middleware import BodyLimitMiddleware, MetricsMiddleware
-from fusionrec.serve.routes import events, health, items, recommendations, users, web
+from fusionrec.serve.privacy import install_log_redaction
+from fusionrec.serve.routes import events, health, items, privacy, recommendations, users, web
 from fusionrec.serve.service import RecommendationService
 from fusionrec.serve.settings import ServeSettings
 
@@ -55,8 +56,9 @@ def create_app(settings: ServeSettings, service: RecommendationService | None = 
     app = FastAPI(title="fusionrec", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.service, app.state.settings, app.state.metrics = service, settings, metrics
     install_error_handlers(app)
+    install_log_redaction(service.store.hasher if settings.log_ids == "hashed" else None)
     app.include_router(health.build_router(settings))
-    for module in (recommendations, users, items, events):
+    for module in (recommendations, users, privacy, items, events):
         app.include_router(module.build_router(settings))
     if settings.web_page:
         app.include_router(web.build_router())

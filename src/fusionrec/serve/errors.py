@@ -7,6 +7,7 @@
         ├── NotFoundError      404 an id the service does not know
         ├── ConflictError      409 the request clashes with stored state (idempotency key reuse)
         ├── UnsupportedError   409 the served model cannot do this (no embeddings, no content)
+        ├── ForgottenUserError 410 the user was forgotten; events for the id are refused
         ├── InvalidInputError  422 a value is out of range or the wrong shape
         ├── UnauthorizedError  401 the API key is missing or wrong
         └── WritesDisabledError 403 no API key is configured, so write routes are off
@@ -44,6 +45,10 @@ class UnsupportedError(ServeError):
     status, code = 409, "unsupported"
 
 
+class ForgottenUserError(ServeError):
+    status, code = 410, "user_forgotten"
+
+
 class InvalidInputError(ServeError):
     status, code = 422, "invalid_input"
 
@@ -58,6 +63,7 @@ class WritesDisabledError(ServeError):
 
 __all__ = [
     "ConflictError",
+    "ForgottenUserError",
     "InvalidInputError",
     "NotFoundError",
     "ServeError",

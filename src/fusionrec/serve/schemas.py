@@ -243,3 +243,19 @@ class HealthOut(BaseModel):
 class ReadyOut(BaseModel):
     status: Literal["ready", "unavailable"]
     checks: dict[str, str]
+
+
+class ForgetOut(BaseModel):
+    user_id: str
+    user_key: str = Field(description="the id's hash label, as in the logs and the privacy audit")
+    events_removed: int = Field(description="events deleted by this call (0 when the user was already forgotten)")
+    forgotten_at: float = Field(description="when the user was first forgotten (seconds since the epoch)")
+    already_forgotten: bool = Field(description="true when an earlier call had forgotten the user")
+
+
+class ReactivateOut(BaseModel):
+    user_id: str
+    reactivated: bool = Field(
+        description="true when this call lifted a tombstone (false: not forgotten, or already reactivated)"
+    )
+    forgotten_at: float | None = Field(description="when the user had been forgotten; null if never")

@@ -8,6 +8,13 @@ counts for the next request. Items added through the service are stored
 as revisions and replayed on start-up; other workers pick them up every
 ``sync_interval_s``.
 
+Forgetting a user (:meth:`RecommendationService.forget_user`) deletes
+their events and leaves a tombstone in the store; the service keeps no
+per-user state, so every worker stops using the user's events at its next
+request, and the tombstone hides the user's trained vector and training
+items while the user stays forgotten, and after a reactivation as long as
+the served artifact predates the forget.
+
 Example:
     >>> service = RecommendationService.from_settings(ServeSettings(artifact="artifacts/ml100k"))  # doctest: +SKIP
     >>> service.recommend_user("196", k=5).items  # doctest: +SKIP
@@ -19,6 +26,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,6 +38,7 @@ from fusionrec.serve.catalog import ItemCatalog, ItemInfo
 from fusionrec.serve.content import ContentEncoder, encode_payload
 from fusionrec.serve.errors import ConflictError, InvalidInputError, NotFoundError, UnsupportedError
 from fusionrec.serve.index import ItemIndex
+from fusionrec.serve.privacy import ForgetResult, Tombstone
 from fusionrec.serve.profiles import event_weight, profile_vector
 from fusionrec.serve.store import EventStore, NewEvent, StoredEvent
 
@@ -40,6 +49,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _GAP_SECONDS = 30.0  # how long a missing revision number is waited for (PostgreSQL commits out of order)
+_DAY_SECONDS = 86_400.0
 
 
 @dataclass
@@ -129,22 +139,30 @@ class RecommendationService:
         self._applied: set[int] = set()
         self._gaps: dict[int, float] = {}
         self._revision_seq, self._last_sync = 0, 0.0
+        self._trained_at = _epoch_seconds(self.manifest.get("created_at"))
+        store.hasher.key("")  # reads (or makes) the id hash key now: a wrong key fails at start-up, not on a request
+        self._next_purge = 0.0
         self.sync(force=True)
+        self._purge_if_due()  # at start-up, then every retention_check_s
 
     @classmethod
     def from_settings(cls, settings: ServeSettings) -> RecommendationService:
         """Load the artifact and open the store named in ``settings``."""
         from fusionrec.models.artifact import load_artifact
 
-        return cls(load_artifact(settings.artifact), EventStore(settings.store_url, settings.table_prefix), settings)
+        key = settings.id_hash_key.get_secret_value() if settings.id_hash_key else None
+        hide = settings.log_ids == "hashed"
+        store = EventStore(settings.store_url, settings.table_prefix, id_hash_key=key, hide_parameters=hide)
+        return cls(load_artifact(settings.artifact), store, settings)
 
     # --- reading -----------------------------------------------------------------------------------
 
     def user_state(self, user_id: str) -> UserState:
         """The user's training items, events and query vector right now."""
         self.sync()
+        self._purge_if_due()
         found = int(self.users.index_or_missing([user_id])[0])
-        index = found if found >= 0 else None
+        index = found if found >= 0 and not self._forgotten_since_training([user_id]) else None
         events = self.store.user_events(user_id, self.settings.max_user_events)
         trained = [] if index is None else self.trained_items(index)
         event_items = [self.catalog.index_of(e.item_id) for e in events]
@@ -299,8 +317,15 @@ class RecommendationService:
         return self.catalog.info(int(self._indices([item_id], source="item")[0]))
 
     def user_ids(self, offset: int, limit: int) -> tuple[int, list[str]]:
-        """The number of trained users and a page of their ids."""
-        return len(self.users), list(self.users.ids[offset : offset + limit])
+        """The number of trained users and a page of their ids (forgotten users are left out of the page)."""
+        page = list(self.users.ids[offset : offset + limit])
+        hidden = self._forgotten_since_training(page)
+        return len(self.users), [user_id for user_id in page if user_id not in hidden]
+
+    def _forgotten_since_training(self, user_ids: list[str]) -> set[str]:
+        """Those of ``user_ids`` whose training is not used: forgotten now, or after the artifact was built."""
+        tombstones = self.store.tombstones_of(user_ids).items()
+        return {user_id for user_id, t in tombstones if t.active or t.forgotten_at >= self._trained_at}
 
     # --- writing -----------------------------------------------------------------------------------
 
@@ -419,8 +444,56 @@ class RecommendationService:
             return
         self._apply(item_id, payload, vector, parts)
 
+    # --- privacy -----------------------------------------------------------------------------------
+
+    def forget_user(self, user_id: str, source: str = "api") -> ForgetResult:
+        """Delete the user's events and refuse new ones (see :meth:`EventStore.forget_user`).
+
+        Nothing per user is cached in a worker (profiles are rebuilt from the
+        store on every request), so there is no in-memory state to drop here.
+        """
+        result = self.store.forget_user(user_id, source=source)
+        state = "was already forgotten" if result.already_forgotten else "forgotten"
+        logger.info("user %s %s: %d events removed", self.log_id(user_id), state, result.events_removed)
+        return result
+
+    def reactivate_user(self, user_id: str) -> Tombstone | None:
+        """Accept events for a forgotten user again; the tombstone as it was, or None if never forgotten."""
+        tombstone = self.store.reactivate_user(user_id)
+        if tombstone is not None and tombstone.active:
+            logger.info("user %s reactivated: events are accepted again", self.log_id(user_id))
+        return tombstone
+
+    def purge_expired_events(self, now: float | None = None) -> int:
+        """Delete events older than ``event_retention_days`` (none when it is unset); returns how many."""
+        days = self.settings.event_retention_days
+        if days is None:
+            return 0
+        removed = self.store.purge_events((time.time() if now is None else now) - days * _DAY_SECONDS)
+        if removed:
+            logger.info("deleted %d events older than %g days (event retention)", removed, days)
+        return removed
+
+    def _purge_if_due(self) -> None:
+        if self.settings.event_retention_days is None or time.monotonic() < self._next_purge:
+            return
+        self._next_purge = time.monotonic() + self.settings.retention_check_s
+        self.purge_expired_events()
+
+    def log_id(self, user_id: str) -> str:
+        """How ``user_id`` appears in logs: its hash label unless ``log_ids`` is ``plain``."""
+        return user_id if self.settings.log_ids == "plain" else self.store.hasher.label(user_id)
+
     def close(self) -> None:
         self.store.close()
+
+
+def _epoch_seconds(timestamp: Any) -> float:
+    """An artifact's ISO ``created_at`` as seconds since the epoch; -inf when missing (assume oldest)."""
+    try:
+        return datetime.fromisoformat(str(timestamp)).timestamp() if timestamp else float("-inf")
+    except ValueError:
+        return float("-inf")
 
 
 def _vectors(loaded: LoadedArtifact) -> tuple[np.ndarray | None, np.ndarray | None]:

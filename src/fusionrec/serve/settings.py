@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from fusionrec.serve.index import IndexOptions
 
 IndexKind = Literal["auto", "exact", "hnsw", "ivf"]
+LogIds = Literal["hashed", "plain"]
 
 
 class ServeSettings(BaseSettings):
@@ -48,6 +49,19 @@ class ServeSettings(BaseSettings):
     sync_interval_s: float = Field(1.0, ge=0, description="how often items added by other workers are picked up")
     search_threads: int = Field(1, ge=1, description="faiss threads per query")
     web_page: bool = Field(True, description="serve the demo web page at /")
+    log_ids: LogIds = Field(
+        "hashed", description="user ids in logs and SQL errors: hashed (a keyed hash, user#...) or plain"
+    )
+    id_hash_key: SecretStr | None = Field(
+        None,
+        min_length=16,
+        description="key of the hash of user ids (tombstones, audit, logs); None: a random key kept in the store. "
+        "Every worker and the forget command must use the same key",
+    )
+    event_retention_days: float | None = Field(
+        None, gt=0, description="events older than this many days are deleted (at start-up and periodically)"
+    )
+    retention_check_s: float = Field(3600.0, gt=0, description="how often old events are looked for")
 
     def index_options(self) -> IndexOptions:
         """The retrieval index settings."""

@@ -8,6 +8,9 @@ Two append-only tables (names start with the configured prefix):
   the client sent; the service replays them on start-up and picks up new
   ones written by other workers.
 
+and three for privacy, none holding a raw user id (tombstones of forgotten
+users, an audit, the id hash key): see :mod:`fusionrec.serve.privacy_store`.
+
 SQLite runs in WAL mode with ``synchronous=FULL``: a write that was
 acknowledged is on disk and survives a killed process.
 
@@ -21,16 +24,22 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from fusionrec.serve.errors import ForgottenUserError
+from fusionrec.serve.privacy import AuditRecord, ForgetResult, IdHasher, Tombstone
+from fusionrec.serve.privacy_store import PrivacyStore, insert_unless_forgotten
+
 logger = logging.getLogger(__name__)
 
 ID_LENGTH = 256
 KEY_LENGTH = 128
+_EXPORT_BATCH = 10_000
 
 
 @dataclass(frozen=True)
@@ -75,7 +84,7 @@ class ItemRevision:
     payload: dict[str, Any]
 
 
-class EventStore:
+class EventStore(PrivacyStore):
     """Events and item revisions behind one SQLAlchemy engine.
 
     Args:
@@ -83,28 +92,47 @@ class EventStore:
             ``postgresql+psycopg://root@127.0.0.1:5432/test``.
         table_prefix: prefix of the table names (lets several services or
             test runs share one database).
+        id_hash_key: key of the hash of user ids; None uses a random key
+            kept in the store's ``meta`` table (made on first use). Every
+            process on one store must use the same key, which is checked.
+        hide_parameters: keep SQL parameters (user ids) out of error messages.
     """
 
-    def __init__(self, url: str, table_prefix: str = "fusionrec_") -> None:
+    def __init__(
+        self,
+        url: str,
+        table_prefix: str = "fusionrec_",
+        *,
+        id_hash_key: str | None = None,
+        hide_parameters: bool = True,
+    ) -> None:
         self.url = url
-        self.engine = _create_engine(url)
+        self.engine = _create_engine(url, hide_parameters)
         self.metadata = sa.MetaData()
         self.events = _events_table(self.metadata, table_prefix)
         self.items = _items_table(self.metadata, table_prefix)
+        self._add_privacy_tables(self.metadata, table_prefix, id_hash_key)
         self._user_events_query = (  # built once: the hot path of every recommendation request
             sa.select(self.events)
             .where(self.events.c.user_id == sa.bindparam("user_id"))
             .order_by(self.events.c.id.desc())
             .limit(sa.bindparam("limit"))
         )
+        self._unless_forgotten_insert = insert_unless_forgotten(self.events, self.tombstones)
         _create_tables(self.metadata, self.engine)
 
     def record_event(self, event: NewEvent) -> tuple[StoredEvent, bool]:
-        """Store ``event``; returns ``(row, replayed)`` where ``replayed`` means the key was seen before."""
+        """Store ``event``; returns ``(row, replayed)`` where ``replayed`` means the key was seen before.
+
+        Raises:
+            ForgottenUserError: the user was forgotten and not reactivated since.
+        """
         row = {**event.__dict__, "created_at": time.time()}
+        user_key = self.hasher.key(event.user_id)
         try:
             with self.engine.begin() as connection:
-                new_id = connection.execute(self.events.insert().returning(self.events.c.id), row).scalar_one()
+                self._lock_user(connection, user_key, shared=True)
+                new_id = connection.execute(self._unless_forgotten_insert, {**row, "user_key": user_key}).scalar()
         except IntegrityError:
             if event.idempotency_key is None:
                 raise
@@ -112,6 +140,12 @@ class EventStore:
             if existing is None:
                 raise
             return existing, True
+        if new_id is None:
+            raise ForgottenUserError(
+                f"user {event.user_id!r} was forgotten (DELETE /v1/users/{{id}}), so events for this id are refused: "
+                "a client still holding old events must not bring the profile back. If the person is active "
+                "again, POST /v1/users/{id}/reactivate first"
+            )
         return StoredEvent(id=int(new_id), **row), False
 
     def event_by_key(self, key: str) -> StoredEvent | None:
@@ -151,6 +185,23 @@ class EventStore:
             rows = connection.execute(query).mappings().all()
         return [ItemRevision(int(r["seq"]), r["item_id"], json.loads(r["payload"])) for r in rows]
 
+    def export_events(self, after_id: int = 0) -> Iterator[StoredEvent]:
+        """Events for retraining, oldest first, after ``after_id``: forgotten users' events are left out.
+
+        A user forgotten and not reactivated has none exported (not even one
+        that raced the forget); a reactivated user, those recorded since.
+        """
+        usable = self._training_filter()
+        while True:
+            query = sa.select(self.events).where(self.events.c.id > after_id).order_by(self.events.c.id)
+            with self.engine.connect() as connection:
+                rows = connection.execute(query.limit(_EXPORT_BATCH)).mappings().all()
+            batch = [StoredEvent(**row) for row in rows]
+            yield from (event for event in batch if usable(event.user_id, event.created_at))
+            if len(batch) < _EXPORT_BATCH:
+                return
+            after_id = batch[-1].id
+
     def ping(self) -> None:
         """Raise if the database cannot answer a trivial query."""
         with self.engine.connect() as connection:
@@ -165,10 +216,12 @@ class EventStore:
         self.engine.dispose()
 
 
-def _create_engine(url: str) -> sa.Engine:
+def _create_engine(url: str, hide_parameters: bool = True) -> sa.Engine:
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
-    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=hide_parameters)
+    engine = sa.create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=hide_parameters
+    )
     sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 
@@ -221,4 +274,13 @@ def _items_table(metadata: sa.MetaData, prefix: str) -> sa.Table:
     )
 
 
-__all__ = ["EventStore", "ItemRevision", "NewEvent", "StoredEvent"]
+__all__ = [
+    "AuditRecord",
+    "EventStore",
+    "ForgetResult",
+    "IdHasher",
+    "ItemRevision",
+    "NewEvent",
+    "StoredEvent",
+    "Tombstone",
+]

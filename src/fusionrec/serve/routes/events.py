@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Header, Response
 from fusionrec.serve.errors import InvalidInputError
 from fusionrec.serve.routes.common import ERRORS, MetricsDep, ServiceDep, require_api_key
 from fusionrec.serve.routes.items import WRITE_ERRORS
-from fusionrec.serve.schemas import EventIn, EventOut
+from fusionrec.serve.schemas import ErrorResponse, EventIn, EventOut
 from fusionrec.serve.settings import ServeSettings
 from fusionrec.serve.store import KEY_LENGTH, NewEvent
 
@@ -20,7 +20,10 @@ def build_router(settings: ServeSettings) -> APIRouter:
         response_model=EventOut,
         status_code=201,
         dependencies=[Depends(require_api_key)],
-        responses=WRITE_ERRORS,  # type: ignore[arg-type]
+        responses={
+            **WRITE_ERRORS,  # type: ignore[dict-item]
+            410: {"model": ErrorResponse, "description": "the user was forgotten (reactivate the user first)"},
+        },
     )
     def record_event(
         service: ServiceDep,
