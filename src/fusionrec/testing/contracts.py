@@ -138,7 +138,7 @@ def check_config_round_trip(factory: ModelFactory, split: Split) -> None:
     model = factory()
     if model.name not in MODEL_REGISTRY:  # a plug-in that is not registered has no experiment file to speak of
         return
-    params = model.get_params()
+    params = {key: value for key, value in model.get_params().items() if value is not None}  # TOML has no null
     train = params.pop("train_config", None)
     config = ExperimentConfig.model_validate({"model": {"name": model.name, "params": params}, "train": train or {}})
     with tempfile.TemporaryDirectory() as folder:
