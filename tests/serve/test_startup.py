@@ -132,7 +132,8 @@ def test_a_second_worker_places_new_items_from_the_stored_vector(
         before = CountingFactors.calls
         assert one.put("/v1/items/shared", json={"features": features(5)}, headers=WRITE).status_code == 201
         assert CountingFactors.calls - before == 3  # only the writer ran the model
-        assert two.get("/v1/items/shared/similar", params={"k": 3}).json() == one.get(
-            "/v1/items/shared/similar", params={"k": 3}
-        ).json()
+        assert (
+            two.get("/v1/items/shared/similar", params={"k": 3}).json()
+            == one.get("/v1/items/shared/similar", params={"k": 3}).json()
+        )
         assert CountingFactors.calls - before == 3

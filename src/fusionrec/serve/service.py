@@ -128,7 +128,7 @@ class RecommendationService:
         self.modality_parts = self.model.modality_item_vectors() if self.content_aware else None  # type: ignore[attr-defined]
         dims = {modality: values.shape[1] for modality, values in dataset.features.items()}
         columns = [] if dataset.item_table is None else [str(c) for c in dataset.item_table.columns]
-        self.content = ContentEncoder(loaded.encoders, dims, self.media_root, columns)
+        self.content = ContentEncoder(loaded.encoders, dims, self.media_root, columns, settings.max_concurrent_images)
         self._added_parts: dict[int, dict[str, np.ndarray]] = {}
         self._write_lock = threading.Lock()
         self._applied: set[int] = set()

@@ -47,6 +47,9 @@ class ServeSettings(BaseSettings):
     max_user_events: int = Field(500, ge=1, description="most recent events per user used for the profile")
     sync_interval_s: float = Field(1.0, ge=0, description="how often items added by other workers are picked up")
     search_threads: int = Field(1, ge=1, description="faiss threads per query")
+    max_concurrent_images: int = Field(
+        2, ge=1, description="uploaded images decoded at once (each held to a memory budget); others wait"
+    )
     web_page: bool = Field(True, description="serve the demo web page at /")
 
     def index_options(self) -> IndexOptions:
