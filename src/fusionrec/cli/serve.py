@@ -17,6 +17,7 @@ from fusionrec.cli.app import app
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     artifact: Annotated[Path, typer.Argument(help="artifact folder written by fusionrec train / save_artifact")],
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
@@ -27,7 +28,16 @@ def serve(
         str, typer.Option(envvar="FUSIONREC_STORE_URL", help="SQLAlchemy URL of the event store")
     ] = "sqlite:///fusionrec-events.sqlite3",
     api_key: Annotated[
-        str | None, typer.Option(envvar="FUSIONREC_API_KEY", help="key for write routes (X-API-Key); none: read-only")
+        str | None,
+        typer.Option(
+            envvar="FUSIONREC_API_KEY",
+            help="key for write routes (X-API-Key); none: read-only. On the command line it shows in ps: "
+            "prefer --api-key-file or the FUSIONREC_API_KEY environment variable",
+        ),
+    ] = None,
+    api_key_file: Annotated[
+        Path | None,
+        typer.Option(envvar="FUSIONREC_API_KEY_FILE", help="file whose first line is the key for write routes"),
     ] = None,
     index: Annotated[str, typer.Option(help="auto, exact, hnsw or ivf")] = "auto",
     index_cache_dir: Annotated[
@@ -38,7 +48,7 @@ def serve(
 ) -> None:
     """Serve ARTIFACT over HTTP: recommendations, events, explanations, metrics and a web page at /.
 
-    Example: fusionrec serve artifacts/ml100k --port 8000 --api-key s3cret
+    Example: fusionrec serve artifacts/ml100k --port 8000 --api-key-file /run/secrets/fusionrec-key
     """
     import uvicorn
 
@@ -46,6 +56,13 @@ def serve(
     from fusionrec.models.artifact import verify_artifact
     from fusionrec.serve.settings import ServeSettings
 
+    source = ctx.get_parameter_source("api_key")  # typer's own click: its enum is compared by name
+    if api_key is not None and source is not None and source.name == "COMMANDLINE":
+        typer.echo(
+            "warning: --api-key on the command line is visible to every user of this machine (ps, /proc); "
+            "use --api-key-file or the FUSIONREC_API_KEY environment variable",
+            err=True,
+        )
     try:
         verify_artifact(artifact)  # fail here, with the reason, rather than in every worker
     except ArtifactError as exc:
@@ -56,6 +73,7 @@ def serve(
         "store_url": store_url,
         "index": index,
         "api_key": api_key,
+        "api_key_file": str(api_key_file.resolve()) if api_key_file else None,
         "index_cache_dir": str(index_cache_dir) if index_cache_dir else None,
         "media_root": str(media_root) if media_root else None,
     }

@@ -9,7 +9,24 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from fusionrec.serve.store import ID_LENGTH, KEY_LENGTH
 from fusionrec.serve.vectors import MAX_FEATURE_MAGNITUDE
 
-RawId = Annotated[str, StringConstraints(min_length=1, max_length=ID_LENGTH)]
+
+def _addressable(value: str) -> str:
+    """Ids appear in URL paths (``/v1/users/{user_id}/...``): one that a path cannot carry is refused at write."""
+    if "/" in value or value in (".", ".."):
+        raise ValueError(
+            f"id {value!r} cannot be used: ids appear in URL paths, where '/' separates segments (even "
+            "encoded as %2F) and '.' and '..' are path steps, so the id could be written but never read; "
+            "use an id without '/' (e.g. replace it with ':' or '|')"
+        )
+    return value
+
+
+RawId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=ID_LENGTH),
+    Field(json_schema_extra={"pattern": "^[^/]+$"}),
+    AfterValidator(_addressable),
+]
 EventKind = Literal["view", "click", "like", "purchase", "dislike", "rating"]
 Strategy = Literal["model", "profile", "popularity", "history", "similar"]
 

@@ -260,6 +260,23 @@ class RecommendationService:
         top = top[np.isfinite(scores[0, top])]
         return Ranked(top.astype(np.int64), scores[0, top], "model")
 
+    def check_model(self) -> str:
+        """``ok`` when the model ranks the first trained user's top item with a finite score, else why not.
+
+        The same scoring path requests take, without the store (whose check is separate).
+        """
+        try:
+            if self.index is not None and self.user_vectors is not None and len(self.user_vectors):
+                _, scores = self._search(self.user_vectors[0], self.trained_items(0), 1, set())
+            else:
+                scores = self._model_scores(0, 1, set()).scores
+        except Exception as exc:  # any failure of the model is what this check reports
+            logger.exception("the model failed its readiness check")
+            return f"failing: {type(exc).__name__}: {exc}"
+        if len(scores) != 1 or not np.isfinite(scores).all():
+            return f"failing: a scoring call gave {scores.tolist()} instead of one finite score"
+        return "ok"
+
     def _require_index(self, what: str) -> ItemIndex:
         if self.index is None:
             raise UnsupportedError(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fusionrec.serve.index import IndexOptions
@@ -31,6 +31,9 @@ class ServeSettings(BaseSettings):
     )
     table_prefix: str = Field("fusionrec_", pattern=r"^[a-z_][a-z0-9_]{0,30}$", description="prefix of store tables")
     api_key: SecretStr | None = Field(None, description="key for write routes (header X-API-Key); None disables writes")
+    api_key_file: Path | None = Field(
+        None, description="file holding the key (first line), instead of api_key: keeps it out of argv and ps"
+    )
     media_root: Path | None = Field(None, description="folder of poster files; defaults to the artifact's media_root")
     index: IndexKind = Field("auto", description="retrieval index: exact, hnsw, ivf, or auto (by catalog size)")
     exact_max_items: int = Field(20_000, ge=1, description="auto uses an exact index up to this many items")
@@ -51,6 +54,21 @@ class ServeSettings(BaseSettings):
         2, ge=1, description="uploaded images decoded at once (each held to a memory budget); others wait"
     )
     web_page: bool = Field(True, description="serve the demo web page at /")
+
+    @model_validator(mode="after")
+    def _key_from_file(self) -> ServeSettings:
+        if self.api_key_file is None:
+            return self
+        if self.api_key is not None:
+            raise ValueError("give api_key or api_key_file, not both")
+        try:
+            key = self.api_key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"api_key_file {str(self.api_key_file)!r} cannot be read ({exc.strerror})") from None
+        if not key:
+            raise ValueError(f"api_key_file {str(self.api_key_file)!r} is empty; write the key on its first line")
+        self.api_key = SecretStr(key)
+        return self
 
     def index_options(self) -> IndexOptions:
         """The retrieval index settings."""

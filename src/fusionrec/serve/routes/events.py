@@ -1,6 +1,6 @@
 """Recording user events (write route, idempotent with a key)."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Response
 
@@ -11,6 +11,10 @@ from fusionrec.serve.schemas import EventIn, EventOut
 from fusionrec.serve.settings import ServeSettings
 from fusionrec.serve.store import KEY_LENGTH, NewEvent
 
+REPLAYED: dict[int | str, dict[str, Any]] = {
+    200: {"model": EventOut, "description": "a retry: the idempotency key was used before; the original event"}
+}
+
 
 def build_router(settings: ServeSettings) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["events"], responses=ERRORS)
@@ -20,7 +24,7 @@ def build_router(settings: ServeSettings) -> APIRouter:
         response_model=EventOut,
         status_code=201,
         dependencies=[Depends(require_api_key)],
-        responses=WRITE_ERRORS,  # type: ignore[arg-type]
+        responses={**REPLAYED, **WRITE_ERRORS},  # type: ignore[dict-item]
     )
     def record_event(
         service: ServiceDep,

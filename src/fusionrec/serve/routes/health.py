@@ -20,9 +20,11 @@ def build_router(settings: ServeSettings) -> APIRouter:
 
     @router.get("/ready", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
     async def ready(service: ServiceDep, response: Response) -> ReadyOut:
-        """The model is loaded and the event store answers (readiness); 503 otherwise."""
-        checks = {"model": "ok", "index": service.index.kind if service.index is not None else "none"}
+        """The model answers a scoring call and the event store a query (readiness); 503 otherwise."""
+        checks = {"model": service.check_model(), "index": service.index.kind if service.index is not None else "none"}
         checks["revisions"] = skipped_revisions(service)
+        if checks["model"] != "ok":
+            response.status_code = 503
         try:
             service.store.ping()
             checks["store"] = "ok"
