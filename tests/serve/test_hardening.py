@@ -149,3 +149,26 @@ def test_request_ids_are_echoed_made_and_logged(client: TestClient, caplog: pyte
     with caplog.at_level(logging.ERROR, logger="fusionrec.serve.service"):
         client.get("/ready", headers={"X-Request-ID": "trace-7"})
     assert [record.request_id for record in caplog.records] == ["trace-7"]  # type: ignore[attr-defined]
+
+
+def test_the_serve_commands_log_lines_show_the_request_id(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging.config
+
+    from fusionrec.cli.serve import log_config
+    from fusionrec.serve.middleware import REQUEST_ID
+
+    config = log_config()
+    config["handlers"]["default"]["stream"] = "ext://sys.stdout"
+    logger = logging.getLogger("fusionrec")
+    previous = logger.handlers[:], logger.propagate, logger.level
+    logging.config.dictConfig(config)
+    try:
+        token = REQUEST_ID.set("trace-9")
+        logging.getLogger("fusionrec.serve.service").warning("inside a request")
+        REQUEST_ID.reset(token)
+        logging.getLogger("fusionrec.serve.service").warning("outside")
+    finally:
+        logger.handlers[:], logger.propagate, logger.level = previous
+    lines = capsys.readouterr().out.splitlines()
+    assert "[trace-9] fusionrec.serve.service: inside a request" in lines[0]
+    assert "[-] fusionrec.serve.service: outside" in lines[1]

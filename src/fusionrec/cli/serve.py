@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -87,7 +88,25 @@ def serve(
             port=port,
             workers=workers,
             log_level=log_level,
+            log_config=log_config(),
         )
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging setup with each line's request id (``-`` outside requests) and fusionrec's own loggers."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"request_id": {"()": "fusionrec.serve.middleware.RequestIdFilter"}}
+    for handler in config["handlers"].values():
+        handler["filters"] = ["request_id"]
+    formatters = config["formatters"]
+    formatters["default"]["fmt"] = "%(levelprefix)s [%(request_id)s] %(name)s: %(message)s"
+    formatters["access"]["fmt"] = (
+        '%(levelprefix)s [%(request_id)s] %(client_addr)s - "%(request_line)s" %(status_code)s'
+    )
+    config["loggers"]["fusionrec"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 @contextmanager

@@ -190,3 +190,12 @@ def install_request_id_logging() -> None:
 
     record_with_request_id.adds_request_id = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(record_with_request_id)
+
+
+class RequestIdFilter(logging.Filter):
+    """A handler filter that gives records made outside the record factory a ``request_id`` too (``-``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = REQUEST_ID.get()
+        return True
