@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,7 @@ import pytest
 
 from fusionrec.encoders import Unusable, build_encoder
 from fusionrec.encoders.image import decode_image
+from fusionrec.testing.images import write_flat_png
 
 GOOD = ("red", "blue", "grey", "cmyk", "rgba", "palette", "grey16", "rotated", "huge")
 BROKEN = {
@@ -92,3 +95,51 @@ def test_video_frames_go_through_encode_images(images: dict[str, Path]) -> None:
     frames = [Image.open(images["red"]), Image.open(images["grey16"])]
     values = encoder.encode_images(frames)
     assert values.shape == (2, 8)
+
+
+def test_an_image_over_the_decoding_budget_is_refused_before_decoding(tmp_path: Path) -> None:
+    path = tmp_path / "big.png"
+    write_flat_png(path, 13000, 13000, "RGBA")  # under 1 MB on disk, 645 MiB decoded, twice that to resize
+    with pytest.raises(Unusable, match=r"13000x13000 RGBA PNG needs 1,289 MiB, over the 160 MiB budget"):
+        decode_image(path)
+
+
+def test_an_image_within_the_budget_is_decoded_and_shrunk(tmp_path: Path) -> None:
+    path = tmp_path / "wide.png"
+    write_flat_png(path, 3000, 1000, "RGB")
+    image = decode_image(path, max_side=300, max_bytes=12_000_000)  # 3000 x 1000 x 4 bytes fits
+    assert image.size == (300, 100) and image.getpixel((0, 0)) == (128, 128, 128)
+    with pytest.raises(Unusable, match="budget"):
+        decode_image(path, max_bytes=11_000_000)
+
+
+_PEAK_SCRIPT = """
+import sys
+from pathlib import Path
+from fusionrec.encoders.image import decode_image
+
+def rss_kib(field):
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+
+decode_image(Path(sys.argv[2]), max_side=64)  # warm: modules and allocator arenas
+Path("/proc/self/clear_refs").write_text("5")  # resets the peak (VmHWM) to the current size
+idle = rss_kib("VmRSS")
+decode_image(Path(sys.argv[1]), max_side=512)
+print(rss_kib("VmHWM") - idle)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc to read peak memory")
+def test_decoding_holds_about_one_decoded_image_at_a_time(tmp_path: Path) -> None:
+    """The peak was a multiple of the decoded size (exif_transpose copied the full image): 2 GB for 676 MB."""
+    big, small = tmp_path / "big.png", tmp_path / "small.png"
+    write_flat_png(big, 4000, 4000, "RGB")  # 61 MiB decoded (Pillow keeps RGB in 4 bytes a pixel)
+    write_flat_png(small, 64, 64, "RGBA")
+    result = subprocess.run(
+        [sys.executable, "-c", _PEAK_SCRIPT, str(big), str(small)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    peak_mib = int(result.stdout.strip()) / 1024
+    assert peak_mib < 1.3 * 61, f"decoding a 61 MiB image peaked {peak_mib:.0f} MiB above idle"

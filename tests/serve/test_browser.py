@@ -57,18 +57,21 @@ def card_ids(page: Any) -> list[str]:
 def test_pick_a_user_like_an_item_and_see_the_list_change(browser: Any, server: ServerProcess) -> None:
     page = browser.new_page()
     page.set_default_timeout(TIMEOUT_MS)
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
     page.goto(f"{server.url}/")
     page.wait_for_selector("#user-select option[value='u3']", state="attached")
     page.fill("#api-key", API_KEY)
     page.select_option("#user-select", "u3")
 
-    page.wait_for_function("document.querySelectorAll('#recommendations .rec-card').length === 12")
+    page.wait_for_function("() => document.querySelectorAll('#recommendations .rec-card').length === 12")
     page.wait_for_function(
-        "[...document.querySelectorAll('#recommendations img.poster')].every(i => i.complete && i.naturalWidth > 0)"
+        "() => [...document.querySelectorAll('#recommendations img.poster')]"
+        ".every(i => i.complete && i.naturalWidth > 0)"
     )
     assert page.locator("#recommendations img.poster").count() == 12
     assert page.locator("#history li").count() > 0
-    page.wait_for_function("document.querySelector('#recommendations .legend').textContent.includes('image')")
+    page.wait_for_function("() => document.querySelector('#recommendations .legend').textContent.includes('image')")
     assert "text" in page.locator("#recommendations .legend").first.text_content()
     assert page.locator("#recommendations .bar span").count() >= 12
     before = card_ids(page)
@@ -80,14 +83,15 @@ def test_pick_a_user_like_an_item_and_see_the_list_change(browser: Any, server: 
     )
     after = card_ids(page)
     assert after != before and before[0] not in after and len(after) == 12
-    page.wait_for_function("document.querySelector('#strategy').textContent.includes('profile')")
+    page.wait_for_function("() => document.querySelector('#strategy').textContent.includes('profile')")
     first_history = page.locator("#history li").first
     assert first_history.get_attribute("data-item-id") == before[0]
     assert first_history.locator(".tag").text_content() == "like"
 
     page.locator("#recommendations .rec-card button.similar").first.click()
-    page.wait_for_function("document.querySelectorAll('#similar li').length === 8")
+    page.wait_for_function("() => document.querySelectorAll('#similar li').length === 8")
     assert "error" not in (page.locator("#status").get_attribute("class") or "")
+    assert not [text for text in console if "Content Security Policy" in text]  # the page lives within its CSP
     page.close()
 
 
@@ -97,10 +101,10 @@ def test_a_like_without_the_api_key_shows_the_error(browser: Any, server: Server
     page.goto(f"{server.url}/")
     page.wait_for_selector("#user-select option[value='u4']", state="attached")
     page.select_option("#user-select", "u4")
-    page.wait_for_function("document.querySelector('#status').textContent === 'user u4'")  # fully loaded
+    page.wait_for_function("() => document.querySelector('#status').textContent === 'user u4'")  # fully loaded
     before = card_ids(page)
     page.locator("#recommendations button.like").first.click()
-    page.wait_for_function("document.querySelector('#status').classList.contains('error')")
+    page.wait_for_function("() => document.querySelector('#status').classList.contains('error')")
     assert "unauthorized" in page.locator("#status").text_content()
     assert card_ids(page) == before
     page.close()

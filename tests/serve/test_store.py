@@ -85,3 +85,21 @@ def test_two_stores_on_one_database_with_other_prefixes_do_not_mix(any_store_url
         second.drop()
         first.close()
         second.close()
+
+
+def test_placed_vectors_are_stored_beside_their_revision_per_model(store: EventStore) -> None:
+    import numpy as np
+
+    from fusionrec.serve.store import Placement
+
+    vector, part = np.array([0.5, -1.25, 3.0], np.float32), np.array([0.25, 0.0, -1.0], np.float32)
+    seq = store.add_placed_item_revision("i1", {"title": "One"}, "model-a", Placement(0, vector, {"image": part}))
+    plain = store.add_item_revision("i2", {"title": "Two"}).seq
+    found = store.item_placements("model-a", [seq, plain])
+    assert list(found) == [seq] and found[seq].vector.tolist() == vector.tolist()
+    assert found[seq].parts["image"].tolist() == part.tolist()
+    assert store.item_placements("model-b", [seq]) == {}  # another model's vectors are not this one's
+    backfill = [Placement(plain, vector, {}), Placement(seq, vector, {"image": part})]
+    assert store.add_item_placements("model-a", backfill) == 1  # the second was stored already
+    assert set(store.item_placements("model-a", [seq, plain])) == {seq, plain}
+    assert [r.seq for r in store.item_revisions()] == [seq, plain]

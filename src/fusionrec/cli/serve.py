@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,6 +18,7 @@ from fusionrec.cli.app import app
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     artifact: Annotated[Path, typer.Argument(help="artifact folder written by fusionrec train / save_artifact")],
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
@@ -27,7 +29,16 @@ def serve(
         str, typer.Option(envvar="FUSIONREC_STORE_URL", help="SQLAlchemy URL of the event store")
     ] = "sqlite:///fusionrec-events.sqlite3",
     api_key: Annotated[
-        str | None, typer.Option(envvar="FUSIONREC_API_KEY", help="key for write routes (X-API-Key); none: read-only")
+        str | None,
+        typer.Option(
+            envvar="FUSIONREC_API_KEY",
+            help="key for write routes (X-API-Key); none: read-only. On the command line it shows in ps: "
+            "prefer --api-key-file or the FUSIONREC_API_KEY environment variable",
+        ),
+    ] = None,
+    api_key_file: Annotated[
+        Path | None,
+        typer.Option(envvar="FUSIONREC_API_KEY_FILE", help="file whose first line is the key for write routes"),
     ] = None,
     index: Annotated[str, typer.Option(help="auto, exact, hnsw or ivf")] = "auto",
     index_cache_dir: Annotated[
@@ -38,7 +49,7 @@ def serve(
 ) -> None:
     """Serve ARTIFACT over HTTP: recommendations, events, explanations, metrics and a web page at /.
 
-    Example: fusionrec serve artifacts/ml100k --port 8000 --api-key s3cret
+    Example: fusionrec serve artifacts/ml100k --port 8000 --api-key-file /run/secrets/fusionrec-key
     """
     import uvicorn
 
@@ -46,6 +57,13 @@ def serve(
     from fusionrec.models.artifact import verify_artifact
     from fusionrec.serve.settings import ServeSettings
 
+    source = ctx.get_parameter_source("api_key")  # typer's own click: its enum is compared by name
+    if api_key is not None and source is not None and source.name == "COMMANDLINE":
+        typer.echo(
+            "warning: --api-key on the command line is visible to every user of this machine (ps, /proc); "
+            "use --api-key-file or the FUSIONREC_API_KEY environment variable",
+            err=True,
+        )
     try:
         verify_artifact(artifact)  # fail here, with the reason, rather than in every worker
     except ArtifactError as exc:
@@ -56,6 +74,7 @@ def serve(
         "store_url": store_url,
         "index": index,
         "api_key": api_key,
+        "api_key_file": str(api_key_file.resolve()) if api_key_file else None,
         "index_cache_dir": str(index_cache_dir) if index_cache_dir else None,
         "media_root": str(media_root) if media_root else None,
     }
@@ -69,7 +88,25 @@ def serve(
             port=port,
             workers=workers,
             log_level=log_level,
+            log_config=log_config(),
         )
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging setup with each line's request id (``-`` outside requests) and fusionrec's own loggers."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"request_id": {"()": "fusionrec.serve.middleware.RequestIdFilter"}}
+    for handler in config["handlers"].values():
+        handler["filters"] = ["request_id"]
+    formatters = config["formatters"]
+    formatters["default"]["fmt"] = "%(levelprefix)s [%(request_id)s] %(name)s: %(message)s"
+    formatters["access"]["fmt"] = (
+        '%(levelprefix)s [%(request_id)s] %(client_addr)s - "%(request_line)s" %(status_code)s'
+    )
+    config["loggers"]["fusionrec"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 @contextmanager

@@ -2,9 +2,14 @@
 
 Decoding goes through Pillow and copes with what real catalogs hold: EXIF
 rotation, grey, palette, CMYK and 16-bit images, transparency (composited on
-white), and huge images (JPEGs are decoded at reduced scale, the rest are
-bounded by ``max_pixels``). A missing, empty, truncated or non-image file
-is :class:`~fusionrec.encoders.media.Unusable` and gets masked.
+white), and huge images. Decoding is held to a memory budget: JPEGs are
+decoded at reduced scale (in the DCT domain), any other format is refused
+when decoding it at full size would take more than ``max_bytes`` (a
+13000x13000 RGBA PNG of 876 KB needs 676 MB, twice that with the copy that
+premultiplies alpha), and the decoded image is shrunk to ``max_side`` before
+anything else copies it, so the peak stays within the budget. A missing,
+empty, truncated, non-image or over-budget file is
+:class:`~fusionrec.encoders.media.Unusable` and gets masked.
 """
 
 from __future__ import annotations
@@ -27,14 +32,20 @@ logger = logging.getLogger(__name__)
 
 #: Images with more pixels than this are refused rather than decoded (decompression bombs).
 MAX_PIXELS = 180_000_000
+#: Most bytes one decoded image may take in memory (width x height x bytes per pixel as Pillow stores it).
+MAX_DECODED_BYTES = 160 * 2**20
+_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}  # others: 4
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 
 
-def decode_image(path: Path, max_side: int = 1024, max_pixels: int = MAX_PIXELS) -> PILImage.Image:
+def decode_image(
+    path: Path, max_side: int = 1024, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_DECODED_BYTES
+) -> PILImage.Image:
     """Read an image file as an upright RGB image whose longer side is at most ``max_side``.
 
     Raises:
-        Unusable: not an image, truncated or corrupt, or more than ``max_pixels`` pixels.
+        Unusable: not an image, truncated or corrupt, more than ``max_pixels`` pixels, or more than
+            ``max_bytes`` once decoded at the smallest scale its format allows.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -54,15 +65,27 @@ def decode_image(path: Path, max_side: int = 1024, max_pixels: int = MAX_PIXELS)
                 logger.debug("%s has %dx%d pixels, over the %d limit", path, image.width, image.height, max_pixels)
                 raise Unusable("image too large")
             if image.format == "JPEG":
-                image.draft("RGB", (max_side, max_side))  # DCT-domain downscale: huge JPEGs decode fast
+                image.draft("RGB", (max_side, max_side))  # DCT-domain downscale: huge JPEGs decode fast and small
+            _check_budget(image, max_bytes)
             try:
                 image.load()
+                if max(image.size) > max_side:  # shrink before any copy: exif_transpose copies the whole image
+                    image.thumbnail((max_side, max_side))
                 upright = ImageOps.exif_transpose(image)
             except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
                 raise Unusable("truncated or corrupt image") from None
-    if max(upright.size) > max_side:
-        upright.thumbnail((max_side, max_side))
     return to_rgb(upright)
+
+
+def _check_budget(image: PILImage.Image, max_bytes: int) -> None:
+    """Raise Unusable when decoding ``image`` at its (drafted) size would take more than ``max_bytes``."""
+    copies = 2 if image.mode in ("LA", "RGBA") else 1  # resizing premultiplies alpha in a full-size copy
+    needed = image.width * image.height * _BYTES_PER_PIXEL.get(image.mode, 4) * copies
+    if needed > max_bytes:
+        raise Unusable(
+            f"image too large to decode: {image.width}x{image.height} {image.mode} {image.format} needs "
+            f"{needed / 2**20:,.0f} MiB, over the {max_bytes / 2**20:,.0f} MiB budget (send a smaller image or a JPEG)"
+        )
 
 
 def to_rgb(image: PILImage.Image) -> PILImage.Image:

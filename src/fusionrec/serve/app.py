@@ -21,7 +21,13 @@ from fastapi.staticfiles import StaticFiles
 
 from fusionrec.serve.http_errors import install_error_handlers
 from fusionrec.serve.metrics import ServiceMetrics
-from fusionrec.serve.middleware import BodyLimitMiddleware, MetricsMiddleware
+from fusionrec.serve.middleware import (
+    BodyLimitMiddleware,
+    MetricsMiddleware,
+    RequestIdMiddleware,
+    SecurityHeadersMiddleware,
+    install_request_id_logging,
+)
 from fusionrec.serve.privacy import install_log_redaction
 from fusionrec.serve.routes import events, health, items, privacy, recommendations, users, web
 from fusionrec.serve.service import RecommendationService
@@ -53,7 +59,17 @@ def create_app(settings: ServeSettings, service: RecommendationService | None = 
         service.close()
         metrics.close()
 
-    app = FastAPI(title="fusionrec", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    install_request_id_logging()
+    # no /docs or /redoc: FastAPI's pages load Swagger UI and ReDoc from a CDN (blank offline, and a foreign
+    # script beside the API key); /openapi.json describes the API for any local viewer or client generator
+    app = FastAPI(
+        title="fusionrec",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.service, app.state.settings, app.state.metrics = service, settings, metrics
     install_error_handlers(app)
     install_log_redaction(service.store.hasher if settings.log_ids == "hashed" else None)
@@ -65,6 +81,8 @@ def create_app(settings: ServeSettings, service: RecommendationService | None = 
         app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every answer, a 413 included, carries the id
     return app
 
 

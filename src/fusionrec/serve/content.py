@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
 import tempfile
 import threading
@@ -86,6 +87,9 @@ class ContentEncoder:
         dims: ``{modality: feature dim}`` of the training features (encoded values must match).
         media_root: the folder image paths are relative to (no path may leave it).
         columns: the artifact's item-table columns (a spec without a template uses the default one).
+        max_concurrent_images: requests whose image is decoded at once; others wait their turn. Each
+            decode is held to :data:`~fusionrec.encoders.image.MAX_DECODED_BYTES`, so this bounds the
+            memory that uploads take together.
     """
 
     def __init__(
@@ -94,9 +98,11 @@ class ContentEncoder:
         dims: Mapping[str, int],
         media_root: Path | None,
         columns: Sequence[str] = (),
+        max_concurrent_images: int = 2,
     ) -> None:
         self.specs = [spec for spec in specs if _kind(spec) in CONTENT_KINDS]
         self.dims, self.media_root, self.columns = dict(dims), media_root, list(columns)
+        self._image_slots = threading.BoundedSemaphore(max_concurrent_images)
 
     def text_fields(self, spec: EncoderSpec) -> list[str]:
         """The fields a text spec's template reads (its required ones included), in template order."""
@@ -118,7 +124,8 @@ class ContentEncoder:
         given = {kind: value for kind, value in content.items() if value is not None}
         self._check_kinds(given)
         encoded = EncodedContent()
-        with _ImageFile(given.get("image"), self.media_root) as image_path:
+        slot = self._image_slots if "image" in given else contextlib.nullcontext()
+        with slot, _ImageFile(given.get("image"), self.media_root) as image_path:
             inputs = {"text": given.get("text"), "image": image_path}
             for spec in self.specs:
                 if inputs.get(spec.kind) is None:

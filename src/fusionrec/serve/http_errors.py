@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fusionrec.errors import DataError, UnknownIdError
@@ -16,6 +18,7 @@ from fusionrec.serve.errors import ServeError
 logger = logging.getLogger(__name__)
 
 _SHOWN_INPUT = 80
+_UNPARSABLE_BODY = "There was an error parsing the body"
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media_type"}
 
 
@@ -62,15 +65,40 @@ def _detail(error: dict[str, Any]) -> dict[str, str]:
     }
 
 
-async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = str(exc.detail)
     if exc.status_code == 404 and message == "Not Found":
-        message = "no such route; the API is described at /docs and /openapi.json"
+        message = "no such route; the API is described at /openapi.json"
+    if exc.status_code == 400 and message == _UNPARSABLE_BODY:  # FastAPI's answer to a RecursionError, e.g.
+        code = "malformed_json"
+        message = "the request body could not be parsed as JSON (is it nested too deeply?); send a JSON object"
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:  # Starlette names only the first matching route's methods
+        allowed = ", ".join(_allowed_methods(request))
+        headers["Allow"] = allowed
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers=headers)
+        message = f"{request.method} is not allowed on {request.url.path}; it allows {allowed}"
     response = error_response(exc.status_code, code, message)
-    if exc.headers:
-        response.headers.update(exc.headers)
+    response.headers.update(headers)
     return response
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Methods the OpenAPI document lists for every path template matching the request's path."""
+    methods = {"OPTIONS"}
+    for template, operations in request.app.openapi()["paths"].items():
+        if _template_pattern(template).fullmatch(request.url.path):
+            methods |= {method.upper() for method in operations}
+    return sorted(methods)
+
+
+@functools.lru_cache(maxsize=256)
+def _template_pattern(template: str) -> re.Pattern[str]:
+    """``/v1/items/{item_id}`` -> a pattern matching ``/v1/items/<one path segment>``."""
+    parts = re.split(r"(\{[^}]+\})", template)
+    return re.compile("".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts))
 
 
 async def _serve_error(_request: Request, exc: ServeError) -> JSONResponse:

@@ -64,6 +64,12 @@ class ItemIndex:
     def __init__(self, vectors: np.ndarray, options: IndexOptions | None = None) -> None:
         self.options = options or IndexOptions()
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        bad = ~np.isfinite(vectors).all(axis=1)
+        if bad.any():
+            raise ValueError(
+                f"{int(bad.sum())} of {len(vectors)} item vectors have non-finite values (e.g. item index "
+                f"{int(np.flatnonzero(bad)[0])}); the model's embeddings are broken, retrain or re-save it"
+            )
         self.kind = self.options.resolve(len(vectors))
         self.dim = vectors.shape[1]
         self._lock = ReadWriteLock()
@@ -134,6 +140,8 @@ class ItemIndex:
     def upsert(self, item: int, vector: np.ndarray) -> None:
         """Give item ``item`` the float32 (d,) ``vector``; ``item == n_items`` appends a new item."""
         vector = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, self.dim)  # (1, d)
+        if not np.isfinite(vector).all():
+            raise ValueError(f"the vector of item index {item} has non-finite values; it cannot be indexed")
         with self._lock.writing():
             if item == self._n_items:
                 self._grow()

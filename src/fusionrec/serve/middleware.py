@@ -1,9 +1,19 @@
-"""Pure ASGI middleware: a request body limit and Prometheus request metrics."""
+"""Pure ASGI middleware: a request body limit, Prometheus request metrics, security headers and request ids.
+
+Every response carries ``X-Request-ID`` (the client's, when it sent a
+usable one, else a new one), and every log record made while the request
+is handled has it as ``record.request_id`` (``-`` outside requests), so a
+log line can be matched to the response a client saw.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import json
+import logging
+import re
 import time
+import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,9 +44,9 @@ class BodyLimitMiddleware:
         if b"transfer-encoding" not in headers:
             await self.app(scope, receive, send)
             return
-        body, complete = await self._read_up_to_limit(receive)
+        body, complete, size = await self._read_up_to_limit(receive)
         if not complete:
-            await self._refuse(send, len(body))
+            await self._refuse(send, size)
             return
         replayed = False
 
@@ -49,21 +59,21 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _read_up_to_limit(self, receive: Receive) -> tuple[bytes, bool]:
-        """The streamed body and whether it ended within the limit."""
+    async def _read_up_to_limit(self, receive: Receive) -> tuple[bytes, bool, int]:
+        """The streamed body, whether it ended within the limit, and the bytes received (over the limit if not)."""
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                return b"".join(chunks), True
+                return b"".join(chunks), True, size
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                return b"".join(chunks), False
+                return b"", False, size
             chunks.append(chunk)
             if not message.get("more_body", False):
-                return b"".join(chunks), True
+                return b"".join(chunks), True, size
 
     async def _refuse(self, send: Send, size: int) -> None:
         message = (
@@ -100,3 +110,92 @@ class MetricsMiddleware:
             route: Any = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.observe_request(scope["method"], template, status, time.perf_counter() - started)
+
+
+SECURITY_HEADERS = [
+    # the page loads its own script and style only; posters may come from any http(s) host
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' https: http: data:; script-src 'self'; style-src 'self'; "
+        b"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    ),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+class SecurityHeadersMiddleware:
+    """Add :data:`SECURITY_HEADERS` to every response: no framing, no sniffing, no foreign scripts."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+REQUEST_ID = contextvars.ContextVar("fusionrec_request_id", default="-")
+_USABLE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+class RequestIdMiddleware:
+    """Take the client's ``X-Request-ID`` (letters, digits, ``._:-``, at most 128) or make one; echo it back."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = sent if _USABLE_ID.fullmatch(sent) else uuid.uuid4().hex
+        token = REQUEST_ID.set(request_id)
+
+        async def with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, with_id)
+        finally:
+            REQUEST_ID.reset(token)
+
+
+def install_request_id_logging() -> None:
+    """Give every log record a ``request_id`` attribute (the current request's, else ``-``); idempotent.
+
+    A record factory rather than a filter: filters on a logger do not see its children's records, and
+    handlers are the application's to configure. Formats may then use ``%(request_id)s``.
+    """
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "adds_request_id", False):
+        return
+
+    def record_with_request_id(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        record.request_id = REQUEST_ID.get()
+        return record
+
+    record_with_request_id.adds_request_id = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(record_with_request_id)
+
+
+class RequestIdFilter(logging.Filter):
+    """A handler filter that gives records made outside the record factory a ``request_id`` too (``-``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = REQUEST_ID.get()
+        return True

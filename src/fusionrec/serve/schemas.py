@@ -4,11 +4,29 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from fusionrec.serve.store import ID_LENGTH, KEY_LENGTH
+from fusionrec.serve.vectors import MAX_FEATURE_MAGNITUDE
 
-RawId = Annotated[str, StringConstraints(min_length=1, max_length=ID_LENGTH)]
+
+def _addressable(value: str) -> str:
+    """Ids appear in URL paths (``/v1/users/{user_id}/...``): one that a path cannot carry is refused at write."""
+    if "/" in value or value in (".", ".."):
+        raise ValueError(
+            f"id {value!r} cannot be used: ids appear in URL paths, where '/' separates segments (even "
+            "encoded as %2F) and '.' and '..' are path steps, so the id could be written but never read; "
+            "use an id without '/' (e.g. replace it with ':' or '|')"
+        )
+    return value
+
+
+RawId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=ID_LENGTH),
+    Field(json_schema_extra={"pattern": "^[^/]+$"}),
+    AfterValidator(_addressable),
+]
 EventKind = Literal["view", "click", "like", "purchase", "dislike", "rating"]
 Strategy = Literal["model", "profile", "popularity", "history", "similar"]
 
@@ -21,8 +39,30 @@ MAX_IMAGE_BASE64 = (MAX_IMAGE_BYTES + 2) // 3 * 4  # base64 length of MAX_IMAGE_
 MetadataMap = dict[
     Annotated[str, StringConstraints(max_length=100)], Annotated[str, StringConstraints(max_length=5000)]
 ]
+
+_BOUNDED_NUMBER = {"type": "number", "minimum": -MAX_FEATURE_MAGNITUDE, "maximum": MAX_FEATURE_MAGNITUDE}
+
+
+def _bounded(values: list[float]) -> list[float]:
+    """Refuse a list with a value beyond ``MAX_FEATURE_MAGNITUDE`` (one error per list, not one per value)."""
+    for position, value in enumerate(values):
+        if abs(value) > MAX_FEATURE_MAGNITUDE:
+            raise ValueError(
+                f"value {value:g} at position {position} is outside the allowed range "
+                f"[-{MAX_FEATURE_MAGNITUDE:g}, {MAX_FEATURE_MAGNITUDE:g}]; send the features the encoder gives "
+                "(normalise or rescale them)"
+            )
+    return values
+
+
 FeatureValues = Annotated[
-    list[Annotated[float, Field(allow_inf_nan=False)]], Field(min_length=1, max_length=MAX_FEATURE_VALUES)
+    list[Annotated[float, Field(allow_inf_nan=False)]],
+    Field(
+        min_length=1,
+        max_length=MAX_FEATURE_VALUES,
+        json_schema_extra={"items": _BOUNDED_NUMBER},
+    ),
+    AfterValidator(_bounded),
 ]
 
 

@@ -5,8 +5,9 @@ index and the event store. A user's query vector is rebuilt on every
 request from the trained vector and the user's stored events (see
 :mod:`fusionrec.serve.profiles`), so an event recorded by any worker
 counts for the next request. Items added through the service are stored
-as revisions and replayed on start-up; other workers pick them up every
-``sync_interval_s``.
+as revisions, with the vector the model gave them, and applied on
+start-up without running the model again; other workers pick them up every
+``sync_interval_s`` (see :mod:`fusionrec.serve.revisions`).
 
 Forgetting a user (:meth:`RecommendationService.forget_user`) deletes
 their events and leaves a tombstone in the store; the service keeps no
@@ -22,6 +23,8 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 import time
@@ -40,7 +43,9 @@ from fusionrec.serve.errors import ConflictError, InvalidInputError, NotFoundErr
 from fusionrec.serve.index import ItemIndex
 from fusionrec.serve.privacy import ForgetResult, Tombstone
 from fusionrec.serve.profiles import event_weight, profile_vector
-from fusionrec.serve.store import EventStore, NewEvent, StoredEvent
+from fusionrec.serve.revisions import plan_placements
+from fusionrec.serve.store import EventStore, ItemRevision, NewEvent, Placement, StoredEvent
+from fusionrec.serve.vectors import check_features, check_item_vector, vector_problem
 
 if TYPE_CHECKING:
     from fusionrec.models.artifact import LoadedArtifact
@@ -133,7 +138,7 @@ class RecommendationService:
         self.modality_parts = self.model.modality_item_vectors() if self.content_aware else None  # type: ignore[attr-defined]
         dims = {modality: values.shape[1] for modality, values in dataset.features.items()}
         columns = [] if dataset.item_table is None else [str(c) for c in dataset.item_table.columns]
-        self.content = ContentEncoder(loaded.encoders, dims, self.media_root, columns)
+        self.content = ContentEncoder(loaded.encoders, dims, self.media_root, columns, settings.max_concurrent_images)
         self._added_parts: dict[int, dict[str, np.ndarray]] = {}
         self._write_lock = threading.Lock()
         self._applied: set[int] = set()
@@ -142,6 +147,9 @@ class RecommendationService:
         self._trained_at = _epoch_seconds(self.manifest.get("created_at"))
         store.hasher.key("")  # reads (or makes) the id hash key now: a wrong key fails at start-up, not on a request
         self._next_purge = 0.0
+        self.model_key = model_fingerprint(self.manifest)
+        self._placed_seq: dict[str, int] = {}  # item -> seq of the revision its current vector comes from
+        self.skipped_revisions: dict[int, str] = {}  # stored revisions not applied: seq -> reason
         self.sync(force=True)
         self._purge_if_due()  # at start-up, then every retention_check_s
 
@@ -174,7 +182,8 @@ class RecommendationService:
         query = base
         if self.index is not None and pairs:
             weights = np.array([event_weight(e.kind, e.value) for e, _ in pairs])
-            query = profile_vector(base, self.index.vectors(np.array([i for _, i in pairs])), weights, self._half)
+            profile = profile_vector(base, self.index.vectors(np.array([i for _, i in pairs])), weights, self._half)
+            query = _usable_query(profile, base, f"user {user_id!r}")
         if query is not None:
             strategy = "profile" if pairs else "model"
         else:
@@ -215,7 +224,8 @@ class RecommendationService:
         index = self._require_index("rank items for an ad-hoc history")
         items = self._indices(history, source="history")
         excluded = set(items.tolist()) | set(self._indices(exclude or [], source="exclude").tolist())
-        query = profile_vector(None, index.vectors(items), np.ones(len(items)), self._half)
+        profile = profile_vector(None, index.vectors(items), np.ones(len(items)), self._half)
+        query = _usable_query(profile, None, f"a history of {len(items)} item(s)")
         if query is None:
             return self.popular(k, excluded)
         found, scores = self._search(query, items.tolist(), k, excluded)
@@ -267,6 +277,23 @@ class RecommendationService:
         top = top_k(scores, k)[0]
         top = top[np.isfinite(scores[0, top])]
         return Ranked(top.astype(np.int64), scores[0, top], "model")
+
+    def check_model(self) -> str:
+        """``ok`` when the model ranks the first trained user's top item with a finite score, else why not.
+
+        The same scoring path requests take, without the store (whose check is separate).
+        """
+        try:
+            if self.index is not None and self.user_vectors is not None and len(self.user_vectors):
+                _, scores = self._search(self.user_vectors[0], self.trained_items(0), 1, set())
+            else:
+                scores = self._model_scores(0, 1, set()).scores
+        except Exception as exc:  # any failure of the model is what this check reports
+            logger.exception("the model failed its readiness check")
+            return f"failing: {type(exc).__name__}: {exc}"
+        if len(scores) != 1 or not np.isfinite(scores).all():
+            return f"failing: a scoring call gave {scores.tolist()} instead of one finite score"
+        return "ok"
 
     def _require_index(self, what: str) -> ItemIndex:
         if self.index is None:
@@ -352,9 +379,15 @@ class RecommendationService:
         features = payload.get("features")
         vector, parts = self._place(item_id, features)
         with self._write_lock:
-            revision = self.store.add_item_revision(item_id, payload)
+            if vector is None:
+                seq = self.store.add_item_revision(item_id, payload).seq
+            else:  # the vector is stored beside the revision: no other worker or restart runs the model for it
+                seq = self.store.add_placed_item_revision(
+                    item_id, payload, self.model_key, Placement(0, vector, parts or {})
+                )
+                self._placed_seq[item_id] = seq
             index, created = self._apply(item_id, payload, vector, parts)
-            self._applied.add(revision.seq)
+            self._applied.add(seq)
         placed_from = sorted(features) if vector is not None and features else []
         return ItemWrite(self.catalog.info(index), created, placed_from, masked)
 
@@ -385,10 +418,13 @@ class RecommendationService:
         values, masks = self._feature_inputs(features)
         model: Any = self.model
         vector = model.content_item_vectors(values, masks)[0]
+        check_item_vector(item_id, vector, {})
         parts = {}
         for modality in features:
             without = model.content_item_vectors(values, {**masks, modality: np.zeros(1, bool)})[0]
-            parts[modality] = (vector - without).astype(np.float32)  # what this modality adds (occlusion)
+            with np.errstate(invalid="ignore", over="ignore"):  # a non-finite part is refused just below
+                parts[modality] = (vector - without).astype(np.float32)  # what this modality adds (occlusion)
+        check_item_vector(item_id, vector, parts)
         return vector.astype(np.float32), parts
 
     def _require_content_model(self) -> None:
@@ -407,12 +443,14 @@ class RecommendationService:
         values, masks = {}, {}
         for modality, table in known.items():
             given = features.get(modality)
-            row = np.zeros((1, table.shape[1]), np.float32) if given is None else np.asarray([given], np.float32)
-            if row.shape[1] != table.shape[1] or not np.isfinite(row).all():
+            row = np.zeros((1, table.shape[1])) if given is None else np.asarray([given], np.float64)  # (1, d_m)
+            if row.shape[1] != table.shape[1]:
                 raise InvalidInputError(
-                    f"features[{modality!r}] has {row.shape[1]} values (finite: {bool(np.isfinite(row).all())}); "
-                    f"the model's {modality} features have {table.shape[1]} finite values"
+                    f"features[{modality!r}] has {row.shape[1]} values; the model's {modality} features have "
+                    f"{table.shape[1]}"
                 )
+            check_features(modality, row)  # before float32, where 1e39 would already be inf
+            row = row.astype(np.float32)
             values[modality], masks[modality] = row, np.array([given is not None])
         return values, masks
 
@@ -425,24 +463,58 @@ class RecommendationService:
         self._gaps = {seq: t for seq, t in self._gaps.items() if now - t < _GAP_SECONDS}
         after = min([self._revision_seq, *self._gaps]) - 1 if self._gaps else self._revision_seq
         with self._write_lock:
-            for revision in self.store.item_revisions(after):
+            revisions = self.store.item_revisions(after)
+            self._apply_revisions([r for r in revisions if r.seq not in self._applied])
+            for revision in revisions:
                 seq = revision.seq
-                if seq not in self._applied:
-                    self._replay(revision.item_id, revision.payload)
-                    self._applied.add(seq)
+                self._applied.add(seq)
                 self._gaps.pop(seq, None)
                 if seq > self._revision_seq:
                     missing = range(self._revision_seq + 1, seq)
                     self._gaps.update({s: now for s in missing if s not in self._applied})
                     self._revision_seq = seq
 
-    def _replay(self, item_id: str, payload: dict[str, Any]) -> None:
-        try:
-            vector, parts = self._place(item_id, payload.get("features"))
-        except (InvalidInputError, UnsupportedError) as exc:
-            logger.warning("skipping stored revision of item %r: %s", item_id, exc)
+    def _apply_revisions(self, revisions: list[ItemRevision]) -> None:
+        """Apply stored revisions in order, placing each item once (see :mod:`fusionrec.serve.revisions`)."""
+        if not revisions:
             return
-        self._apply(item_id, payload, vector, parts)
+        plan = plan_placements(
+            revisions,
+            self._check_revision,
+            lambda seqs: self.store.item_placements(self.model_key, seqs),
+            self._placement,
+        )
+        if plan.computed:
+            self.store.add_item_placements(self.model_key, plan.computed)
+        for revision in revisions:
+            reason = plan.skipped.get(revision.seq)
+            if reason is None:
+                reason = self._apply_stored(revision, plan.winners.get(revision.item_id))
+            if reason is not None:
+                self.skipped_revisions[revision.seq] = f"item {revision.item_id!r}: {reason}"
+                logger.warning("skipping stored revision %d of item %r: %s", revision.seq, revision.item_id, reason)
+
+    def _placement(self, revision: ItemRevision) -> Placement:
+        vector, parts = self._place(revision.item_id, revision.payload["features"])
+        assert vector is not None  # features were given, so _place placed the item or raised
+        return Placement(revision.seq, vector, parts or {})
+
+    def _check_revision(self, revision: ItemRevision) -> None:
+        self._require_content_model()
+        self._feature_inputs(revision.payload["features"])
+
+    def _apply_stored(self, revision: ItemRevision, winner: Placement | None) -> str | None:
+        """Apply one stored revision with its item's winning vector (once); returns why it was skipped, if it was."""
+        item_id = revision.item_id
+        if item_id not in self.catalog and winner is None:
+            return f"new item {item_id!r} has no usable features in this or a later revision"
+        if winner is not None and winner.seq <= self._placed_seq.get(item_id, -1):
+            winner = None  # the item already has this vector, or a newer one (revisions can arrive out of order)
+        vector, parts = (None, None) if winner is None else (winner.vector, winner.parts)
+        self._apply(item_id, revision.payload, vector, parts)
+        if winner is not None:
+            self._placed_seq[item_id] = winner.seq
+        return None
 
     # --- privacy -----------------------------------------------------------------------------------
 
@@ -494,6 +566,25 @@ def _epoch_seconds(timestamp: Any) -> float:
         return datetime.fromisoformat(str(timestamp)).timestamp() if timestamp else float("-inf")
     except ValueError:
         return float("-inf")
+
+
+def model_fingerprint(manifest: dict[str, Any]) -> str:
+    """A key of the served model's files: vectors stored under it are valid for this artifact only."""
+    files = manifest.get("files") or {"component": manifest.get("component"), "created_at": manifest.get("created_at")}
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _usable_query(query: np.ndarray | None, fallback: np.ndarray | None, whose: str) -> np.ndarray | None:
+    """``query`` when it can be searched with, else ``fallback`` (the trained vector, or None for popularity).
+
+    Indexed vectors are checked, so this should never fall back; if it does, the ranking degrades to the
+    fallback rather than to an empty list of NaN scores, and the log says so.
+    """
+    problem = None if query is None else vector_problem(query)
+    if problem is None:
+        return query
+    logger.error("the query vector of %s is unusable (%s); ranking with its fallback instead", whose, problem)
+    return fallback
 
 
 def _vectors(loaded: LoadedArtifact) -> tuple[np.ndarray | None, np.ndarray | None]:

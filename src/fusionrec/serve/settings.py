@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fusionrec.serve.index import IndexOptions
@@ -32,6 +32,9 @@ class ServeSettings(BaseSettings):
     )
     table_prefix: str = Field("fusionrec_", pattern=r"^[a-z_][a-z0-9_]{0,30}$", description="prefix of store tables")
     api_key: SecretStr | None = Field(None, description="key for write routes (header X-API-Key); None disables writes")
+    api_key_file: Path | None = Field(
+        None, description="file holding the key (first line), instead of api_key: keeps it out of argv and ps"
+    )
     media_root: Path | None = Field(None, description="folder of poster files; defaults to the artifact's media_root")
     index: IndexKind = Field("auto", description="retrieval index: exact, hnsw, ivf, or auto (by catalog size)")
     exact_max_items: int = Field(20_000, ge=1, description="auto uses an exact index up to this many items")
@@ -48,6 +51,9 @@ class ServeSettings(BaseSettings):
     max_user_events: int = Field(500, ge=1, description="most recent events per user used for the profile")
     sync_interval_s: float = Field(1.0, ge=0, description="how often items added by other workers are picked up")
     search_threads: int = Field(1, ge=1, description="faiss threads per query")
+    max_concurrent_images: int = Field(
+        2, ge=1, description="uploaded images decoded at once (each held to a memory budget); others wait"
+    )
     web_page: bool = Field(True, description="serve the demo web page at /")
     log_ids: LogIds = Field(
         "hashed", description="user ids in logs and SQL errors: hashed (a keyed hash, user#...) or plain"
@@ -62,6 +68,21 @@ class ServeSettings(BaseSettings):
         None, gt=0, description="events older than this many days are deleted (at start-up and periodically)"
     )
     retention_check_s: float = Field(3600.0, gt=0, description="how often old events are looked for")
+
+    @model_validator(mode="after")
+    def _key_from_file(self) -> ServeSettings:
+        if self.api_key_file is None:
+            return self
+        if self.api_key is not None:
+            raise ValueError("give api_key or api_key_file, not both")
+        try:
+            key = self.api_key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"api_key_file {str(self.api_key_file)!r} cannot be read ({exc.strerror})") from None
+        if not key:
+            raise ValueError(f"api_key_file {str(self.api_key_file)!r} is empty; write the key on its first line")
+        self.api_key = SecretStr(key)
+        return self
 
     def index_options(self) -> IndexOptions:
         """The retrieval index settings."""

@@ -1,12 +1,16 @@
 """The event store: user events and item revisions in SQLite (default) or PostgreSQL, via SQLAlchemy Core.
 
-Two append-only tables (names start with the configured prefix):
+Three append-only tables (names start with the configured prefix):
 
 * ``events``: one row per recorded user event; an optional idempotency
   key is unique, so a retried request returns the original row.
 * ``item_revisions``: each add or update of an item, as the JSON payload
   the client sent; the service replays them on start-up and picks up new
   ones written by other workers.
+* ``item_placements``: the vector (and each modality's part of it) a
+  model gave a revision's features, keyed by revision and model
+  fingerprint, so start-up and other workers place an item without
+  running the model again.
 
 and three for privacy, none holding a raw user id (tombstones of forgotten
 users, an audit, the id hash key): see :mod:`fusionrec.serve.privacy_store`.
@@ -28,6 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
@@ -40,6 +45,7 @@ logger = logging.getLogger(__name__)
 ID_LENGTH = 256
 KEY_LENGTH = 128
 _EXPORT_BATCH = 10_000
+_IN_CHUNK = 500  # seqs per IN (...) query
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,15 @@ class ItemRevision:
     payload: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Placement:
+    """The vector a model gave one item revision: float32 (d,) ``vector`` and ``{modality: (d,) part}``."""
+
+    seq: int
+    vector: np.ndarray
+    parts: dict[str, np.ndarray]
+
+
 class EventStore(PrivacyStore):
     """Events and item revisions behind one SQLAlchemy engine.
 
@@ -112,6 +127,7 @@ class EventStore(PrivacyStore):
         self.events = _events_table(self.metadata, table_prefix)
         self.items = _items_table(self.metadata, table_prefix)
         self._add_privacy_tables(self.metadata, table_prefix, id_hash_key)
+        self.placements = _placements_table(self.metadata, table_prefix)
         self._user_events_query = (  # built once: the hot path of every recommendation request
             sa.select(self.events)
             .where(self.events.c.user_id == sa.bindparam("user_id"))
@@ -202,6 +218,42 @@ class EventStore(PrivacyStore):
                 return
             after_id = batch[-1].id
 
+    def add_placed_item_revision(self, item_id: str, payload: dict[str, Any], model: str, placement: Placement) -> int:
+        """Append a revision and the vector ``model`` gave it in one transaction; returns the revision's seq.
+
+        ``placement.seq`` is ignored (the revision's seq is not known before the insert).
+        """
+        row = {"item_id": item_id, "payload": json.dumps(payload), "created_at": time.time()}
+        with self.engine.begin() as connection:
+            seq = int(connection.execute(self.items.insert().returning(self.items.c.seq), row).scalar_one())
+            connection.execute(
+                self.placements.insert(), _placement_row(model, Placement(seq, placement.vector, placement.parts))
+            )
+        return seq
+
+    def add_item_placements(self, model: str, placements: list[Placement]) -> int:
+        """Store vectors of revisions stored without one; returns how many were new (another worker may race)."""
+        added = 0
+        for placement in placements:
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(self.placements.insert(), _placement_row(model, placement))
+                added += 1
+            except IntegrityError:
+                continue  # another worker stored the same vector first
+        return added
+
+    def item_placements(self, model: str, seqs: list[int]) -> dict[int, Placement]:
+        """``{seq: placement}`` of the revisions in ``seqs`` that have a vector stored for ``model``."""
+        found: dict[int, Placement] = {}
+        table = self.placements
+        for start in range(0, len(seqs), _IN_CHUNK):
+            query = sa.select(table).where(table.c.model == model, table.c.seq.in_(seqs[start : start + _IN_CHUNK]))
+            with self.engine.connect() as connection:
+                for row in connection.execute(query).mappings():
+                    found[int(row["seq"])] = _placement_of(row)
+        return found
+
     def ping(self) -> None:
         """Raise if the database cannot answer a trivial query."""
         with self.engine.connect() as connection:
@@ -214,6 +266,25 @@ class EventStore(PrivacyStore):
     def close(self) -> None:
         """Release pooled connections."""
         self.engine.dispose()
+
+
+def _placement_row(model: str, placement: Placement) -> dict[str, Any]:
+    """The vector and its parts as one float32 (1 + n_parts, d) block of bytes, part names in order as JSON."""
+    names = list(placement.parts)
+    block = np.stack([placement.vector, *(placement.parts[m] for m in names)]).astype("<f4")  # (1 + n_parts, d)
+    return {
+        "seq": placement.seq,
+        "model": model,
+        "dim": int(block.shape[1]),
+        "parts": json.dumps(names),
+        "vectors": block.tobytes(),
+    }
+
+
+def _placement_of(row: Any) -> Placement:
+    block = np.frombuffer(row["vectors"], dtype="<f4").reshape(-1, int(row["dim"])).astype(np.float32)
+    names = json.loads(row["parts"])
+    return Placement(int(row["seq"]), block[0], {m: block[i + 1] for i, m in enumerate(names)})
 
 
 def _create_engine(url: str, hide_parameters: bool = True) -> sa.Engine:
@@ -274,6 +345,19 @@ def _items_table(metadata: sa.MetaData, prefix: str) -> sa.Table:
     )
 
 
+def _placements_table(metadata: sa.MetaData, prefix: str) -> sa.Table:
+    big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    return sa.Table(
+        f"{prefix}item_placements",
+        metadata,
+        sa.Column("seq", big_id, primary_key=True, autoincrement=False),
+        sa.Column("model", sa.String(64), primary_key=True),
+        sa.Column("dim", sa.Integer, nullable=False),
+        sa.Column("parts", sa.Text, nullable=False),
+        sa.Column("vectors", sa.LargeBinary, nullable=False),
+    )
+
+
 __all__ = [
     "AuditRecord",
     "EventStore",
@@ -281,6 +365,7 @@ __all__ = [
     "IdHasher",
     "ItemRevision",
     "NewEvent",
+    "Placement",
     "StoredEvent",
     "Tombstone",
 ]

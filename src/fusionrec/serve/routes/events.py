@@ -1,6 +1,6 @@
 """Recording user events (write route, idempotent with a key)."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Response
 
@@ -10,6 +10,10 @@ from fusionrec.serve.routes.items import WRITE_ERRORS
 from fusionrec.serve.schemas import ErrorResponse, EventIn, EventOut
 from fusionrec.serve.settings import ServeSettings
 from fusionrec.serve.store import KEY_LENGTH, NewEvent
+
+REPLAYED: dict[int | str, dict[str, Any]] = {
+    200: {"model": EventOut, "description": "a retry: the idempotency key was used before; the original event"}
+}
 
 
 def build_router(settings: ServeSettings) -> APIRouter:
@@ -21,6 +25,7 @@ def build_router(settings: ServeSettings) -> APIRouter:
         status_code=201,
         dependencies=[Depends(require_api_key)],
         responses={
+            **REPLAYED,
             **WRITE_ERRORS,  # type: ignore[dict-item]
             410: {"model": ErrorResponse, "description": "the user was forgotten (reactivate the user first)"},
         },

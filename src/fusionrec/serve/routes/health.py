@@ -20,8 +20,11 @@ def build_router(settings: ServeSettings) -> APIRouter:
 
     @router.get("/ready", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
     async def ready(service: ServiceDep, response: Response) -> ReadyOut:
-        """The model is loaded and the event store answers (readiness); 503 otherwise."""
-        checks = {"model": "ok", "index": service.index.kind if service.index is not None else "none"}
+        """The model answers a scoring call and the event store a query (readiness); 503 otherwise."""
+        checks = {"model": service.check_model(), "index": service.index.kind if service.index is not None else "none"}
+        checks["revisions"] = skipped_revisions(service)
+        if checks["model"] != "ok":
+            response.status_code = 503
         try:
             service.store.ping()
             checks["store"] = "ok"
@@ -56,6 +59,15 @@ def build_router(settings: ServeSettings) -> APIRouter:
         )
 
     return router
+
+
+def skipped_revisions(service: RecommendationService) -> str:
+    """``ok``, or how many stored item revisions were not applied (bad features), with the first reasons."""
+    skipped = service.skipped_revisions
+    if not skipped:
+        return "ok"
+    first = "; ".join(f"seq {seq}, {reason}" for seq, reason in sorted(skipped.items())[:3])
+    return f"{len(skipped)} stored item revision(s) skipped (see the log): {first}"
 
 
 def encoder_out(service: RecommendationService, spec: EncoderSpec) -> EncoderOut:

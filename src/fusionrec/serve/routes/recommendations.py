@@ -1,10 +1,10 @@
 """Recommendations for a known (or new) user and for an ad-hoc history."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
+from pydantic import Field, create_model
 
-from fusionrec.serve.errors import InvalidInputError
 from fusionrec.serve.routes.common import ERRORS, MetricsDep, ServiceDep, recommendations_out
 from fusionrec.serve.schemas import HistoryIn, RecommendationsOut
 from fusionrec.serve.settings import ServeSettings
@@ -31,11 +31,17 @@ def build_router(settings: ServeSettings) -> APIRouter:
         metrics.recommendations.labels(ranked.strategy).inc()
         return recommendations_out(service, ranked, k, user_id)
 
+    # the body's k is bounded by this server's max_k in the schema itself, as the query's k is
+    history_body: Any = create_model(
+        "HistoryIn",
+        __base__=HistoryIn,
+        __doc__=HistoryIn.__doc__,
+        k=(int, Field(20, ge=1, le=max_k, description=f"number of items wanted (at most {max_k:,})")),
+    )
+
     @router.post("/recommendations", response_model=RecommendationsOut)
-    async def recommend_for_history(service: ServiceDep, metrics: MetricsDep, body: HistoryIn) -> Response:
+    async def recommend_for_history(service: ServiceDep, metrics: MetricsDep, body: history_body) -> Response:
         """Top-k items for an ad-hoc history of item ids (e.g. an anonymous session); history items are excluded."""
-        if body.k > max_k:
-            raise InvalidInputError(f"k is {body.k:,} but at most {max_k:,} items can be asked for")
         ranked = service.recommend_history(body.history, body.k, body.exclude)
         metrics.recommendations.labels(ranked.strategy).inc()
         return recommendations_out(service, ranked, body.k)

@@ -146,7 +146,8 @@ async function showSimilar(item) {
 
 async function recordLike(userId, itemId) {
   const key = $("api-key").value;
-  localStorage.setItem("fusionrec-api-key", key);
+  // sessionStorage, not localStorage: the key is gone when the tab closes and never shared with other tabs
+  sessionStorage.setItem("fusionrec-api-key", key);
   try {
     await api("/v1/events", {
       method: "POST",
@@ -169,7 +170,8 @@ function chosenUser() {
 }
 
 async function start() {
-  $("api-key").value = localStorage.getItem("fusionrec-api-key") || "";
+  localStorage.removeItem("fusionrec-api-key"); // a key an older page version kept for good
+  $("api-key").value = sessionStorage.getItem("fusionrec-api-key") || "";
   $("load-user").addEventListener("click", () => showUser(chosenUser()));
   $("user-select").addEventListener("change", () => {
     $("user-input").value = "";
