@@ -17,13 +17,14 @@ import numpy as np
 from pydantic import Field
 
 from fusionrec.encoders.base import EncoderConfig
+from fusionrec.encoders.image import ImageEncoder
 from fusionrec.encoders.media import FileEncoder, Unusable
+from fusionrec.encoders.registry import build_encoder
 from fusionrec.errors import ConfigError
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
-    from fusionrec.encoders.image import ImageEncoder
 
 logger = logging.getLogger(__name__)
 
@@ -140,9 +141,6 @@ class VideoEncoder(FileEncoder):
     config_class = VideoConfig
 
     def load(self) -> None:
-        from fusionrec.encoders.image import ImageEncoder
-        from fusionrec.encoders.registry import build_encoder
-
         encoder = build_encoder(self.config.image, **self.config.image_options)
         if not isinstance(encoder, ImageEncoder):
             raise ConfigError(
