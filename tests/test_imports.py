@@ -43,3 +43,11 @@ def test_a_missing_encoder_package_is_named(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setitem(sys.modules, "librosa", None)  # what an environment without the extra looks like
     with pytest.raises(EncoderError, match=r"encoder 'mel' needs the package 'librosa'.*fusionrec\[encoders\]"):
         encoder_class("mel")
+
+
+def test_model_backed_text_encoders_are_still_importable_from_text() -> None:
+    from fusionrec.encoders import text, text_models
+
+    assert text.SentenceTransformerEncoder is text_models.SentenceTransformerEncoder
+    with pytest.raises(AttributeError, match="no attribute 'Missing'"):
+        _ = text.Missing

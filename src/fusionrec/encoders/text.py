@@ -7,6 +7,7 @@ language model) are in :mod:`fusionrec.encoders.text_models`.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -76,3 +77,23 @@ class TfidfEncoder(TextEncoder):
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         self.dim  # noqa: B018 - raises the "not fitted" error before anything else
         return np.asarray(self.vectorizer_.transform(texts).toarray(), dtype=np.float32)
+
+
+_IN_TEXT_MODELS = frozenset(
+    {
+        "BUNDLED_MINILM",
+        "CausalLMConfig",
+        "CausalLMEncoder",
+        "SentenceTransformerConfig",
+        "SentenceTransformerEncoder",
+        "TransformerConfig",
+        "TransformerEncoder",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    """The model-backed text encoders, importable from here too; their module (and torch) loads on first use."""
+    if name in _IN_TEXT_MODELS:
+        return getattr(importlib.import_module("fusionrec.encoders.text_models"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -52,7 +52,7 @@ def machine_differences(recorded: Mapping[str, Any] | None, current: Mapping[str
         ['bf16_product: True -> False']
     """
     if not recorded:
-        return ["no machine recorded (a result written before results recorded their machine)"]
+        return ["no machine recorded (a run saved before runs recorded their machine)"]
     return [
         f"{key}: {recorded.get(key)} -> {current.get(key)}"
         for key in SAME_FIGURES_KEYS
