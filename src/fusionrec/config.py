@@ -48,7 +48,7 @@ from fusionrec.encoders.config import EncoderSpec
 from fusionrec.errors import ConfigError
 from fusionrec.evaluation.metrics import METRICS
 from fusionrec.models import DEFAULT_MODEL, MODEL_REGISTRY, check_model_params
-from fusionrec.models.training import TrainConfig
+from fusionrec.models.train_config import TrainConfig
 from fusionrec.recipes import read_recipe
 
 if sys.version_info >= (3, 11):

@@ -1,7 +1,9 @@
 """Command line: thin commands that call the library.
 
 Each command group lives in its own module and registers on
-:data:`fusionrec.cli.app.app`; heavy imports stay inside the commands so
+:data:`fusionrec.cli.app.app`. Commands import the library at the top of their
+module; the library defers torch and the other heavy libraries to the registries
+of models and encoders (import paths loaded when one is built), so
 ``fusionrec --help`` is fast.
 """
 

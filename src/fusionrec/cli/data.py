@@ -10,6 +10,8 @@ import typer
 
 from fusionrec.cli.app import app
 from fusionrec.cli.output import console, fail_on_library_errors, print_mapping
+from fusionrec.data import inspect_dataset, read_catalog, read_mmrec, write_mmrec
+from fusionrec.data.splits import make_split
 
 
 @app.command()
@@ -22,8 +24,6 @@ def inspect(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Counts, sparsity, modalities and problems found in a dataset."""
-    from fusionrec.data import inspect_dataset
-
     report = inspect_dataset(load_data(path, name=name, items=items, min_rating=min_rating))
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=str))
@@ -48,9 +48,6 @@ def split(
     name: Annotated[str | None, typer.Option(help="Stem of the written .inter file.")] = None,
 ) -> None:
     """Split interactions reproducibly and write the split in MMRec layout."""
-    from fusionrec.data import write_mmrec
-    from fusionrec.data.splits import make_split
-
     dataset = load_data(interactions, items=items, min_rating=min_rating)
     result = make_split(dataset, kind, parse_ratios(ratios), seed)
     path = write_mmrec(result, out, name=name)
@@ -72,8 +69,6 @@ def load_data(
     path: Path, *, name: str | None = None, items: Path | None = None, min_rating: float | None = None
 ) -> Any:
     """A Split from an MMRec folder, or a Dataset from an interactions file."""
-    from fusionrec.data import read_catalog, read_mmrec
-
     if path.is_dir():
         return read_mmrec(path, name)
     return read_catalog(path, items, min_rating=min_rating)

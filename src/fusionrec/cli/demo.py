@@ -20,6 +20,9 @@ import typer
 
 from fusionrec.cli.app import app
 from fusionrec.cli.output import console, fail_on_library_errors, print_rows
+from fusionrec.config import load_config
+from fusionrec.data import demo_split
+from fusionrec.evaluation.benchmark import fit_and_evaluate, prepare_split
 
 if TYPE_CHECKING:
     from fusionrec.config import ExperimentConfig
@@ -44,8 +47,6 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed (the same seed gives the same figures).")] = 0,
 ) -> None:
     """Train and evaluate a model, print the metrics table and a few users' top-10 lists with titles."""
-    from fusionrec.evaluation.benchmark import fit_and_evaluate
-
     console.print("fusionrec demo: preparing the data (content is encoded once, then read from the cache)")
     split, config = load_demo(data_dir)
     console.print(
@@ -68,13 +69,8 @@ def demo(
 
 def load_demo(data_dir: Path | None) -> tuple[Split, ExperimentConfig]:
     """The ml100k-mm recipe's data (encoded) and settings when the data is there, else the demo catalog."""
-    from fusionrec.config import load_config
-    from fusionrec.evaluation.benchmark import prepare_split
-
     folder = data_dir or (Path(os.environ["FUSIONREC_DATA"]) if os.environ.get("FUSIONREC_DATA") else None)
     if folder is None or not (folder / REAL_DATASET).is_dir():
-        from fusionrec.data import demo_split
-
         if folder is not None:
             console.print(f"{folder / REAL_DATASET} not found; using the built-in demo catalog")
         return demo_split(), load_config(None, {"model.name": "fusiongraph"})

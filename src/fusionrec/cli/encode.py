@@ -8,13 +8,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from fusionrec.cli.app import app
 from fusionrec.cli.output import console, fail_on_library_errors
+from fusionrec.encoders import encode_dataset, resolve_specs, write_features
+from fusionrec.encoders.cache import default_cache_dir
+from fusionrec.encoders.loading import read_items
 
 if TYPE_CHECKING:
-    from rich.progress import Progress
-
     from fusionrec.encoders import EncodeReport
 
 
@@ -35,12 +38,9 @@ def encode(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Encode item text, images, audio and video; report what was encoded, cached and masked (and why)."""
-    from fusionrec.encoders import encode_dataset, resolve_specs, write_features
-    from fusionrec.encoders.cache import default_cache_dir
-    from fusionrec.encoders.loading import read_items
-
     if threads:
-        import torch
+        # Deferred: torch takes seconds to load, and `fusionrec --help` imports this module.
+        import torch  # noqa: PLC0415
 
         torch.set_num_threads(threads)
     dataset = read_items(data, name=name)
@@ -64,8 +64,6 @@ def encode(
 
 
 def _progress(disable: bool) -> Progress:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -96,8 +94,6 @@ def _tracker(progress: Progress) -> Any:
 
 
 def _print_report(report: EncodeReport, seconds: float, n_items: int) -> None:
-    from rich.table import Table
-
     table = Table(title=f"encoded {n_items:,} items in {seconds:.1f} s", title_justify="left")
     for column in ("modality", "encoder", "dim", "usable", "encoded", "from cache", "masked", "items/s"):
         table.add_column(column, justify="left" if column in ("modality", "encoder") else "right")

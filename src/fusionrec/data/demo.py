@@ -25,6 +25,7 @@ import pandas as pd
 
 from fusionrec.data.dataset import Dataset, Split
 from fusionrec.data.interactions import Interactions
+from fusionrec.data.splits import random_split
 from fusionrec.data.vocabulary import Vocabulary
 
 START_TIME = 1_577_836_800  # 2020-01-01 UTC
@@ -143,8 +144,6 @@ def demo_split(seed: int = 0) -> Split:
         >>> split.protocol
         'warm'
     """
-    from fusionrec.data.splits import random_split
-
     return random_split(make_demo_catalog(seed=seed), ratios=(0.8, 0.1, 0.1), seed=seed)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fusionrec.data.catalog import item_column_roles, read_item_table
 from fusionrec.data.dataset import Dataset, Protocol, Split
 from fusionrec.data.interactions import Interactions
 from fusionrec.data.vocabulary import Vocabulary
@@ -114,8 +115,6 @@ def read_mmrec(folder: str | Path, name: str | None = None, protocol: Protocol |
         name=name, users=users, items=items, interactions=interactions, item_table=item_table, media_root=media_root
     )
     if item_table is not None:
-        from fusionrec.data.catalog import item_column_roles
-
         dataset.text_columns, dataset.media_columns = item_column_roles(item_table)
     for modality, path in features.items():
         dataset.add_feature(modality, load_feature(path, len(items)), _load_mask(folder, modality), source=str(path))
@@ -148,7 +147,6 @@ def _read_item_table(folder: Path) -> tuple[pd.DataFrame | None, Path | None]:
     path = folder / "items.csv"
     if not path.is_file():
         return None, None
-    from fusionrec.data.catalog import read_item_table
 
     return read_item_table(path), folder
 

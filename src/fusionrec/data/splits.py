@@ -30,6 +30,7 @@ import numpy as np
 
 from fusionrec.data.dataset import Dataset, Protocol, Split
 from fusionrec.data.interactions import Interactions
+from fusionrec.data.mmrec import LABELS, read_inter
 from fusionrec.data.validation import count_duplicate_pairs
 from fusionrec.errors import ConfigError, DataError
 
@@ -170,8 +171,6 @@ def split_from_file(dataset: Dataset, path: str | Path, protocol: Protocol | Non
     Raises:
         UnknownIdError: the file names users or items the dataset does not know.
     """
-    from fusionrec.data.mmrec import LABELS, read_inter
-
     path = Path(path)
     frame = read_inter(path)
     source = str(path)

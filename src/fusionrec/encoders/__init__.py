@@ -6,7 +6,10 @@ inputs it could use. :func:`encode_dataset` runs the encoders an experiment
 names through the :class:`FeatureCache` and attaches features and masks to a
 dataset; :func:`read_encoded` does it for a data folder in one call.
 
-Heavy libraries are imported only when an encoder loads its model.
+Heavy libraries are imported only when an encoder is looked up by name: the
+registry holds import paths, and the modules behind them (``text_models``,
+``efficientnet``, ``vision``, ``audio``, ...) import torch, transformers or
+librosa at their top.
 """
 
 from fusionrec.encoders.base import Encoder, EncoderConfig, EncodeResult

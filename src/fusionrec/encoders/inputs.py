@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fusionrec.data.mmrec import load_feature
 from fusionrec.encoders.config import DEFAULT_COLUMNS, TEXT_FIELDS, EncoderSpec
 from fusionrec.errors import ConfigError
 
@@ -143,8 +144,6 @@ def file_inputs(table: pd.DataFrame, spec: EncoderSpec, kind: str, root: Path | 
 def vector_inputs(dataset: Dataset, spec: EncoderSpec) -> ItemInputs:
     """Rows of an MMRec ``.npy`` (``path``) or cells of a vector column, one per item."""
     if spec.path:
-        from fusionrec.data.mmrec import load_feature
-
         path = Path(spec.path)
         if not path.is_absolute() and dataset.media_root is not None:
             path = dataset.media_root / path

@@ -6,16 +6,15 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fusionrec.data import Interactions, Vocabulary, read_mmrec
+from fusionrec.data.catalog import read_item_table
+from fusionrec.data.dataset import Dataset, Split
 from fusionrec.encoders.config import EncoderSpec, default_specs, load_specs
 from fusionrec.encoders.pipeline import EncodeReport, Progress, encode_dataset
 from fusionrec.errors import ConfigError
-
-if TYPE_CHECKING:
-    from fusionrec.data.dataset import Dataset, Split
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +53,6 @@ def read_items(path: str | Path, name: str | None = None) -> Dataset:
     ``.inter``) gives a dataset with its items and no interactions; media
     paths are relative to the table's folder.
     """
-    from fusionrec.data import Interactions, Vocabulary, read_mmrec
-    from fusionrec.data.catalog import read_item_table
-    from fusionrec.data.dataset import Dataset
-
     path = Path(path)
     stem = _inter_stem(path, name) if path.is_dir() else None
     if stem is not None:
@@ -107,8 +102,6 @@ def read_encoded(
         >>> split.dataset.features["text"].shape  # doctest: +SKIP
         (1682, 384)
     """
-    from fusionrec.data import read_mmrec
-
     split = read_mmrec(folder, name=name)
     chosen = resolve_specs(split.dataset, specs, modalities)
     report = encode_dataset(split.dataset, chosen, cache_dir, progress=progress)

@@ -1,32 +1,34 @@
 """Encoders by name: the registry an experiment file's ``name = "..."`` refers to.
 
 Entries are import paths, so looking a name up imports only that encoder's
-module (and its heavy libraries only when it loads). Plug-ins add their own
-with :func:`register_encoder`.
+module, with the libraries it needs (torch, transformers, librosa, ...): this
+is where the encoders package defers its heavy dependencies, and where a
+missing one is reported. Plug-ins add their own with :func:`register_encoder`.
 """
 
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 from typing import Any
 
 from fusionrec.encoders.base import Encoder, EncoderConfig
-from fusionrec.errors import ConfigError
+from fusionrec.errors import ConfigError, EncoderError
 
 #: name -> (import path "module:Class", config overrides the name implies)
 ENCODER_REGISTRY: dict[str, tuple[str, dict[str, Any]]] = {
-    "sentence-transformer": ("fusionrec.encoders.text:SentenceTransformerEncoder", {}),
-    "minilm": ("fusionrec.encoders.text:SentenceTransformerEncoder", {"model": "all-MiniLM-L6-v2"}),
-    "hf": ("fusionrec.encoders.text:TransformerEncoder", {}),
-    "causal-lm": ("fusionrec.encoders.text:CausalLMEncoder", {}),
-    "smollm2": ("fusionrec.encoders.text:CausalLMEncoder", {"model": "smollm2"}),
+    "sentence-transformer": ("fusionrec.encoders.text_models:SentenceTransformerEncoder", {}),
+    "minilm": ("fusionrec.encoders.text_models:SentenceTransformerEncoder", {"model": "all-MiniLM-L6-v2"}),
+    "hf": ("fusionrec.encoders.text_models:TransformerEncoder", {}),
+    "causal-lm": ("fusionrec.encoders.text_models:CausalLMEncoder", {}),
+    "smollm2": ("fusionrec.encoders.text_models:CausalLMEncoder", {"model": "smollm2"}),
     "tfidf": ("fusionrec.encoders.text:TfidfEncoder", {}),
-    "efficientnet-lite0": ("fusionrec.encoders.image:EfficientNetEncoder", {}),
+    "efficientnet-lite0": ("fusionrec.encoders.efficientnet:EfficientNetEncoder", {}),
     "color-histogram": ("fusionrec.encoders.image:ColorHistogramEncoder", {}),
     "clip": ("fusionrec.encoders.vision:ClipImageEncoder", {}),
-    "timm": ("fusionrec.encoders.vision:TimmImageEncoder", {}),
+    "timm": ("fusionrec.encoders.timm_image:TimmImageEncoder", {}),
     "mel": ("fusionrec.encoders.audio:MelStatsEncoder", {}),
-    "aisfx": ("fusionrec.encoders.audio:AisfxEncoder", {}),
+    "aisfx": ("fusionrec.encoders.sound_effects:AisfxEncoder", {}),
     "frames": ("fusionrec.encoders.video:VideoEncoder", {}),
     "precomputed": ("fusionrec.encoders.precomputed:PrecomputedEncoder", {}),
 }
@@ -52,10 +54,24 @@ def encoder_class(name: str) -> type[Encoder]:
     if name not in ENCODER_REGISTRY:
         raise ConfigError(f"unknown encoder {name!r}; known encoders are {sorted(ENCODER_REGISTRY)}")
     module_name, _, class_name = ENCODER_REGISTRY[name][0].partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
+    cls = getattr(_import_encoder_module(name, module_name), class_name)
     if not (isinstance(cls, type) and issubclass(cls, Encoder)):
         raise ConfigError(f"encoder {name!r} points at {ENCODER_REGISTRY[name][0]}, which is not an Encoder")
     return cls
+
+
+def _import_encoder_module(name: str, module_name: str) -> ModuleType:
+    """The module of encoder ``name``; an EncoderError names the package it needs when one is missing."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or module_name == exc.name or module_name.startswith(exc.name + "."):
+            raise
+        raise EncoderError(
+            f"encoder {name!r} needs the package {exc.name!r}, which is not installed; "
+            "pip install 'fusionrec[encoders]' (or the package itself), or choose another encoder "
+            "(tfidf and color-histogram need no extra package)"
+        ) from exc
 
 
 def build_encoder(name: str, config: EncoderConfig | dict[str, Any] | None = None, **options: Any) -> Encoder:

@@ -13,17 +13,19 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import av
 import numpy as np
 from pydantic import Field
 
 from fusionrec.encoders.base import EncoderConfig
+from fusionrec.encoders.image import ImageEncoder
 from fusionrec.encoders.media import FileEncoder, Unusable
+from fusionrec.encoders.registry import build_encoder
 from fusionrec.errors import ConfigError
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
-    from fusionrec.encoders.image import ImageEncoder
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +50,6 @@ def sample_frames(path: Path, n_frames: int, max_side: int = 512) -> list[PILIma
     Raises:
         Unusable: the file cannot be opened, has no video track or no decodable frame.
     """
-    import av
-
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, UnicodeDecodeError):
@@ -93,8 +93,6 @@ def _image(frame: Any, max_side: int) -> PILImage.Image:
 
 def _frames_at(container: Any, stream: Any, targets: list[float], max_side: int) -> list[PILImage.Image]:
     """The first frame at or after each target time, decoding once from the start."""
-    import av
-
     frames: list[PILImage.Image] = []
     position = 0
     try:
@@ -115,8 +113,6 @@ def _frames_at(container: Any, stream: Any, targets: list[float], max_side: int)
 
 def _thinned_frames(container: Any, stream: Any, n_frames: int, max_side: int) -> list[PILImage.Image]:
     """Uniformly spread frames of a video of unknown length: keep every ``stride``-th, doubling as needed."""
-    import av
-
     kept: list[PILImage.Image] = []
     stride, capacity = 1, max(4 * n_frames, 32)
     try:
@@ -140,9 +136,6 @@ class VideoEncoder(FileEncoder):
     config_class = VideoConfig
 
     def load(self) -> None:
-        from fusionrec.encoders.image import ImageEncoder
-        from fusionrec.encoders.registry import build_encoder
-
         encoder = build_encoder(self.config.image, **self.config.image_options)
         if not isinstance(encoder, ImageEncoder):
             raise ConfigError(

@@ -6,31 +6,11 @@
 * :mod:`~fusionrec.evaluation.significance` - paired t-test and Wilcoxon between two evaluations.
 * :mod:`~fusionrec.evaluation.report` - JSON, Markdown table and PNG plot of benchmark results.
 * :mod:`~fusionrec.evaluation.benchmark` - :func:`run_benchmark` over seeds, models and datasets.
+
+The names listed in ``__init__.pyi`` load their module on first use (``lazy_loader``), so reading a
+metric does not import the benchmark runner, the plots or the models.
 """
 
-from fusionrec.evaluation.benchmark import run_benchmark, run_benchmark_grid, run_experiment
-from fusionrec.evaluation.metrics import METRICS, compute_metrics
-from fusionrec.evaluation.protocol import evaluate_model
-from fusionrec.evaluation.ranking import DEFAULT_KS, Evaluation, evaluate_scores
-from fusionrec.evaluation.report import load_results, markdown_table, plot_results, results_to_json
-from fusionrec.evaluation.significance import PairedTest, compare, compare_files, paired_test
+import lazy_loader
 
-__all__ = [
-    "DEFAULT_KS",
-    "METRICS",
-    "Evaluation",
-    "PairedTest",
-    "compare",
-    "compare_files",
-    "compute_metrics",
-    "evaluate_model",
-    "evaluate_scores",
-    "load_results",
-    "markdown_table",
-    "paired_test",
-    "plot_results",
-    "results_to_json",
-    "run_benchmark",
-    "run_benchmark_grid",
-    "run_experiment",
-]
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

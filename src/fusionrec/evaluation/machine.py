@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import platform
 from collections.abc import Mapping
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,11 @@ SAME_FIGURES_KEYS = ("cpu", "bf16_product", "torch")
 
 def machine_info() -> dict[str, Any]:
     """{cpu: model name, cores: logical CPUs, bf16_product: bool, torch: version}."""
-    import torch
+    # The one deferred import of this package: losses imports torch (seconds), and the benchmark runner,
+    # which imports this module, is reached from commands that train nothing.
+    from fusionrec.models.losses import bf16_supported  # noqa: PLC0415
 
-    from fusionrec.models.losses import bf16_supported
-
-    return {"cpu": cpu_name(), "cores": os.cpu_count(), "bf16_product": bf16_supported(), "torch": torch.__version__}
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "bf16_product": bf16_supported(), "torch": version("torch")}
 
 
 def cpu_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:

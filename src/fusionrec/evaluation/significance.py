@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 from fusionrec.evaluation.ranking import Evaluation
 
@@ -174,8 +175,6 @@ def _require_same_users(users_a: np.ndarray, users_b: np.ndarray) -> None:
 
 def _paired_t(diff: np.ndarray) -> tuple[float, float]:
     """Two-sided paired t-test of ``diff`` (float64 (n,)) against 0, as ``scipy.stats.ttest_rel``."""
-    from scipy import stats
-
     mean, spread = float(diff.mean()), float(diff.std(ddof=1))
     if spread == 0.0:  # every difference equal: no noise to test against
         return (0.0, 1.0) if mean == 0.0 else (math.copysign(math.inf, mean), 0.0)
@@ -185,8 +184,6 @@ def _paired_t(diff: np.ndarray) -> tuple[float, float]:
 
 def _wilcoxon(diff: np.ndarray) -> tuple[float, float]:
     """Two-sided Wilcoxon signed-rank test of ``diff`` against 0 (zero differences dropped)."""
-    from scipy import stats
-
     if not np.any(diff != 0):
         return 0.0, 1.0
     result = stats.wilcoxon(diff, zero_method="wilcox", alternative="two-sided")

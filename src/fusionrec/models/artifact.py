@@ -38,11 +38,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
+from safetensors.numpy import load_file, save
 
 from fusionrec.data.dataset import Dataset, Protocol, Split
 from fusionrec.data.interactions import Interactions
 from fusionrec.data.vocabulary import Vocabulary
 from fusionrec.errors import ArtifactError
+from fusionrec.models.base import Recommender
 from fusionrec.models.manifest import (
     DATA,
     FORMAT_VERSION,
@@ -64,10 +67,7 @@ from fusionrec.models.manifest import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    import pandas as pd
-
     from fusionrec.encoders.config import EncoderSpec
-    from fusionrec.models.base import Recommender
 
 logger = logging.getLogger(__name__)
 
@@ -160,8 +160,6 @@ def _write_extra_files(folder: Path, files: Mapping[str, str | bytes]) -> None:
 
 
 def _write_safetensors(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    from safetensors.numpy import save
-
     path.write_bytes(save({name: np.ascontiguousarray(value) for name, value in arrays.items()}))
 
 
@@ -247,8 +245,6 @@ def load_artifact(path: str | Path, *, trusted_modules: tuple[str, ...] = TRUSTE
         >>> loaded.model.score_users(np.array([0])).shape  # doctest: +SKIP
         (1, 1682)
     """
-    from safetensors.numpy import load_file
-
     path = Path(path)
     manifest = verify_artifact(path)
     _log_version_differences(path, manifest.get("versions") or {})
@@ -298,15 +294,11 @@ def _rebuild_split(path: Path, manifest: dict[str, Any], arrays: dict[str, np.nd
 
 
 def _read_item_table(path: Path) -> pd.DataFrame:
-    import pandas as pd
-
     table = json.loads((path / ITEMS).read_text())
     return pd.DataFrame(table["rows"], columns=table["columns"], dtype=object)
 
 
 def _build_model(manifest: dict[str, Any], trusted_modules: tuple[str, ...], path: Path) -> Recommender:
-    from fusionrec.models.base import Recommender
-
     component = str(manifest.get("component", ""))
     module_name, _, class_name = component.partition(":")
     if not class_name or not module_name.startswith(trusted_modules):

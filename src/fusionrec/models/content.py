@@ -6,12 +6,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 
 from fusionrec.errors import ModelError
 
 if TYPE_CHECKING:
-    import torch
-
     from fusionrec.data.dataset import Dataset, Split
 
 
@@ -44,8 +43,6 @@ def as_tensors(
     features: Mapping[str, np.ndarray], masks: Mapping[str, np.ndarray]
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """Numpy features and masks as torch tensors (float32, bool); a missing mask means all usable."""
-    import torch
-
     values = {m: torch.from_numpy(np.ascontiguousarray(features[m], dtype=np.float32)) for m in sorted(features)}
     flags = {
         m: torch.from_numpy(np.asarray(masks[m], dtype=bool))

@@ -38,6 +38,7 @@ import torch  # this module is imported only when a FREEDOM is built (see MODEL_
 from fusionrec.errors import ConfigError
 from fusionrec.models.content import content_tensors, require_features
 from fusionrec.models.graph import SparseOperator, normalized_adjacency, propagate
+from fusionrec.models.knn_graph import modality_graph
 from fusionrec.models.training import PairwiseRecommender, TrainConfig, bpr_loss, embedding_penalty
 
 if TYPE_CHECKING:
@@ -92,8 +93,6 @@ class FREEDOM(PairwiseRecommender):
 
     def build(self, split: Split, rng: np.random.Generator) -> torch.nn.Module:
         """Embeddings, feature projections, the frozen item graph and the full user-item graph."""
-        from fusionrec.models.knn_graph import modality_graph
-
         require_features(split, self.name)
         dataset = split.dataset
         item_graph = modality_graph(dataset.features, self.knn_k, dataset.all_feature_masks(), self.modality_weights)

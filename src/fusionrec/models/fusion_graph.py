@@ -41,19 +41,22 @@ import torch  # this module is imported only when a FusionGraph is built (see MO
 import torch.nn.functional as F
 
 from fusionrec.errors import ConfigError
+from fusionrec.fusion import build_fusion
 from fusionrec.models.content import as_tensors, content_tensors, interaction_fade, trained_items
+from fusionrec.models.content_channel import ContentChannel
+from fusionrec.models.ease_channel import EaseChannel
 from fusionrec.models.freedom import DegreePruner
+from fusionrec.models.fusion_graph_apart import fit_members_apart, merged_history
 from fusionrec.models.fusion_graph_net import ID, FusionGraphMembers, FusionGraphNet, unit_scale
 from fusionrec.models.graph import Perturbation, SparseOperator, normalized_adjacency
+from fusionrec.models.knn_graph import Whitening, knn_query, modality_graph, normalized_weights
 from fusionrec.models.losses import bf16_supported, info_nce, softmax_loss
+from fusionrec.models.second_stage import BoostedTrees, Candidates, ScoreParts, fit_trees, reranked_scores
 from fusionrec.models.training import TorchRecommender, TrainConfig, valid_figure
 
 if TYPE_CHECKING:
     from fusionrec.data.dataset import Split
-    from fusionrec.models.content_channel import ContentChannel
-    from fusionrec.models.ease_channel import EaseChannel
     from fusionrec.models.sampling import NegativePool
-    from fusionrec.models.second_stage import BoostedTrees, Candidates, ScoreParts
     from fusionrec.models.training import History
 
 
@@ -250,8 +253,6 @@ class FusionGraph(TorchRecommender):
 
     def _fit_apart(self, split: Split) -> None:
         """Members trained one after another (:mod:`~fusionrec.models.fusion_graph_apart`), then joined."""
-        from fusionrec.models.fusion_graph_apart import fit_members_apart, merged_history
-
         fitted = fit_members_apart(self, split)
         self.module_ = FusionGraphMembers([net for single in fitted for net in single._nets()])
         first = fitted[0]  # the fixed inputs are the same for every member
@@ -266,8 +267,6 @@ class FusionGraph(TorchRecommender):
 
     def _attach_ease_channel(self, split: Split) -> bool:
         """Fit the EASE channel on ``split.train`` when ``ease_weight`` > 0; True when it was fitted."""
-        from fusionrec.models.ease_channel import EaseChannel
-
         weight = self.params["ease_weight"]
         if weight:
             self._ease_channel = EaseChannel.fit(split.train.to_csr(), self.params["ease_l2"], weight)
@@ -324,8 +323,6 @@ class FusionGraph(TorchRecommender):
         seen: sp.csr_matrix,
     ) -> np.ndarray:
         """``scores`` (n, n_items) with each row's candidates reordered by the second stage, in row chunks."""
-        from fusionrec.models.second_stage import reranked_scores
-
         assert self._second_stage is not None
         result, degree = np.empty_like(scores), self._item_degree(len(items))
         for rows in _chunks(len(scores)):
@@ -344,15 +341,11 @@ class FusionGraph(TorchRecommender):
         item_degree: np.ndarray,
     ) -> Candidates:
         """The second stage's candidates of ``users`` (n, D) and their features."""
-        from fusionrec.models.second_stage import Candidates
-
         parts = self._score_parts(users, items, ease)
         return Candidates.build(parts, seen, item_degree, np.diff(history.indptr).astype(np.float64))
 
     def _score_parts(self, users: np.ndarray, items: np.ndarray, ease: np.ndarray | None) -> ScoreParts:
         """The first stage's score of ``users`` (n, D) over ``items`` by part: members, content, EASE."""
-        from fusionrec.models.second_stage import ScoreParts
-
         members, dim = self.params["members"], self.params["embedding_dim"]
         cosines = tuple(members * (users[:, b] @ items[:, b].T) for b in _member_blocks(members, dim))
         learned = members * dim
@@ -367,8 +360,6 @@ class FusionGraph(TorchRecommender):
 
     def _fit_second_stage(self, split: Split) -> BoostedTrees:
         """The second stage, fitted on the held-out items of ``split.valid``'s users."""
-        from fusionrec.models.second_stage import fit_trees
-
         valid, train = split.valid.to_csr(), split.train.to_csr()
         users = np.flatnonzero(np.diff(valid.indptr) > 0)
         if not len(users):
@@ -401,8 +392,6 @@ class FusionGraph(TorchRecommender):
     def load_state_arrays(self, split: Split, arrays: dict[str, np.ndarray]) -> None:
         """Rebuild the networks and load their weights and second stage; the EASE channel is refitted from
         ``split.train``."""
-        from fusionrec.models.second_stage import BoostedTrees
-
         used = self._used(split)
         stage = {k: v for k, v in arrays.items() if k.startswith(_STAGE_PREFIX)}
         super().load_state_arrays(used, {k: v for k, v in arrays.items() if k not in stage})
@@ -440,8 +429,6 @@ class FusionGraph(TorchRecommender):
     ) -> FusionGraphNet:
         """One freshly initialised network over the shared features, ``(user-item, item-item)`` graphs and
         per-item weights of content and of the content graph (:meth:`_content_scale`, :meth:`_item_graph_scale`)."""
-        from fusionrec.fusion import build_fusion
-
         p = self.params
         dims = {m: int(v.shape[1]) for m, v in features.items()}
         fusion_params = {"dropout": p["content_dropout"], **(p["fusion_params"] or {})}
@@ -490,8 +477,6 @@ class FusionGraph(TorchRecommender):
 
     def _attach_content_channel(self, split: Split) -> None:
         """The fixed content channel (:class:`~fusionrec.models.content_channel.ContentChannel`), when weighted."""
-        from fusionrec.models.content_channel import ContentChannel
-
         weight = self.params["content_similarity_weight"]
         prior = self.params["content_similarity_prior"]
         used = split.dataset.features and weight
@@ -669,8 +654,6 @@ class FusionGraph(TorchRecommender):
         return _nets(self.module_)
 
     def _catalog_graph(self, split: Split) -> sp.csr_matrix:
-        from fusionrec.models.knn_graph import modality_graph
-
         dataset = split.dataset
         masks = dataset.all_feature_masks()
         p = self.params
@@ -681,8 +664,6 @@ class FusionGraph(TorchRecommender):
         self, split: Split, features: Mapping[str, np.ndarray], masks: Mapping[str, np.ndarray]
     ) -> sp.csr_matrix:
         """Rows of the content graph for new items: weight / k on each of their catalog neighbours."""
-        from fusionrec.models.knn_graph import Whitening, knn_query, normalized_weights
-
         dataset = split.dataset
         whiten = self.params["graph_whitening"] or ()
         share = normalized_weights(sorted(dataset.features), self.params["modality_weights"])

@@ -13,14 +13,11 @@ Example:
 
 from __future__ import annotations
 
-import functools
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
-
-if TYPE_CHECKING:
-    import torch
+import torch
 
 
 def bipartite_adjacency(train: sp.csr_matrix) -> sp.csr_matrix:
@@ -104,13 +101,11 @@ class SparseOperator:
         """``A @ dense`` for float32 (m, d) ``dense``; returns (n, d)."""
         if dense.device.type != "cpu" or self.backend == "torch":
             return self._torch_product(dense)
-        result: torch.Tensor = _scipy_product().apply(dense, self)
+        result: torch.Tensor = _ScipyProduct.apply(dense, self)
         return result
 
     def torch_sparse(self, device: torch.device | str = "cpu") -> torch.Tensor:
         """The matrix as a torch sparse COO tensor on ``device`` (cached)."""
-        import torch
-
         key = str(device)
         if key not in self._torch:
             coo = self.matrix.tocoo()
@@ -121,29 +116,22 @@ class SparseOperator:
         return self._torch[key]
 
     def _torch_product(self, dense: torch.Tensor) -> torch.Tensor:
-        import torch
-
         return torch.sparse.mm(self.torch_sparse(dense.device), dense)
 
 
-@functools.cache
-def _scipy_product() -> Any:
-    """The autograd Function behind :class:`SparseOperator` (built on first use: torch loads lazily)."""
-    import torch
+class _ScipyProduct(torch.autograd.Function):
+    """The autograd Function behind :class:`SparseOperator`: scipy's sparse product on CPU tensors."""
 
-    class ScipyProduct(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx: Any, dense: torch.Tensor, operator: SparseOperator) -> torch.Tensor:
-            ctx.operator = operator
-            values = dense.detach().contiguous().numpy()  # (m, d), shares memory
-            return torch.from_numpy(np.ascontiguousarray(operator.matrix @ values))  # (n, d)
+    @staticmethod
+    def forward(ctx: Any, dense: torch.Tensor, operator: SparseOperator) -> torch.Tensor:
+        ctx.operator = operator
+        values = dense.detach().contiguous().numpy()  # (m, d), shares memory
+        return torch.from_numpy(np.ascontiguousarray(operator.matrix @ values))  # (n, d)
 
-        @staticmethod
-        def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-            values = grad.detach().contiguous().numpy()  # (n, d)
-            return torch.from_numpy(np.ascontiguousarray(ctx.operator.transpose @ values)), None  # (m, d)
-
-    return ScipyProduct
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        values = grad.detach().contiguous().numpy()  # (n, d)
+        return torch.from_numpy(np.ascontiguousarray(ctx.operator.transpose @ values)), None  # (m, d)
 
 
 def propagate(
@@ -192,8 +180,6 @@ class Perturbation:
 
     def __call__(self, values: torch.Tensor) -> torch.Tensor:
         """float (n, d) ``values`` plus the noise; the noise is a constant for autograd."""
-        import torch
-
         n, d = values.shape
         noise = torch.from_numpy(self.rng.integers(0, 256, size=(n, d), dtype=np.uint8))
         noise = noise.to(values.dtype).add_(0.5)  # (n, d) uniform on (0, 256)

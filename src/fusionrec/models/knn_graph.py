@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from fusionrec.errors import ConfigError, FeatureShapeError
+from fusionrec.models.graph import symmetric_normalize
 
 
 def knn_graph(
@@ -116,8 +117,6 @@ def modality_graph(
     Returns:
         float32 CSR (n_items, n_items), each modality's graph ``D^-1/2 A D^-1/2``.
     """
-    from fusionrec.models.graph import symmetric_normalize
-
     if not features:
         raise FeatureShapeError("modality_graph needs at least one modality; the features mapping is empty")
     share = normalized_weights(list(features), weights)

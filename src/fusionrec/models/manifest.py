@@ -21,14 +21,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from fusionrec.data.dataset import Split
+from fusionrec.encoders.config import EncoderSpec
 from fusionrec.errors import ArtifactError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from fusionrec.encoders.config import EncoderSpec
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -162,10 +163,6 @@ def encoder_specs(path: Path, manifest: dict[str, Any], modalities: Sequence[str
     takes precomputed features only). Specs of modalities the training data
     lacks are left out.
     """
-    from pydantic import ValidationError
-
-    from fusionrec.encoders.config import EncoderSpec
-
     entries, source = manifest.get("encoders"), path / MANIFEST
     if entries is None and EXPERIMENT in (manifest.get("files") or {}):
         source = path / EXPERIMENT

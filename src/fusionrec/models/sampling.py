@@ -19,12 +19,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+import torch
 
 from fusionrec.errors import DataError
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
-    import torch
 
 NegativePool = Literal["train", "all"]
 _MAX_ROUNDS = 1000
@@ -81,8 +81,6 @@ class NegativeSampler:
 
     def epoch(self, rng: np.random.Generator, batch_size: int) -> Iterator[tuple[torch.Tensor, ...]]:
         """Batches of int64 tensors ``(users, positives, negatives)``, each (<= batch_size,)."""
-        import torch
-
         arrays = [torch.from_numpy(a) for a in self.epoch_arrays(rng)]
         for start in range(0, len(self.users), batch_size):
             yield tuple(a[start : start + batch_size] for a in arrays)

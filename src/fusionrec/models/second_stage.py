@@ -29,6 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.ensemble import HistGradientBoostingClassifier
 
 from fusionrec.errors import ConfigError
 
@@ -237,8 +238,6 @@ class BoostedTrees:
 def fit_trees(features: np.ndarray, labels: np.ndarray, boosting: dict[str, Any] | None = None) -> BoostedTrees:
     """The classifier of :data:`BOOSTING` (``boosting`` overrides some keys) fitted on candidates' ``features``
     and ``labels``, as arrays."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
     if not labels.any():
         raise ConfigError(
             "second_stage found no held-out item among the valid users' candidates, so it has nothing to learn "

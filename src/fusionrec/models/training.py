@@ -23,96 +23,33 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import random
 import sys
 import time
 from abc import abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
 
+from fusionrec.errors import ConfigError
+from fusionrec.evaluation.ranking import evaluate_scores
 from fusionrec.models.base import Recommender
+from fusionrec.models.sampling import NegativePool, NegativeSampler
+from fusionrec.models.train_config import History, TrainConfig
 
 if TYPE_CHECKING:
-    import torch
-
     from fusionrec.data.dataset import Split
     from fusionrec.data.interactions import Interactions
-    from fusionrec.models.sampling import NegativePool, NegativeSampler
 
 logger = logging.getLogger(__name__)
 
 
-class TrainConfig(BaseModel):
-    """Optimisation settings shared by every trainable model."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    epochs: int = Field(300, ge=1)
-    batch_size: int = Field(2048, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
-    patience: int = Field(20, ge=1, description="evaluations without improvement before stopping")
-    min_epochs: int = Field(
-        0, ge=0, description="patience stops training only from this epoch on (a floor under early stopping)"
-    )
-    eval_every: int = Field(1, ge=1)
-    valid_metric: str = "recall@20"
-    seed: int = 0
-    threads: int | None = Field(None, ge=1, description="torch threads; None keeps torch's default")
-    progress: bool = True
-    max_seconds: float | None = Field(None, gt=0, description="stop after this much training time (seconds)")
-    average_decay: float | None = Field(
-        None,
-        gt=0,
-        lt=1,
-        description="decay of an exponential moving average of the weights, which is what valid sees "
-        "and what training keeps (None = the raw weights)",
-    )
-
-
-@dataclass
-class History:
-    """What happened during training; ``best_epoch`` is the valid-chosen point.
-
-    Attributes:
-        valid_scores: ``(epoch, valid metric)`` at every evaluation.
-        losses: mean training loss of every epoch.
-        best_epoch: the epoch whose state was restored (0 = never evaluated).
-        best_valid: the valid metric at ``best_epoch``.
-        epochs_run: epochs trained before stopping.
-        train_seconds: time spent in training epochs (sampling + steps).
-        eval_seconds: time spent evaluating valid.
-        total_seconds: wall time of the whole :func:`train` call.
-        stop_reason: ``"patience"``, ``"epochs"`` or ``"max_seconds"``.
-        warnings: what training noticed that a user should act on (e.g. valid at popularity level).
-    """
-
-    valid_scores: list[tuple[int, float]] = field(default_factory=list)
-    losses: list[float] = field(default_factory=list)
-    best_epoch: int = 0
-    best_valid: float = float("-inf")
-    epochs_run: int = 0
-    train_seconds: float = 0.0
-    eval_seconds: float = 0.0
-    total_seconds: float = 0.0
-    stop_reason: str = "epochs"
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def seconds_per_epoch(self) -> float:
-        """Training seconds per epoch, evaluation excluded."""
-        return self.train_seconds / max(self.epochs_run, 1)
-
-
 def seed_everything(seed: int) -> np.random.Generator:
     """Seed python's and torch's generators; returns the numpy generator for sampling."""
-    import random
-
-    import torch
-
     random.seed(seed)
     torch.manual_seed(seed)
     return np.random.default_rng(seed)
@@ -176,8 +113,6 @@ class TorchRecommender(Recommender):
 
     def refresh_vectors(self) -> None:
         """Recompute the cached user and item vectors from the module (eval mode, no grad)."""
-        import torch
-
         assert self.module_ is not None
         self.module_.eval()
         with torch.no_grad():
@@ -199,8 +134,6 @@ class TorchRecommender(Recommender):
 
     def load_state_arrays(self, split: Split, arrays: dict[str, np.ndarray]) -> None:
         """Rebuild the module for ``split`` and load ``arrays`` into it (no training)."""
-        import torch
-
         self.split_, self.train_matrix_ = split, split.train.to_csr()
         self.module_ = self.build(split, seed_everything(self.train_config.seed))
         self.module_.load_state_dict({name: torch.from_numpy(np.array(value)) for name, value in arrays.items()})
@@ -231,8 +164,6 @@ class PairwiseRecommender(TorchRecommender):
 
     def batches(self, split: Split, rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, ...]]:
         """One epoch of ``(users, positives, negatives)`` int64 tensor batches."""
-        from fusionrec.models.sampling import NegativeSampler
-
         if self._sampler is None or self._sampler[0] is not split.train:  # built once per training set
             self._sampler = (split.train, NegativeSampler(split.train.to_csr(), pool=self.negative_pool))
         return self._sampler[1].epoch(rng, self.train_config.batch_size)
@@ -240,8 +171,6 @@ class PairwiseRecommender(TorchRecommender):
 
 def bpr_loss(positive: torch.Tensor, negative: torch.Tensor) -> torch.Tensor:
     """Mean of ``-log sigmoid(positive - negative)`` over (batch,) score tensors."""
-    import torch.nn.functional as F
-
     return -F.logsigmoid(positive - negative).mean()
 
 
@@ -271,9 +200,6 @@ def train(model: TorchRecommender, split: Split, config: TrainConfig) -> History
     Returns:
         The :class:`History`, with timings.
     """
-    import torch
-    from tqdm.auto import tqdm
-
     started = time.perf_counter()
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -361,8 +287,6 @@ def collapse_warnings(model: TorchRecommender, validator: _Validator, best: floa
 
 def _adam(module: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """Adam; the fused CPU kernel when torch has one (same update, fewer passes over memory)."""
-    import torch
-
     parameters = [p for p in module.parameters() if p.requires_grad]
     try:
         return torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay, fused=True)
@@ -379,8 +303,6 @@ class _Validator:
     """Evaluates one metric on ``split.valid`` with the model's current state."""
 
     def __init__(self, model: TorchRecommender, split: Split, valid_metric: str) -> None:
-        from fusionrec.errors import ConfigError
-
         name, _, cutoff = valid_metric.partition("@")
         if not cutoff.isdigit():
             raise ConfigError(f"valid_metric must look like 'recall@20', got {valid_metric!r}")
@@ -390,8 +312,6 @@ class _Validator:
 
     def __call__(self, epoch: int) -> tuple[float, float]:
         """``(metric value, seconds)`` at ``epoch``."""
-        from fusionrec.evaluation.ranking import evaluate_scores
-
         self.model.refresh_vectors()
         evaluation = evaluate_scores(
             self.model.score_users,
@@ -407,8 +327,6 @@ class _Validator:
 
     def popularity_figure(self) -> float:
         """The same metric for the most-trained items (the same list for every user)."""
-        from fusionrec.evaluation.ranking import evaluate_scores
-
         counts = np.asarray(self.train_matrix.sum(axis=0), dtype=np.float32)  # (1, n_items)
         evaluation = evaluate_scores(
             lambda users: np.repeat(counts, len(users), axis=0),
@@ -466,8 +384,6 @@ class WeightAverage:
 
     def update(self) -> None:
         """Fold the current weights into the average (call after each optimiser step)."""
-        import torch
-
         with torch.no_grad():
             for average, parameter in zip(self.averages, self.parameters, strict=True):
                 average.lerp_(parameter, 1.0 - self.decay)
@@ -483,8 +399,6 @@ class WeightAverage:
 
     def copy_to_module(self) -> None:
         """Replace the module's weights with the average for good."""
-        import torch
-
         with torch.no_grad():
             for average, parameter in zip(self.averages, self.parameters, strict=True):
                 parameter.copy_(average)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 import numpy as np
 import torch  # this module is imported only when a VBPR is built (see MODEL_REGISTRY)
 
+from fusionrec.fusion.concat import ConcatFusion
 from fusionrec.models.content import content_tensors, require_features, trained_items
 from fusionrec.models.training import PairwiseRecommender, TrainConfig, bpr_loss, embedding_penalty
 
@@ -54,8 +55,6 @@ class VBPR(PairwiseRecommender):
 
     def build(self, split: Split, rng: np.random.Generator) -> torch.nn.Module:
         """ID tables, the content fusion and the (fixed) features of ``split``'s catalog."""
-        from fusionrec.fusion.concat import ConcatFusion
-
         require_features(split, self.name)
         features, masks = content_tensors(split.dataset)
         fusion = ConcatFusion({m: v.shape[1] for m, v in features.items()}, self.embedding_dim)
