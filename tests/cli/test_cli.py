@@ -25,7 +25,7 @@ def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def invoke(*args: str) -> str:
     result = runner.invoke(app, list(args))
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout  # log lines go to standard error
 
 
 def test_help_lists_every_command() -> None:

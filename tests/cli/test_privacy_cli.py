@@ -33,7 +33,7 @@ def store_url(tmp_path: Path) -> str:
 def invoke(*args: str, env: dict[str, str] | None = None) -> str:
     result = runner.invoke(app, list(args), env=env)
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout  # log lines go to standard error
 
 
 def test_help_lists_the_privacy_commands() -> None:

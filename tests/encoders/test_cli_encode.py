@@ -27,7 +27,7 @@ column = "poster"
 def run(*args: str) -> str:
     result = CliRunner().invoke(app, ["encode", *args])
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout  # the JSON and the report; log lines go to standard error
 
 
 def test_encode_reports_and_writes_features(catalog: Path, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from fusionrec import evaluation  # its names load on first use (lazy_loader): --help stays light
 from fusionrec.cli.app import app
 from fusionrec.cli.experiment import (
     ConfigOption,
@@ -22,6 +23,8 @@ from fusionrec.cli.experiment import (
     resolve_config,
 )
 from fusionrec.cli.output import console, fail_on_library_errors, print_rows
+from fusionrec.config import load_config
+from fusionrec.models import DEFAULT_MODEL
 
 
 @app.command()
@@ -34,11 +37,8 @@ def compare(
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the tests as JSON here.")] = None,
 ) -> None:
     """Paired t-test and Wilcoxon signed-rank test of A against B on per-user values (seeds averaged per user)."""
-    from fusionrec.evaluation.report import plot_comparison
-    from fusionrec.evaluation.significance import compare_results
-
     try:
-        tests = compare_results(result_a, result_b, part)
+        tests = evaluation.compare_results(result_a, result_b, part)
     except ValueError as error:  # folders without per-user values, or of other users
         console.print(f"[bold red]error:[/bold red] {error}", highlight=False)
         raise typer.Exit(code=2) from None
@@ -57,7 +57,7 @@ def compare(
     print_rows(f"{result_a} (A) against {result_b} (B), {part}, paired over users", rows)
     console.print("p < 0.05: the difference is unlikely to be chance over these users.", highlight=False)
     target = plot or result_a / f"compare-{result_b.name}.png"
-    plot_comparison(tests, target, result_a.name, result_b.name)
+    evaluation.plot_comparison(tests, target, result_a.name, result_b.name)
     console.print(f"plot: {target}")
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,21 +79,18 @@ def ablation(
     ),
 ) -> None:
     """Take the flagship apart: each modality, the item IDs and each add-on removed, same seeds and settings."""
-    from fusionrec.evaluation.ablation import FLAGSHIP, run_ablation
-    from fusionrec.evaluation.report import markdown_table, plot_results
-
     flags: dict[str, Any] = {"data_dir": data_dir, "dataset": dataset, "output_dir": out_dir}
     resolved = resolve_config(config, set_, recipe=recipe, **flags)
-    if resolved.model.name != FLAGSHIP:
-        resolved = resolved.model_copy(update={"model": resolved.model.model_copy(update={"name": FLAGSHIP})})
+    if resolved.model.name != DEFAULT_MODEL:
+        resolved = resolved.model_copy(update={"model": resolved.model.model_copy(update={"name": DEFAULT_MODEL})})
     if seeds is not None:
         resolved = resolved.model_copy(update={"seeds": list(range(seeds))})
-    results = run_ablation(resolved, variant)
+    results = evaluation.run_ablation(resolved, variant)
     print_report(results, "ablation (test at the valid-chosen point, mean ± std over seeds)")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "ablation.json").write_text(json.dumps(results, indent=2, default=str))
-    (out_dir / "ablation.md").write_text(markdown_table(results) + "\n")
-    plot_results(results, out_dir / "ablation.png", title="ablation of the flagship")
+    (out_dir / "ablation.md").write_text(evaluation.markdown_table(results) + "\n")
+    evaluation.plot_results(results, out_dir / "ablation.png", title="ablation of the flagship")
     console.print(f"wrote {out_dir / 'ablation.md'}, ablation.json and ablation.png")
 
 
@@ -112,16 +109,12 @@ def tune(
     out_dir: Annotated[Path | None, typer.Option(help="Study folder (resumed when it holds one).")] = None,
 ) -> None:
     """Tune a model on valid with Optuna (test is never read); resumable; writes best.toml for `train -c`."""
-    from fusionrec.evaluation.benchmark import prepare_split
-    from fusionrec.evaluation.tuning import tune as run_tuning
-    from fusionrec.evaluation.tuning import write_experiment
-
     resolved = resolve_config(config, set_, data_dir=data_dir, dataset=dataset, model=model)
     folder = out_dir or Path("runs") / "tune" / (resolved.data.dataset or "data") / model
     helpers = [_tuning_worker(folder, trials, timeout, seed, resolved) for _ in range(workers - 1)]
-    split, resolved = prepare_split(resolved)
+    split, resolved = evaluation.prepare_split(resolved)
     train = resolved.train.model_dump(exclude_unset=True, exclude={"seed"})
-    result = run_tuning(
+    result = evaluation.tune(
         split,
         model,
         trials=trials,
@@ -135,7 +128,7 @@ def tune(
     for helper in helpers:
         helper.wait()
     data = {"dir": resolved.data.dir, "dataset": resolved.data.dataset}
-    best = write_experiment(result, data, folder / "best.toml")
+    best = evaluation.write_experiment(result, data, folder / "best.toml")
     rows = [{"best valid " + result.metric: result.best_value, **result.best_params, **result.best_train}]
     print_rows(f"tuned {model} on valid ({len(result.trials)} trials in {folder})", rows)
     console.print(f"run it: fusionrec train -c {best}   (or fusionrec benchmark -c {best})")
@@ -169,9 +162,6 @@ def check(
     set_: SetOption = None,
 ) -> None:
     """Automatic settings against EASE, LightGCN, ItemKNN and popularity tuned on valid, with paired tests."""
-    from fusionrec.config import load_config
-    from fusionrec.evaluation.check import run_check
-
     target = out_dir or Path("runs") / "check" / (name or folder.name)
     overrides = {"data.dir": json.dumps(str(folder.parent)), "data.dataset": json.dumps(name or folder.name)}
     if protocol is not None:
@@ -179,7 +169,7 @@ def check(
     overrides |= {"seeds": json.dumps(list(range(seeds))), "output.dir": json.dumps(str(target))}
     overrides |= dict(parse_assignment(text) for text in set_ or [])
     chosen = tuple(baseline) if baseline else None
-    report = run_check(load_config(None, overrides), trials=trials, timeout=timeout, baselines=chosen)
+    report = evaluation.run_check(load_config(None, overrides), trials=trials, timeout=timeout, baselines=chosen)
     print_report(report.results, f"check of {folder} (test at the valid-chosen point, mean ± std over seeds)")
     console.print(report.verdict, highlight=False)
     console.print(f"report: {target / 'report.md'}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 
@@ -28,12 +28,23 @@ def main(
     configure_logging(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
 
 
+class CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (a test runner may swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        """Ignored: the stream is always the current standard error."""
+
+
 def configure_logging(level: int) -> None:
     """fusionrec's loggers at ``level`` to standard error, one plain timestamped line per record."""
     library = logging.getLogger("fusionrec")
     library.setLevel(level)
-    if not any(getattr(h, "_fusionrec_cli", False) for h in library.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+    if not any(isinstance(h, CurrentStderrHandler) for h in library.handlers):
+        handler = CurrentStderrHandler()
         handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt="%H:%M:%S"))
-        handler._fusionrec_cli = True  # type: ignore[attr-defined]
         library.addHandler(handler)

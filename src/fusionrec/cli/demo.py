@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import numpy as np
 import typer
 
+from fusionrec import evaluation  # its names load on first use (lazy_loader): --help stays light
 from fusionrec.cli.app import app
 from fusionrec.cli.output import console, fail_on_library_errors, print_rows
 from fusionrec.config import load_config
 from fusionrec.data import demo_split
-from fusionrec.evaluation.benchmark import fit_and_evaluate, prepare_split
 
 if TYPE_CHECKING:
     from fusionrec.config import ExperimentConfig
@@ -57,9 +57,9 @@ def demo(
     for name, params in (("pop", {}), (config.model.name, config.model.params)):
         console.print(f"training {name} (seed {seed}; progress below)")
         train: Any = config.train if name == config.model.name else None
-        recommender, run = fit_and_evaluate(split, name, params, train, seed, (10, 20), ("recall", "ndcg"))
-        for part, evaluation in (("valid", run.valid), ("test", run.test)):
-            rows.append({"model": name, "part": part, **evaluation.summary()})
+        recommender, run = evaluation.fit_and_evaluate(split, name, params, train, seed, (10, 20), ("recall", "ndcg"))
+        for part, figures in (("valid", run.valid), ("test", run.test)):
+            rows.append({"model": name, "part": part, **figures.summary()})
         chosen = recommender
     print_rows("metrics (full ranking, training items excluded)", rows)
     console.print(MEANING, highlight=False)
@@ -75,7 +75,7 @@ def load_demo(data_dir: Path | None) -> tuple[Split, ExperimentConfig]:
             console.print(f"{folder / REAL_DATASET} not found; using the built-in demo catalog")
         return demo_split(), load_config(None, {"model.name": "fusiongraph"})
     config = load_config(None, {"data.dir": str(folder)}, recipe=REAL_DATASET)
-    return prepare_split(config)
+    return evaluation.prepare_split(config)
 
 
 def show_top_lists(model: Recommender, split: Split, n_users: int, seed: int) -> None:

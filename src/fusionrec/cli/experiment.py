@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from fusionrec import evaluation  # its names load on first use (lazy_loader): --help stays light
 from fusionrec.cli.app import app
 from fusionrec.cli.output import console, fail_on_library_errors, print_rows
-from fusionrec.config import AUTO, load_config, read_config_file
-from fusionrec.errors import ConfigError
+from fusionrec.config import AUTO, dump_config, load_config, read_config_file
+from fusionrec.errors import ConfigError, DataError
 from fusionrec.models import DEFAULT_MODEL, MODEL_REGISTRY
+from fusionrec.models.artifact import load_artifact, save_artifact
 from fusionrec.recipes import recipe_for, recipe_info, recipe_names
 
 if TYPE_CHECKING:
@@ -83,14 +85,6 @@ def train(
     out_dir: Annotated[Path | None, typer.Option(help="Folder for per-user values and configs.")] = None,
 ) -> None:
     """Train one model (early stopping on valid), report valid and test, optionally save an artifact."""
-    from fusionrec.evaluation.benchmark import (
-        fit_and_evaluate,
-        prepare_split,
-        resolve_auto,
-        summarise,
-        write_outputs,
-    )
-
     flags = {
         "data_dir": data_dir,
         "dataset": dataset,
@@ -107,10 +101,10 @@ def train(
         name = resolved.data.dataset or (resolved.data.interactions.stem if resolved.data.interactions else "data")
         resolved.output.dir = Path("runs") / "train" / name / (resolved.recipe or resolved.model.name)
     chosen_seed = resolved.seeds[0] if seed is None else seed
-    split, resolved = prepare_split(resolved)
-    resolved = resolve_auto(split, resolved)
+    split, resolved = evaluation.prepare_split(resolved)
+    resolved = evaluation.resolve_auto(split, resolved)
     console.print(f"training {resolved.model.name} on {split.dataset.name} ({split.protocol}), seed {chosen_seed}")
-    recommender, run = fit_and_evaluate(
+    recommender, run = evaluation.fit_and_evaluate(
         split,
         resolved.model.name,
         resolved.model.params,
@@ -119,9 +113,11 @@ def train(
         resolved.evaluation.ks,
         resolved.evaluation.metrics,
     )
-    result = summarise(split.dataset.name, resolved.model.name, split.protocol, [run], _config_record(resolved))
+    result = evaluation.summarise(
+        split.dataset.name, resolved.model.name, split.protocol, [run], _config_record(resolved)
+    )
     print_report([result], f"{resolved.model.name} on {split.dataset.name} ({split.protocol})")
-    write_outputs(resolved.output.dir, split.dataset.name, resolved.model.name, [run], result)
+    evaluation.write_outputs(resolved.output.dir, split.dataset.name, resolved.model.name, [run], result)
     _write_result(resolved, result)
     if save is not None:
         _save(recommender, resolved, save, overwrite)
@@ -136,11 +132,8 @@ def evaluate(
     protocol: ProtocolOption = None,
 ) -> None:
     """Evaluate a saved artifact on the valid and test parts of a dataset's split."""
-    from fusionrec.evaluation.benchmark import load_split
-    from fusionrec.models.artifact import load_artifact
-
     loaded = load_artifact(artifact)
-    split = load_split(data_dir, dataset, protocol)  # type: ignore[arg-type]
+    split = evaluation.load_split(data_dir, dataset, protocol)  # type: ignore[arg-type]
     check_same_training_data(loaded.split, split, artifact)
     loaded.model.split_ = split
     print_evaluations(loaded.model, split, load_config(None, None))
@@ -162,8 +155,6 @@ def benchmark(
     out_dir: Annotated[Path | None, typer.Option(help="Folder for per-user values and configs.")] = None,
 ) -> None:
     """Run models x datasets (or recipes) x seeds; print a table; write JSON (one object, or a list)."""
-    from fusionrec.evaluation.benchmark import run_experiment
-
     target = out_dir or (json_path.with_suffix("") if json_path else Path("runs") / "benchmark")
     results = []
     for job in benchmark_jobs(config, dataset, model, recipe, auto):
@@ -177,7 +168,7 @@ def benchmark(
         name = resolved.data.dataset or "data"
         folder = target / name / (job.get("recipe") or resolved.model.name)
         resolved.output.dir = folder
-        results.append(run_experiment(resolved))
+        results.append(evaluation.run_experiment(resolved))
     print_report(results, "benchmark (test at the valid-chosen point, mean ± std over seeds)")
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
@@ -276,10 +267,8 @@ def parse_assignment(text: str) -> tuple[str, str]:
 
 def print_evaluations(model: Recommender, split: Split, config: ExperimentConfig) -> dict[str, Evaluation]:
     """Evaluate valid and test once and print one row per part."""
-    from fusionrec.evaluation.protocol import evaluate_model
-
     ks, metrics = config.evaluation.ks, config.evaluation.metrics
-    evaluations = {part: evaluate_model(model, split, part, ks, metrics) for part in ("valid", "test")}  # type: ignore[arg-type]
+    evaluations = {part: evaluation.evaluate_model(model, split, part, ks, metrics) for part in ("valid", "test")}  # type: ignore[arg-type]
     rows = [{"part": part, **e.summary()} for part, e in evaluations.items()]
     print_rows(f"{model.name} on {split.dataset.name} ({split.protocol})", rows)
     return evaluations
@@ -316,8 +305,6 @@ def summary_row(result: dict[str, Any]) -> dict[str, Any]:
 
 def check_same_training_data(saved: Split, split: Split, artifact: Path) -> None:
     """Refuse to evaluate an artifact on a split with other users or items than it was trained on."""
-    from fusionrec.errors import DataError
-
     if saved.dataset.users.ids != split.dataset.users.ids or saved.dataset.items.ids != split.dataset.items.ids:
         raise DataError(
             f"{artifact} was trained on {saved.n_users:,} users x {saved.n_items:,} items, but this split has "
@@ -330,8 +317,6 @@ def _config_record(config: ExperimentConfig) -> dict[str, Any]:
 
 
 def _write_result(config: ExperimentConfig, result: dict[str, Any]) -> None:
-    from fusionrec.config import dump_config
-
     folder = config.output.dir
     folder.mkdir(parents=True, exist_ok=True)
     dump_config(config, folder / "experiment.json")
@@ -340,8 +325,6 @@ def _write_result(config: ExperimentConfig, result: dict[str, Any]) -> None:
 
 
 def _save(recommender: Recommender, config: ExperimentConfig, save: Path, overwrite: bool) -> None:
-    from fusionrec.models.artifact import save_artifact
-
     experiment = json.dumps(config.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
     path = save_artifact(
         recommender,

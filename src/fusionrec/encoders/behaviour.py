@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 import time
@@ -134,9 +135,11 @@ def tune_text_encoder(
     if (folder / "fusionrec-tuning.json").is_file():
         logger.info("behaviour-tuned text encoder read from %s", folder)
         return folder
-    model = _load_base(config)
+    # the training module imports torch and sentence-transformers: loaded only when a tuning runs
+    training = importlib.import_module("fusionrec.encoders.behaviour_training")
+    model = training.load_base(config.base, config.max_seq_length)
     started = time.perf_counter()
-    losses = _train(model, texts, pairs, config)
+    losses = training.train(model, texts, pairs, config)
     staging = folder.with_name(folder.name + ".partial")
     model.save(str(staging))
     record = {"config": config.model_dump(), "pairs": len(pairs), "losses": losses}
@@ -156,52 +159,6 @@ def _folder(texts: Sequence[str], pairs: np.ndarray, config: BehaviourTuning, ca
     folder = root / "behaviour-tuned" / digest.hexdigest()[:24]
     folder.parent.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def _load_base(config: BehaviourTuning) -> Any:
-    from fusionrec.encoders.text import SentenceTransformerConfig, SentenceTransformerEncoder
-
-    encoder = SentenceTransformerEncoder(SentenceTransformerConfig(model=config.base))
-    encoder.ensure_loaded()
-    model = encoder.model_
-    model.max_seq_length = config.max_seq_length
-    return model
-
-
-def _train(model: Any, texts: Sequence[str], pairs: np.ndarray, config: BehaviourTuning) -> list[float]:
-    """Symmetric in-batch InfoNCE over the pairs' texts; returns each epoch's mean loss."""
-    import torch  # the encoders extra: sentence-transformers brings torch
-    import torch.nn.functional as F
-
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
-    model.train()
-    losses = []
-    for _ in range(config.epochs):
-        order = rng.permutation(len(pairs))
-        total, steps = 0.0, 0
-        for start in range(0, len(order) - 1, config.batch_size):
-            batch = pairs[order[start : start + config.batch_size]]
-            if len(batch) < 2:
-                continue
-            left, right = (_embed(model, [texts[i] for i in batch[:, side]]) for side in (0, 1))
-            logits = F.normalize(left, dim=1) @ F.normalize(right, dim=1).T / config.temperature
-            labels = torch.arange(len(batch))
-            loss = 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total, steps = total + float(loss.detach()), steps + 1
-        losses.append(round(total / max(steps, 1), 4))
-        logger.info("behaviour tuning: epoch loss %.4f over %d steps", losses[-1], steps)
-    model.eval()
-    return losses
-
-
-def _embed(model: Any, texts: list[str]) -> Any:
-    features = model.tokenize(texts)
-    return model(features)["sentence_embedding"]
 
 
 def behaviour_tuned_specs(

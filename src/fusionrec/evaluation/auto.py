@@ -47,7 +47,6 @@ from fusionrec.models import build_model, model_class
 from fusionrec.models.base import Recommender
 from fusionrec.models.ease import DEFAULT_MAX_ITEMS
 from fusionrec.models.staged import Staged
-from fusionrec.models.training import TorchRecommender
 
 logger = logging.getLogger(__name__)
 
@@ -272,7 +271,7 @@ def _try(
     user_train: dict[str, Any],
 ) -> Trial:
     trial = Trial(candidate.label, candidate.model, dict(candidate.params), dict(candidate.train))
-    torch_model = issubclass(model_class(candidate.model), TorchRecommender)
+    torch_model = model_class(candidate.model).takes_train_config
     kwargs: dict[str, Any] = dict(candidate.params)
     if torch_model:
         remaining = deadline - time.perf_counter()

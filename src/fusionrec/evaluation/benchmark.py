@@ -33,20 +33,29 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydantic import ValidationError
 
+from fusionrec.config import AUTO, ModelSettings, dump_config
+from fusionrec.data import read_mmrec
+from fusionrec.data.catalog import read_catalog
+from fusionrec.data.splits import make_split
+from fusionrec.encoders import encode_dataset
+from fusionrec.encoders.behaviour import behaviour_tuned_specs
+from fusionrec.encoders.config import default_specs
 from fusionrec.errors import ConfigError, DataFileError
+from fusionrec.evaluation.auto import choose_settings
 from fusionrec.evaluation.machine import machine_info
 from fusionrec.evaluation.metrics import METRICS
 from fusionrec.evaluation.protocol import evaluate_model
 from fusionrec.evaluation.ranking import DEFAULT_KS, Evaluation
+from fusionrec.models import CONTENT_MODELS, build_model, model_class
+from fusionrec.models.train_config import TrainConfig
 
 if TYPE_CHECKING:
     from fusionrec.config import DataSettings, ExperimentConfig
     from fusionrec.data.dataset import Protocol, Split
     from fusionrec.encoders.config import EncoderSpec
     from fusionrec.models.base import Recommender
-    from fusionrec.models.training import TrainConfig
-
 logger = logging.getLogger(__name__)
 
 
@@ -176,8 +185,6 @@ def run_experiment(config: ExperimentConfig) -> dict[str, Any]:
     Example:
         >>> run_experiment(load_config(Path("exp.toml"), {"train.lr": "0.01"}))  # doctest: +SKIP
     """
-    from fusionrec.config import dump_config
-
     split, config = prepare_split(config)
     config = resolve_auto(split, config)
     dataset = config.data.dataset or split.dataset.name
@@ -217,8 +224,6 @@ def require_content(split: Split, config: ExperimentConfig) -> None:
 
     FusionGraph trained on behaviour alone on purpose says so with ``modalities = []``.
     """
-    from fusionrec.models import CONTENT_MODELS
-
     name, params = config.model.name, config.model.params
     if name not in CONTENT_MODELS or split.dataset.features or params.get("modalities") == []:
         return
@@ -237,9 +242,6 @@ def resolve_auto(split: Split, config: ExperimentConfig) -> ExperimentConfig:
 
     The evidence is written to ``output.dir/auto.json``.
     """
-    from fusionrec.config import AUTO, ModelSettings
-    from fusionrec.evaluation.auto import choose_settings
-
     if config.model.name != AUTO:
         return config
     user_train = config.train.model_dump(exclude_unset=True, exclude={"seed"})
@@ -262,12 +264,6 @@ def attach_encoded_features(split: Split, config: ExperimentConfig) -> list[Enco
     the default specs those columns imply, so the model sees the content the
     data has; precomputed features and ID-only models are left as they are.
     """
-    from fusionrec.config import AUTO
-    from fusionrec.encoders import encode_dataset
-    from fusionrec.encoders.behaviour import behaviour_tuned_specs
-    from fusionrec.encoders.config import default_specs
-    from fusionrec.models import CONTENT_MODELS
-
     dataset = split.dataset
     specs = list(config.encoders)
     wants_content = config.model.name in CONTENT_MODELS or config.model.name == AUTO
@@ -283,8 +279,6 @@ def attach_encoded_features(split: Split, config: ExperimentConfig) -> list[Enco
 
 def load_split(data_dir: str | Path | None, dataset: str, protocol: Protocol | None = None) -> Split:
     """Read ``dataset`` under ``data_dir`` (None: ``$FUSIONREC_DATA``) with :func:`read_mmrec`."""
-    from fusionrec.data import read_mmrec
-
     folder, stem = resolve_dataset(_data_dir(data_dir), dataset)
     return read_mmrec(folder, name=stem, protocol=protocol)
 
@@ -314,9 +308,6 @@ def split_from_settings(data: DataSettings) -> Split:
         return load_split(data.resolved_dir(), data.dataset, data.protocol)
     if data.interactions is None:
         raise ConfigError("data.dataset or data.interactions must be set; neither was given")
-    from fusionrec.data.catalog import read_catalog
-    from fusionrec.data.splits import make_split
-
     catalog = read_catalog(
         data.interactions,
         data.items,
@@ -410,8 +401,6 @@ def build_for_seed(
     Torch models receive only the training keys that were set (see :func:`train_values_for_seed`),
     so a model's own ``train_defaults`` fill the rest.
     """
-    from fusionrec.models import build_model
-
     cls = _model_class(model)
     kwargs = dict(params)
     if cls.takes_train_config:
@@ -433,8 +422,6 @@ def train_values_for_seed(train: TrainConfig | Mapping[str, Any] | None, seed: i
     Raises:
         ConfigError: a key is unknown or a value invalid, naming key, value and expectation.
     """
-    from fusionrec.models.training import TrainConfig
-
     values = train.model_dump(exclude_unset=True) if isinstance(train, TrainConfig) else dict(train or {})
     values["seed"] = seed
     train_config_for_seed(values, seed)
@@ -443,10 +430,6 @@ def train_values_for_seed(train: TrainConfig | Mapping[str, Any] | None, seed: i
 
 def train_config_for_seed(train: TrainConfig | Mapping[str, Any] | None, seed: int) -> TrainConfig:
     """``train`` as a validated :class:`TrainConfig` with ``seed`` set; ConfigError on bad values."""
-    from pydantic import ValidationError
-
-    from fusionrec.models.training import TrainConfig
-
     values = train.model_dump() if isinstance(train, TrainConfig) else dict(train or {})
     try:
         return TrainConfig(**{**values, "seed": seed})
@@ -459,8 +442,6 @@ def train_config_for_seed(train: TrainConfig | Mapping[str, Any] | None, seed: i
 
 
 def _model_class(model: str | type[Recommender]) -> type[Recommender]:
-    from fusionrec.models import model_class
-
     return model if not isinstance(model, str) else model_class(model)
 
 

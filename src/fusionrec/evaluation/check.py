@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fusionrec.config import AUTO, ModelSettings
 from fusionrec.evaluation.benchmark import prepare_split, resolve_auto, run_benchmark
 from fusionrec.evaluation.report import markdown_table, plot_results
 from fusionrec.evaluation.significance import compare_results
@@ -64,8 +65,6 @@ def run_check(
         baselines: models to tune (default: EASE, LightGCN, ItemKNN and popularity; cold-start:
             content-kNN and random).
     """
-    from fusionrec.config import AUTO, ModelSettings
-
     out = Path(config.output.dir)
     split, prepared = prepare_split(config.model_copy(update={"model": ModelSettings(name=AUTO)}))
     chosen = baselines or (COLD_BASELINES if split.protocol == "cold" else WARM_BASELINES)

@@ -27,15 +27,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import optuna  # the [tune] extra; this module loads only when tuning (fusionrec.evaluation is lazy)
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
 
 from fusionrec.config import ExperimentConfig, dump_toml
 from fusionrec.errors import ConfigError, FusionrecError
 from fusionrec.evaluation.benchmark import build_for_seed
 from fusionrec.evaluation.protocol import evaluate_model
+from fusionrec.models import build_model
 
 if TYPE_CHECKING:
-    import optuna
-
     from fusionrec.data.dataset import Split
 
 logger = logging.getLogger(__name__)
@@ -48,36 +51,35 @@ STUDY_FILE = "study.journal"
 
 def search_space(model: str) -> dict[str, Any]:
     """Optuna distributions searched for ``model``: its parameters, then training settings (:data:`TRAIN_KEYS`)."""
-    from optuna.distributions import CategoricalDistribution as Choice  # optional extra: imported when tuning
-    from optuna.distributions import FloatDistribution as Float
-    from optuna.distributions import IntDistribution as Int
-
     spaces: dict[str, dict[str, Any]] = {
         "pop": {},
         "random": {},
         "content-knn": {},
-        "ease": {"l2": Float(1.0, 1e4, log=True)},
-        "itemknn": {"k": Int(10, 1000, log=True), "shrinkage": Float(0.0, 1000.0)},
-        "bpr": {"reg_weight": Float(1e-5, 1.0, log=True), "lr": Float(1e-4, 1e-2, log=True)},
-        "vbpr": {"reg_weight": Float(1e-5, 1.0, log=True), "lr": Float(1e-4, 1e-2, log=True)},
+        "ease": {"l2": FloatDistribution(1.0, 1e4, log=True)},
+        "itemknn": {"k": IntDistribution(10, 1000, log=True), "shrinkage": FloatDistribution(0.0, 1000.0)},
+        "bpr": {"reg_weight": FloatDistribution(1e-5, 1.0, log=True), "lr": FloatDistribution(1e-4, 1e-2, log=True)},
+        "vbpr": {"reg_weight": FloatDistribution(1e-5, 1.0, log=True), "lr": FloatDistribution(1e-4, 1e-2, log=True)},
         "lightgcn": {
-            "n_layers": Int(1, 4),
-            "reg_weight": Float(1e-5, 3.0, log=True),
-            "lr": Float(1e-3, 2e-2, log=True),
+            "n_layers": IntDistribution(1, 4),
+            "reg_weight": FloatDistribution(1e-5, 3.0, log=True),
+            "lr": FloatDistribution(1e-3, 2e-2, log=True),
         },
-        "freedom": {"reg_weight": Float(1e-6, 1e-1, log=True), "lr": Float(1e-4, 1e-2, log=True)},
-        "bm3": {"lr": Float(1e-4, 1e-2, log=True)},
+        "freedom": {
+            "reg_weight": FloatDistribution(1e-6, 1e-1, log=True),
+            "lr": FloatDistribution(1e-4, 1e-2, log=True),
+        },
+        "bm3": {"lr": FloatDistribution(1e-4, 1e-2, log=True)},
         "fusiongraph": {
-            "n_layers": Int(1, 3),
-            "knn_k": Choice([5, 10, 20]),
-            "item_graph_weight": Float(0.25, 2.0, log=True),
-            "content_dropout": Float(0.2, 0.7),
-            "temperature": Float(0.1, 0.35, log=True),
-            "content_similarity_weight": Float(0.0, 0.5),
-            "embedding_noise": Float(0.0, 0.3),
-            "ease_weight": Choice([0.0, 0.002, 0.005, 0.01]),
-            "lr": Float(3e-3, 3e-2, log=True),
-            "average_decay": Choice([0.0, 0.9, 0.94, 0.97]),
+            "n_layers": IntDistribution(1, 3),
+            "knn_k": CategoricalDistribution([5, 10, 20]),
+            "item_graph_weight": FloatDistribution(0.25, 2.0, log=True),
+            "content_dropout": FloatDistribution(0.2, 0.7),
+            "temperature": FloatDistribution(0.1, 0.35, log=True),
+            "content_similarity_weight": FloatDistribution(0.0, 0.5),
+            "embedding_noise": FloatDistribution(0.0, 0.3),
+            "ease_weight": CategoricalDistribution([0.0, 0.002, 0.005, 0.01]),
+            "lr": FloatDistribution(3e-3, 3e-2, log=True),
+            "average_decay": CategoricalDistribution([0.0, 0.9, 0.94, 0.97]),
         },
     }
     if model not in spaces:
@@ -187,8 +189,6 @@ class _Objective:
 
 def _suggest(trial: optuna.Trial, name: str, distribution: Any) -> Any:
     """The trial's value of ``name`` drawn from ``distribution`` (float, int or categorical)."""
-    from optuna.distributions import CategoricalDistribution, IntDistribution
-
     if isinstance(distribution, CategoricalDistribution):
         return trial.suggest_categorical(name, distribution.choices)
     if isinstance(distribution, IntDistribution):
@@ -197,10 +197,6 @@ def _suggest(trial: optuna.Trial, name: str, distribution: Any) -> Any:
 
 
 def _study(folder: Path, model: str, seed: int) -> optuna.Study:
-    import optuna  # the optional [tune] extra, imported when a study runs
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = JournalStorage(JournalFileBackend(str(folder / STUDY_FILE)))
     return optuna.create_study(
@@ -213,8 +209,6 @@ def _study(folder: Path, model: str, seed: int) -> optuna.Study:
 
 
 def _finished(study: optuna.Study) -> int:
-    import optuna
-
     return sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
 
 
@@ -222,8 +216,6 @@ def _current_point(
     model: str, space: dict[str, Any], base_params: Mapping[str, Any] | None, base_train: Mapping[str, Any] | None
 ) -> dict[str, Any]:
     """The model's current settings as a point of ``space`` (defaults < base settings)."""
-    from fusionrec.models import build_model
-
     built = build_model(model, **dict(base_params or {}))
     train_config = getattr(built, "train_config", None)
     trained = train_config.model_dump() if train_config is not None else {}
@@ -245,8 +237,6 @@ def _contains(distribution: Any, value: Any) -> bool:
 
 
 def _result(study: optuna.Study, model: str, metric: str, objective: _Objective) -> TuneResult:
-    import optuna
-
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         failed = [t.user_attrs.get("fail_reason") or str(t.state) for t in study.trials]
