@@ -14,8 +14,8 @@ demo: setup
 	$(BIN)/fusionrec demo
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks experiments
+	$(BIN)/ruff format --check src tests benchmarks experiments
 
 typecheck: setup
 	$(BIN)/mypy
