@@ -155,7 +155,7 @@ def mmr_order(relevance: np.ndarray, usable: np.ndarray, similarity: np.ndarray,
 def lift_candidates(scores: np.ndarray, ordered: np.ndarray, usable: np.ndarray) -> np.ndarray:
     """``scores`` (n, n_items) with the ``ordered`` (n, c) items, where ``usable``, above every other item in order.
 
-    The c-th last gets ``row max + gap`` and each earlier one ``gap`` more, with ``gap`` at least 1 and
+    The last of the c gets ``row max + gap`` and each earlier one ``gap`` more, with ``gap`` at least 1 and
     at least ``|row max| / 2**20`` (several float32 steps), so the order survives float32.
     """
     row_max = np.where(np.isfinite(scores), scores, -np.inf).max(axis=1, keepdims=True).astype(np.float64)
