@@ -8,8 +8,10 @@ then gives test Recall/NDCG@20 as mean +- std over seeds, valid
 Recall@20, seconds per epoch, the chosen epoch, training and fit time and
 peak memory; the paired t-test and Wilcoxon test of the flagship against
 the strongest other model (chosen by **valid** Recall@20, never test) on
-per-user test values averaged over seeds; and, on TikTok, Recall@20 over
-the test users whose held-out item never occurs in training.
+per-user test values averaged over seeds; on TikTok, Recall@20 over the
+test users whose held-out item never occurs in training; and every model's
+beyond-accuracy values on test (catalog coverage, Gini of exposure, mean
+popularity, novelty and intra-list diversity at 20, from the same lists).
 
 Datasets: ``tiktok`` (image + audio, MMRec layout), ``ml100k-mm`` (warm)
 and ``ml100k-mm-cold`` (cold-start items; candidates are the cold test
@@ -232,7 +234,7 @@ def cold_item_recall(split: Any, folder: Path, dataset: str, model: str, n_seeds
 
 def write_report(results: list[dict[str, Any]], out: Path, datasets: list[str]) -> None:
     """report.md (tables, significance, cold items), results.json and recall_ndcg.png."""
-    from fusionrec.evaluation.report import plot_results, results_to_json
+    from fusionrec.evaluation.report import beyond_table, plot_results, results_to_json
 
     results_to_json(results, out / "results.json")
     plot_results(results, out / "recall_ndcg.png", title="test at the valid-chosen epoch, mean ± std over seeds")
@@ -241,7 +243,8 @@ def write_report(results: list[dict[str, Any]], out: Path, datasets: list[str]) 
     for dataset in datasets:
         rows = [r for r in results if r["dataset"] == dataset]
         if rows:
-            lines += [f"## {dataset}", "", results_table(rows), "", *significance_lines(rows, out), ""]
+            lines += [f"## {dataset}", "", results_table(rows), "", *significance_lines(rows, out)]
+            lines += ["Beyond accuracy, test lists at 20 (mean ± std over seeds):", "", beyond_table(rows), ""]
     (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

@@ -64,6 +64,20 @@ def test_report_tests_the_flagship_against_the_strongest_model_and_the_strongest
     assert report.count("Machine: ") == 1 and "training product, torch" in report
 
 
+def test_report_gives_every_models_beyond_accuracy_values(multimodal: Any, results: Any) -> None:
+    runs, out = results
+    multimodal.write_report(runs, out, ["tiny"])
+    report = (out / "report.md").read_text()
+    table = report[report.index("Beyond accuracy") :].splitlines()
+    assert table[2].startswith("| dataset | model | coverage@20 | gini@20 | popularity@20 | novelty@20 | ild@20 |")
+    for run in runs:
+        assert 0.0 < run["beyond"]["metrics"]["coverage@20"]["mean"] <= 1.0
+        assert run["beyond"]["item_vectors"].startswith("content: image+text")  # the checkerboard's features
+        assert any(line.startswith(f"| tiny | {run['model']} | ") and "–" not in line for line in table)
+    stored = json.loads((out / "results.json").read_text())
+    assert all("ild@20" in r["beyond"]["metrics"] for r in stored)
+
+
 def test_report_warns_when_results_come_from_more_than_one_kind_of_machine(multimodal: Any, results: Any) -> None:
     runs, _ = results
     other = {**runs[0], "machine": {**runs[0]["machine"], "cpu": "another CPU"}}

@@ -18,6 +18,7 @@ from fusionrec.evaluation.benchmark import (
     run_benchmark_grid,
     run_experiment,
 )
+from fusionrec.evaluation.beyond import BEYOND_METRICS
 from fusionrec.evaluation.metrics import METRICS
 from fusionrec.evaluation.ranking import Evaluation
 from fusionrec.evaluation.significance import compare_files
@@ -54,6 +55,21 @@ def test_result_contract_for_a_non_torch_model(warm_split, noisy_popularity, tmp
     assert timing["train_seconds"] >= 0 and timing["eval_seconds"] > 0 and timing["peak_rss_mb"] > 0
     assert result["n_users"]["test"] == len(warm_split.test.users())
     json.dumps(result)  # JSON-ready
+
+
+def test_beyond_values_sit_beside_the_metrics_for_test_valid_and_each_seed(warm_split, noisy_popularity, tiny_mf):
+    result = run_benchmark(None, "tiny", noisy_popularity, seeds=[0, 1], ks=KS, split=warm_split)
+    beyond = result["beyond"]
+    names = {f"{m}@{k}" for m in BEYOND_METRICS if m != "ild" for k in KS}  # no content, no item vectors
+    assert set(beyond["metrics"]) == names and set(beyond["valid"]) == names
+    assert beyond["item_vectors"].startswith("none:")
+    seeds = [run["beyond"]["test"]["gini@10"] for run in result["per_seed"]]
+    assert beyond["metrics"]["gini@10"]["mean"] == pytest.approx(np.mean(seeds))
+    assert beyond["metrics"]["gini@10"]["std"] == pytest.approx(np.std(seeds, ddof=1))
+    assert set(result["metrics"]) == {f"{m}@{k}" for m in METRICS for k in KS}  # the accuracy keys are unchanged
+    torch_run = run_benchmark(None, "tiny", tiny_mf, seeds=[0], ks=KS, split=warm_split, train=QUIET_TRAIN)
+    assert "ild@10" in torch_run["beyond"]["metrics"] and torch_run["beyond"]["item_vectors"].startswith("model")
+    json.dumps(result)
 
 
 def test_seeds_reach_the_model_and_repeat_exactly(warm_split, noisy_popularity):

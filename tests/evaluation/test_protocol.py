@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from fusionrec.errors import ModelError
+from fusionrec.evaluation.beyond import BEYOND_METRICS, ItemStatistics, beyond_metrics
 from fusionrec.evaluation.protocol import evaluate_model
 from fusionrec.evaluation.ranking import evaluate_scores
 
@@ -69,3 +71,52 @@ def test_baby_test_part_every_user_and_an_oracle_scores_one(data_dir, noisy_popu
     assert len(evaluation.users) == len(split.test.users())
     assert evaluation["ndcg@50"] == pytest.approx(1.0)
     assert evaluation["mrr@10"] == pytest.approx(1.0)
+
+
+def _top_unseen(scores: np.ndarray, seen: sp.csr_matrix, k: int) -> np.ndarray:
+    """Each row's k best items outside ``seen``: the reference lists the beyond values must come from."""
+    masked = scores.astype(np.float64)
+    masked[seen.nonzero()] = -np.inf
+    return np.argsort(-masked, axis=1, kind="stable")[:, :k]
+
+
+def test_beyond_values_describe_the_evaluated_users_lists_without_training_items(warm_split, noisy_popularity):
+    model = noisy_popularity(seed=1).fit(warm_split)
+    evaluation = evaluate_model(model, warm_split, "test", ks=(5, 10))
+    users = evaluation.users
+    lists = _top_unseen(model.score_users(users), warm_split.train.to_csr()[users], 10)
+    counts = np.bincount(warm_split.train.item_index, minlength=warm_split.n_items)
+    items = ItemStatistics(counts, warm_split.n_users)
+    assert evaluation.beyond == pytest.approx(beyond_metrics(lists, items, (5, 10)))
+    assert set(evaluation.beyond) == {f"{m}@{k}" for m in BEYOND_METRICS if m != "ild" for k in (5, 10)}
+    assert evaluation.item_vectors.startswith("none: the data has no content features")
+    assert evaluate_model(model, warm_split, "test", ks=(5,), beyond=False).beyond == {}
+
+
+def test_ild_uses_the_content_features_or_else_the_models_item_vectors(warm_split, tiny_mf):
+    from fusionrec.testing.datasets import checkerboard_split
+
+    split = checkerboard_split()
+    model = tiny_mf(train_config={"epochs": 2, "progress": False, "threads": 1}).fit(split)
+    with_content = evaluate_model(model, split, "test", ks=(5,))
+    assert with_content.item_vectors.startswith("content: image+text")
+    assert 0.0 <= with_content.beyond["ild@5"] <= 2.0
+    id_only = tiny_mf(train_config={"epochs": 2, "progress": False, "threads": 1}).fit(warm_split)
+    from_model = evaluate_model(id_only, warm_split, "test", ks=(5,))
+    assert from_model.item_vectors.startswith("model item vectors (tiny_mf")
+    assert 0.0 <= from_model.beyond["ild@5"] <= 2.0
+
+
+def test_cold_protocol_takes_coverage_over_the_parts_candidates(cold_split, noisy_popularity):
+    model = noisy_popularity(seed=1).fit(cold_split)
+    evaluation = evaluate_model(model, cold_split, "test", ks=(3,))
+    candidates = cold_split.test.items()
+    # popularity gives everyone the same scores; training items of cold users are not candidates anyway
+    lists = np.unique(
+        _top_unseen(
+            model.score_users(evaluation.users)[:, candidates],
+            cold_split.train.to_csr()[evaluation.users][:, candidates],
+            3,
+        )
+    )
+    assert evaluation.beyond["coverage@3"] == pytest.approx(len(lists) / len(candidates))

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fusionrec.errors import ArtifactError, ModelError
+from fusionrec.evaluation.beyond import ItemStatistics, beyond_metrics
 from fusionrec.evaluation.metrics import METRICS
 from fusionrec.evaluation.ranking import Evaluation, evaluate_scores
 
@@ -231,6 +232,39 @@ def test_evaluation_round_trips_through_npz(tmp_path):
     assert loaded.seconds == 1.5
     with pytest.raises(KeyError, match=r"ndcg@20.*recall@20"):
         loaded["ndcg@20"]
+
+
+def test_beyond_values_come_from_the_same_lists_with_training_items_left_out():
+    # the hand-computed case: user 0 ranks 3, 1, 2, 4 (item 0 is trained on), user 2 ranks 2, 0, 3, 1, 4
+    scores = np.array([[9.0, 5.0, 4.0, 6.0, 1.0], [1.0, 2.0, 3.0, 4.0, 5.0], [2.0, 0.0, 3.0, 1.0, -1.0]])
+    train, heldout = csr([[0], [1], []], 5), csr([[1, 4], [], [2]], 5)
+    counts = np.array([1, 1, 0, 0, 0])
+    vectors = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])  # user 0: 3 vs 1 apart
+    items = ItemStatistics(counts, 3, vectors, "test vectors")
+    evaluation = evaluate_scores(fixed_scores(scores), train, heldout, ks=(1, 2), items=items)
+    assert evaluation.beyond == beyond_metrics(np.array([[3, 1], [2, 0]]), items, (1, 2))
+    assert evaluation.beyond["coverage@1"] == pytest.approx(2 / 5) and evaluation.beyond["ild@2"] == 0.5
+    assert evaluation.item_vectors == "test vectors"
+    assert evaluate_scores(fixed_scores(scores), train, heldout, ks=(1,)).beyond == {}  # no statistics, no values
+
+
+def test_short_candidate_lists_leave_empty_slots_out_of_the_beyond_values():
+    scores = np.array([[1.0, 2.0, 3.0]])
+    items = ItemStatistics(np.array([0, 0, 1]), 1, catalog=np.array([1, 2]))
+    evaluation = evaluate_scores(
+        fixed_scores(scores), csr([[]], 3), csr([[2]], 3), ks=(5,), candidates=[1, 2], items=items
+    )
+    assert evaluation.beyond["coverage@5"] == 1.0  # both catalog items, over a catalog of two
+    assert evaluation.beyond["popularity@5"] == 0.5  # the two items' counts 0 and 1; the empty slots count for nothing
+
+
+def test_beyond_values_round_trip_through_npz(tmp_path):
+    evaluation = Evaluation(
+        users=np.array([1]), per_user={"recall@5": np.array([1.0])}, beyond={"gini@5": 0.25}, item_vectors="content"
+    )
+    loaded = Evaluation.load(evaluation.save(tmp_path / "values.npz"))
+    assert loaded.beyond == {"gini@5": 0.25} and loaded.item_vectors == "content"
+    assert list(loaded.per_user) == ["recall@5"]
 
 
 def test_loading_a_foreign_npz_fails_clearly(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fusionrec.evaluation.report import load_results, markdown_table, plot_results, results_to_json
+from fusionrec.evaluation.report import beyond_table, load_results, markdown_table, plot_results, results_to_json
 
 
 def result(dataset: str, model: str, recall: float, ndcg: float, std: float = 0.001) -> dict:
@@ -52,3 +52,12 @@ def test_plot_is_written_as_png(results, tmp_path):
     path = plot_results(results, tmp_path / "plot.png", title="test")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 1000
+
+
+def test_beyond_table_rows_cells_and_results_without_beyond_values(results):
+    values = {"coverage@20": {"mean": 0.41234, "std": 0.002}, "ild@20": {"mean": 0.9, "std": 0.0}}
+    with_beyond = {**results[0], "beyond": {"metrics": values, "item_vectors": "content: image"}}
+    lines = beyond_table([with_beyond, results[1]], ["coverage@20", "ild@20"]).splitlines()
+    assert lines[0] == "| dataset | model | coverage@20 | ild@20 | ILD from |"
+    assert lines[2] == "| baby | pop | 0.412 ± 0.002 | 0.900 ± 0.000 | content: image |"
+    assert lines[3] == "| baby | bpr | – | – | – |"  # a result written before beyond values existed

@@ -11,19 +11,24 @@ from .benchmark import (
     summarise,
     write_outputs,
 )
+from .beyond import BEYOND_METRICS, ItemStatistics, beyond_metrics
 from .check import run_check
 from .metrics import METRICS, compute_metrics
 from .protocol import evaluate_model
 from .ranking import DEFAULT_KS, Evaluation, evaluate_scores
-from .report import load_results, markdown_table, plot_comparison, plot_results, results_to_json
+from .report import beyond_table, load_results, markdown_table, plot_comparison, plot_results, results_to_json
 from .significance import PairedTest, compare, compare_files, compare_results, paired_test
 from .tuning import tune, write_experiment
 
 __all__ = [
+    "BEYOND_METRICS",
     "DEFAULT_KS",
     "METRICS",
     "Evaluation",
+    "ItemStatistics",
     "PairedTest",
+    "beyond_metrics",
+    "beyond_table",
     "choose_settings",
     "compare",
     "compare_files",

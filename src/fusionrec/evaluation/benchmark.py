@@ -13,9 +13,15 @@ The result is a JSON-ready dict::
      "timing":  {"seconds_per_epoch", "epochs", "epochs_run", "train_seconds",
                  "fit_seconds", "eval_seconds", "peak_rss_mb"},
      "config":  {...}, "machine": {"cpu", "cores", "bf16_product", "torch"},
-     "per_seed": [...], "n_users": {"valid", "test"}}
+     "per_seed": [...], "n_users": {"valid", "test"},
+     "beyond":  {"metrics": {"coverage@20": {"mean", "std"}, "gini@20", "popularity@20",
+                             "popularity_share@20", "novelty@20", "ild@20", ...},   # test
+                 "valid": {...}, "item_vectors": "content: audio+image ..."}}
 
-``std`` is the sample standard deviation over seeds (0 for one seed).
+``std`` is the sample standard deviation over seeds (0 for one seed). The
+beyond-accuracy values (:mod:`fusionrec.evaluation.beyond`) come from the
+same top lists as the accuracy metrics; ``item_vectors`` says what ILD was
+computed from.
 """
 
 from __future__ import annotations
@@ -337,6 +343,11 @@ def summarise(
         "machine": machine_info(),
         "per_seed": [_seed_record(run) for run in runs],
         "warnings": [f"seed {run.seed}: {text}" for run in runs for text in run.warnings],
+        "beyond": {
+            "metrics": _mean_std([run.test.beyond for run in runs]),
+            "valid": _mean_std([run.valid.beyond for run in runs]),
+            "item_vectors": runs[0].test.item_vectors,
+        },
     }
 
 
@@ -468,8 +479,8 @@ def _timing(history: Any, fit_seconds: float, eval_seconds: float) -> dict[str, 
 
 def _mean_std(summaries: Sequence[Mapping[str, float]]) -> dict[str, dict[str, float]]:
     """``{metric: {"mean", "std"}}`` over seeds; std is the sample std (ddof=1), 0 for one seed."""
-    result = {}
-    for name in summaries[0]:
+    result: dict[str, dict[str, float]] = {}
+    for name in summaries[0] if summaries else ():
         values = np.array([s[name] for s in summaries], dtype=np.float64)
         std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
         result[name] = {"mean": float(values.mean()), "std": std}
@@ -495,6 +506,7 @@ def _seed_record(run: SeedRun) -> dict[str, Any]:
         "valid": run.valid.summary(),
         "timing": run.timing,
         "best_valid": run.best_valid,
+        "beyond": {"test": run.test.beyond, "valid": run.valid.beyond},
     }
 
 

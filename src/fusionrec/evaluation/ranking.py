@@ -9,6 +9,11 @@ scores plus one bool block) whatever the number of users.
 
 Ties between equal scores are broken arbitrarily (by ``torch.topk``); an
 item scored -inf (a training item) is never counted as a hit.
+
+Given :class:`~fusionrec.evaluation.beyond.ItemStatistics`, the same top
+lists also give the beyond-accuracy metrics (coverage, Gini of exposure,
+popularity, novelty, intra-list diversity) of
+:mod:`fusionrec.evaluation.beyond`.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from fusionrec.errors import ArtifactError, ModelError
+from fusionrec.evaluation.beyond import ItemStatistics, beyond_metrics
 from fusionrec.evaluation.metrics import METRICS, compute_metrics, metric_names, validate_metrics
 
 if TYPE_CHECKING:
@@ -37,6 +43,8 @@ CHUNK_SCORES = 2**25
 """Scores held at once when ``chunk_size`` is None: 128 MiB of float32 (plus a 32 MiB bool block)."""
 _USERS_KEY = "__users__"
 _SECONDS_KEY = "__seconds__"
+_BEYOND_PREFIX = "__beyond__"
+_VECTORS_KEY = "__item_vectors__"
 
 
 @dataclass
@@ -47,11 +55,16 @@ class Evaluation:
         users: int64 (n,) indices of the evaluated users (those with held-out items), ascending.
         per_user: ``{"recall@20": float64 (n,)}``, aligned with ``users``.
         seconds: wall time of the evaluation, scoring included.
+        beyond: beyond-accuracy values of all lists together, ``{"coverage@20": 0.41, ...}``
+            (empty when the evaluation was given no item statistics).
+        item_vectors: what the intra-list diversity was computed from (``"none"`` without it).
     """
 
     users: np.ndarray
     per_user: dict[str, np.ndarray] = field(default_factory=dict)
     seconds: float = 0.0
+    beyond: dict[str, float] = field(default_factory=dict)
+    item_vectors: str = "none"
 
     @property
     def metric_names(self) -> list[str]:
@@ -69,7 +82,7 @@ class Evaluation:
         return float(values.mean()) if len(values) else 0.0
 
     def save(self, path: str | Path) -> Path:
-        """Write users, per-user values and seconds to an ``.npz`` file (no pickle); returns the path.
+        """Write users, per-user values, seconds and beyond values to an ``.npz`` file (no pickle); returns the path.
 
         Example:
             >>> evaluation.save("runs/bpr-seed0-test.npz")  # doctest: +SKIP
@@ -77,6 +90,8 @@ class Evaluation:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {_USERS_KEY: self.users, _SECONDS_KEY: np.float64(self.seconds), **self.per_user}
+        arrays |= {_BEYOND_PREFIX + name: np.float64(value) for name, value in self.beyond.items()}
+        arrays[_VECTORS_KEY] = np.array(self.item_vectors)
         np.savez(path, **arrays)  # type: ignore[arg-type]
         return path
 
@@ -93,10 +108,13 @@ class Evaluation:
             raise ArtifactError(f"{path} has no {_USERS_KEY!r} array; it was not written by Evaluation.save")
         users = arrays.pop(_USERS_KEY).astype(np.int64)
         seconds = float(arrays.pop(_SECONDS_KEY, 0.0))
+        item_vectors = str(arrays.pop(_VECTORS_KEY, "none"))
+        beyond_keys = [name for name in arrays if name.startswith(_BEYOND_PREFIX)]
+        beyond = {name.removeprefix(_BEYOND_PREFIX): float(arrays.pop(name)) for name in beyond_keys}
         wrong = {name: values.shape for name, values in arrays.items() if values.shape != users.shape}
         if wrong:
             raise ArtifactError(f"{path}: arrays {wrong} do not match the {len(users):,} users")
-        return cls(users=users, per_user=arrays, seconds=seconds)
+        return cls(users=users, per_user=arrays, seconds=seconds, beyond=beyond, item_vectors=item_vectors)
 
 
 def evaluate_scores(
@@ -107,6 +125,7 @@ def evaluate_scores(
     metrics: tuple[str, ...] = METRICS,
     candidates: np.ndarray | None = None,
     chunk_size: int | None = None,
+    items: ItemStatistics | None = None,
 ) -> Evaluation:
     """Rank every candidate item for every user with held-out items.
 
@@ -121,6 +140,9 @@ def evaluate_scores(
             Held-out items outside the candidates are ignored.
         chunk_size: users scored at once; bounds memory to chunk_size x n_items. None picks
             ``min(4096, 2**25 // n_items)`` (4,096 users for 7,050 items, 33 for a million).
+        items: the catalog's training counts and item vectors; when given, the beyond-accuracy
+            metrics of the same users' top lists fill :attr:`Evaluation.beyond`. Its ``catalog``
+            should be ``candidates``.
 
     Returns:
         An :class:`Evaluation` over the users with at least one (candidate) held-out item.
@@ -139,17 +161,22 @@ def evaluate_scores(
     n_relevant = np.diff(relevant.indptr)
     users = np.flatnonzero(n_relevant > 0).astype(np.int64)
     lookup = _HeldoutLookup(relevant, min(chunk_size, len(users)))
-    per_chunk = [
-        compute_metrics(
-            _chunk_hits(score_users, chunk, train_csr, lookup, candidates, max(ks)), n_relevant[chunk], ks, metrics
-        )
-        for chunk in _chunks(users, chunk_size)
-    ]
+    per_chunk, lists = [], []
+    for chunk in _chunks(users, chunk_size):
+        hits, top_items = _chunk_ranking(score_users, chunk, train_csr, lookup, candidates, max(ks))
+        per_chunk.append(compute_metrics(hits, n_relevant[chunk], ks, metrics))
+        lists.append(top_items)
     per_user = {
         name: np.concatenate([c[name] for c in per_chunk]) if per_chunk else np.zeros(0)
         for name in metric_names(ks, metrics)
     }
-    return Evaluation(users=users, per_user=per_user, seconds=time.perf_counter() - started)
+    evaluation = Evaluation(users=users, per_user=per_user)
+    if items is not None:
+        all_lists = np.concatenate(lists) if lists else np.zeros((0, max(ks)), dtype=np.int64)
+        evaluation.beyond = beyond_metrics(all_lists, items, ks)
+        evaluation.item_vectors = items.vectors_source
+    evaluation.seconds = time.perf_counter() - started
+    return evaluation
 
 
 def _chunk_size(chunk_size: int | None, n_items: int) -> int:
@@ -165,15 +192,19 @@ def _chunks(users: np.ndarray, chunk_size: int) -> Iterator[np.ndarray]:
         yield users[start : start + chunk_size]
 
 
-def _chunk_hits(
+def _chunk_ranking(
     score_users: ScoreFunction,
     chunk: np.ndarray,
     train: sp.csr_matrix,
     lookup: _HeldoutLookup,
     candidates: np.ndarray | None,
     k_max: int,
-) -> np.ndarray:
-    """bool (len(chunk), k_max): whether each of the top ``k_max`` ranked items is held out."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """(hits, lists) of the top ``k_max`` ranked items of each user of ``chunk``.
+
+    ``hits``: bool (len(chunk), k_max) whether each is held out; ``lists``: int64 (len(chunk), k_max)
+    the items, -1 where no rankable item is left (an excluded item or a short candidate list).
+    """
     import torch
 
     scores = _as_score_tensor(score_users(chunk), (len(chunk), train.shape[1]))
@@ -191,10 +222,13 @@ def _chunk_hits(
     if candidates is not None:
         top_items = candidates[top_items]
     hits = lookup.hits(chunk, top_items)
-    hits &= top_values > -np.inf  # excluded items fill the list only when too few remain
-    if hits.shape[1] < k_max:  # fewer candidates than k: the rest are misses
+    ranked = top_values > -np.inf  # excluded items fill the list only when too few remain
+    hits &= ranked
+    lists = np.where(ranked, top_items, -1).astype(np.int64)
+    if hits.shape[1] < k_max:  # fewer candidates than k: the rest are misses and empty slots
         hits = np.pad(hits, ((0, 0), (0, k_max - hits.shape[1])))
-    return hits
+        lists = np.pad(lists, ((0, 0), (0, k_max - lists.shape[1])), constant_values=-1)
+    return hits, lists
 
 
 def _as_score_tensor(scores: np.ndarray, expected: tuple[int, int]) -> torch.Tensor:

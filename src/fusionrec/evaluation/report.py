@@ -2,7 +2,8 @@
 
 Each function takes the result dicts of
 :func:`fusionrec.evaluation.benchmark.run_benchmark` (``dataset``, ``model``
-and ``metrics: {"recall@20": {"mean", "std"}}``).
+and ``metrics: {"recall@20": {"mean", "std"}}``; :func:`beyond_table` reads
+``beyond: {"metrics": {"coverage@20": {"mean", "std"}}, "item_vectors"}``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ Result = Mapping[str, Any]
 
 TABLE_METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 PLOT_METRICS = ("recall@20", "ndcg@20")
+BEYOND_TABLE_METRICS = ("coverage@20", "gini@20", "popularity@20", "novelty@20", "ild@20")
 
 
 def results_to_json(results: Sequence[Result], path: str | Path) -> Path:
@@ -57,6 +59,30 @@ def markdown_table(results: Sequence[Result], metrics: Sequence[str] = TABLE_MET
     lines = ["| dataset | model | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 2) + "|"]
     for result in results:
         cells = [_cell(result, metric, digits, best) for metric in metrics]
+        lines.append(f"| {result['dataset']} | {result['model']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def beyond_table(results: Sequence[Result], metrics: Sequence[str] = BEYOND_TABLE_METRICS, digits: int = 3) -> str:
+    """A Markdown table of the beyond-accuracy values: one row per dataset x model, cells ``mean ± std``.
+
+    Nothing is bold: whether more coverage or novelty is better depends on what the service wants.
+    The last column says what intra-list diversity was computed from; a result without
+    beyond-accuracy values (written before they existed) shows "–".
+
+    Example:
+        >>> beyond = {"metrics": {"gini@20": {"mean": 0.81, "std": 0.0}}, "item_vectors": "content: text"}
+        >>> print(beyond_table([{"dataset": "ml", "model": "pop", "beyond": beyond}], ["gini@20"]))
+        | dataset | model | gini@20 | ILD from |
+        |---|---|---|---|
+        | ml | pop | 0.810 ± 0.000 | content: text |
+    """
+    lines = ["| dataset | model | " + " | ".join(metrics) + " | ILD from |", "|---" * (len(metrics) + 3) + "|"]
+    for result in results:
+        beyond = result.get("beyond") or {}
+        values = beyond.get("metrics", {})
+        cells = [_mean_std_text(values[m], digits) if m in values else "–" for m in metrics]
+        cells.append(str(beyond.get("item_vectors", "–")))
         lines.append(f"| {result['dataset']} | {result['model']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -153,9 +179,21 @@ def _cell(result: Result, metric: str, digits: int, best: Mapping[tuple[str, str
     value = result.get("metrics", {}).get(metric)
     if value is None:
         return "–"
-    mean, std = float(value["mean"]), float(value.get("std", 0.0))
-    text = f"{mean:.{digits}f} ± {std:.{digits}f}"
-    return f"**{text}**" if round(mean, digits) == best[(str(result["dataset"]), metric)] else text
+    text = _mean_std_text(value, digits)
+    return f"**{text}**" if round(float(value["mean"]), digits) == best[(str(result["dataset"]), metric)] else text
 
 
-__all__ = ["PLOT_METRICS", "TABLE_METRICS", "load_results", "markdown_table", "plot_results", "results_to_json"]
+def _mean_std_text(value: Mapping[str, Any], digits: int) -> str:
+    return f"{float(value['mean']):.{digits}f} ± {float(value.get('std', 0.0)):.{digits}f}"
+
+
+__all__ = [
+    "BEYOND_TABLE_METRICS",
+    "PLOT_METRICS",
+    "TABLE_METRICS",
+    "beyond_table",
+    "load_results",
+    "markdown_table",
+    "plot_results",
+    "results_to_json",
+]
