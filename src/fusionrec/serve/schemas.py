@@ -6,9 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from fusionrec.serve.store import ID_LENGTH, KEY_LENGTH
+from fusionrec.serve.ids import IdempotencyKey, RawId
 
-RawId = Annotated[str, StringConstraints(min_length=1, max_length=ID_LENGTH)]
 EventKind = Literal["view", "click", "like", "purchase", "dislike", "rating"]
 Strategy = Literal["model", "profile", "popularity", "history", "similar"]
 
@@ -149,7 +148,7 @@ class EventIn(Strict):
     item_id: RawId
     type: EventKind
     value: float | None = Field(None, ge=-1e6, le=1e6, description="the rating for type=rating (1-5)")
-    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=KEY_LENGTH)] | None = Field(
+    idempotency_key: IdempotencyKey | None = Field(
         None, description="a retry with the same key returns the original event instead of recording it twice"
     )
 

@@ -5,11 +5,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Response
 
 from fusionrec.serve.errors import InvalidInputError
+from fusionrec.serve.ids import PrintableText
 from fusionrec.serve.routes.common import ERRORS, MetricsDep, ServiceDep, require_api_key
 from fusionrec.serve.routes.items import WRITE_ERRORS
 from fusionrec.serve.schemas import EventIn, EventOut
 from fusionrec.serve.settings import ServeSettings
 from fusionrec.serve.store import KEY_LENGTH, NewEvent
+
+KeyText = Annotated[str, PrintableText]
 
 
 def build_router(settings: ServeSettings) -> APIRouter:
@@ -27,7 +30,7 @@ def build_router(settings: ServeSettings) -> APIRouter:
         metrics: MetricsDep,
         body: EventIn,
         response: Response,
-        idempotency_key: Annotated[str | None, Header(min_length=1, max_length=KEY_LENGTH)] = None,
+        idempotency_key: Annotated[KeyText | None, Header(min_length=1, max_length=KEY_LENGTH)] = None,
     ) -> EventOut:
         """Store a user event; the user's next recommendations take it into account (no retraining).
 

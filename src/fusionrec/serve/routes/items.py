@@ -2,16 +2,16 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import FileResponse
 
 from fusionrec.serve.errors import NotFoundError
+from fusionrec.serve.ids import PathId
 from fusionrec.serve.routes.common import ERRORS, ServiceDep, item_out, recommendations_out, require_api_key
 from fusionrec.serve.schemas import ErrorResponse, ItemIn, ItemOut, ItemWriteOut, RecommendationsOut
 from fusionrec.serve.settings import ServeSettings
-from fusionrec.serve.store import ID_LENGTH
 
-ItemId = Annotated[str, Path(min_length=1, max_length=ID_LENGTH)]
+ItemId = PathId
 WRITE_ERRORS = {
     401: {"model": ErrorResponse, "description": "missing or wrong API key"},
     403: {"model": ErrorResponse, "description": "writes are disabled (no API key configured)"},

@@ -2,13 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from fusionrec.serve.errors import InvalidInputError
+from fusionrec.serve.ids import PathId, RawId
 from fusionrec.serve.routes.common import ERRORS, MetricsDep, ServiceDep, recommendations_out
 from fusionrec.serve.schemas import HistoryIn, RecommendationsOut
 from fusionrec.serve.settings import ServeSettings
-from fusionrec.serve.store import ID_LENGTH
 
 
 def build_router(settings: ServeSettings) -> APIRouter:
@@ -19,9 +19,9 @@ def build_router(settings: ServeSettings) -> APIRouter:
     async def recommend_for_user(
         service: ServiceDep,
         metrics: MetricsDep,
-        user_id: Annotated[str, Path(min_length=1, max_length=ID_LENGTH)],
+        user_id: PathId,
         k: Annotated[int, Query(ge=1, le=max_k, description="number of items")] = 20,
-        exclude: Annotated[list[str] | None, Query(max_length=1000, description="item ids never to return")] = None,
+        exclude: Annotated[list[RawId] | None, Query(max_length=1000, description="item ids never to return")] = None,
     ) -> Response:
         """Top-k items for a user: trained vector updated by recorded events; popularity for a user with none.
 

@@ -2,8 +2,9 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
+from fusionrec.serve.ids import PathId
 from fusionrec.serve.routes.common import ERRORS, ServiceDep, item_out
 from fusionrec.serve.schemas import (
     BecauseOut,
@@ -14,9 +15,8 @@ from fusionrec.serve.schemas import (
     UsersOut,
 )
 from fusionrec.serve.settings import ServeSettings
-from fusionrec.serve.store import ID_LENGTH
 
-UserId = Annotated[str, Path(min_length=1, max_length=ID_LENGTH)]
+UserId = PathId
 
 
 def build_router(settings: ServeSettings) -> APIRouter:
@@ -53,7 +53,7 @@ def build_router(settings: ServeSettings) -> APIRouter:
     async def explain(
         service: ServiceDep,
         user_id: UserId,
-        item_id: Annotated[str, Path(min_length=1, max_length=ID_LENGTH)],
+        item_id: PathId,
         because: Annotated[int, Query(ge=0, le=20, description="history items to return")] = 3,
     ) -> ExplanationOut:
         """Why the item scores what it does for the user: each modality's part and the closest history items."""
