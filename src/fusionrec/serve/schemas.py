@@ -68,6 +68,11 @@ class RecommendationsOut(BaseModel):
     )
     k: int
     items: list[ScoredItem]
+    degraded: bool = Field(
+        False,
+        description="true when the event store did not answer: the answer comes from the model alone, without "
+        "the user's recorded events or items other workers added since the last sync",
+    )
 
 
 class HistoryIn(Strict):
@@ -173,6 +178,9 @@ class UserHistoryOut(BaseModel):
     user_id: str
     known: bool = Field(description="True when the model was trained on this user")
     items: list[HistoryEntry]
+    degraded: bool = Field(
+        False, description="true when the event store did not answer: only training items are listed"
+    )
 
 
 class ContributionOut(BaseModel):
@@ -200,6 +208,11 @@ class ExplanationOut(BaseModel):
     )
     contributions: list[ContributionOut]
     because: list[BecauseOut]
+    degraded: bool = Field(
+        False,
+        description="true when the event store did not answer: the answer comes from the model alone, without "
+        "the user's recorded events or items other workers added since the last sync",
+    )
 
 
 class UsersOut(BaseModel):

@@ -8,6 +8,12 @@ counts for the next request. Items added through the service are stored
 as revisions and replayed on start-up; other workers pick them up every
 ``sync_interval_s``.
 
+Every store call goes through a :class:`~fusionrec.serve.resilience.StoreGuard`
+(a timeout and a circuit breaker). When the store does not answer, reads
+are answered from the model alone and flagged ``degraded`` (the user's
+recorded events and items other workers added meanwhile are missing), and
+writes raise :class:`~fusionrec.serve.errors.StoreUnavailableError` (503).
+
 Example:
     >>> service = RecommendationService.from_settings(ServeSettings(artifact="artifacts/ml100k"))  # doctest: +SKIP
     >>> service.recommend_user("196", k=5).items  # doctest: +SKIP
@@ -18,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,9 +34,16 @@ from fusionrec.models.ease_channel import WithEaseChannel
 from fusionrec.models.second_stage import WithSecondStage
 from fusionrec.serve.catalog import ItemCatalog, ItemInfo
 from fusionrec.serve.content import ContentEncoder, encode_payload
-from fusionrec.serve.errors import ConflictError, InvalidInputError, NotFoundError, UnsupportedError
+from fusionrec.serve.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    StoreUnavailableError,
+    UnsupportedError,
+)
 from fusionrec.serve.index import ItemIndex
 from fusionrec.serve.profiles import event_weight, profile_vector
+from fusionrec.serve.resilience import StoreGuard
 from fusionrec.serve.store import EventStore, NewEvent, StoredEvent
 
 if TYPE_CHECKING:
@@ -44,11 +57,17 @@ _GAP_SECONDS = 30.0  # how long a missing revision number is waited for (Postgre
 
 @dataclass
 class Ranked:
-    """Items best first: int64 (n,) indices, float32 (n,) scores, and how they were found."""
+    """Items best first: int64 (n,) indices, float32 (n,) scores, and how they were found.
+
+    ``degraded`` is True when the event store could not be asked: the ranking
+    comes from the model alone, without the user's recorded events or items
+    other workers added since the last sync.
+    """
 
     items: np.ndarray
     scores: np.ndarray
     strategy: str
+    degraded: bool = False
 
 
 @dataclass
@@ -79,6 +98,7 @@ class UserState:
     seen: set[int]
     query: np.ndarray | None
     strategy: str
+    degraded: bool = False
 
 
 @dataclass
@@ -91,6 +111,7 @@ class Explanation:
     method: str
     contributions: list[tuple[str, float]] = field(default_factory=list)
     because: list[tuple[int, float]] = field(default_factory=list)
+    degraded: bool = False
 
 
 class RecommendationService:
@@ -129,6 +150,8 @@ class RecommendationService:
         self._applied: set[int] = set()
         self._gaps: dict[int, float] = {}
         self._revision_seq, self._last_sync = 0, 0.0
+        self.guard = StoreGuard(settings.guard_options())
+        self._store_fresh = True  # the last sync reached the store
         self.sync(force=True)
 
     @classmethod
@@ -136,16 +159,17 @@ class RecommendationService:
         """Load the artifact and open the store named in ``settings``."""
         from fusionrec.models.artifact import load_artifact
 
-        return cls(load_artifact(settings.artifact), EventStore(settings.store_url, settings.table_prefix), settings)
+        store = EventStore(settings.store_url, settings.table_prefix, timeout_s=settings.store_write_timeout_s)
+        return cls(load_artifact(settings.artifact), store, settings)
 
     # --- reading -----------------------------------------------------------------------------------
 
     def user_state(self, user_id: str) -> UserState:
-        """The user's training items, events and query vector right now."""
-        self.sync()
+        """The user's training items, events and query vector right now (without events when the store fails)."""
+        events = self._recent_events(user_id) if self.sync() else None
         found = int(self.users.index_or_missing([user_id])[0])
         index = found if found >= 0 else None
-        events = self.store.user_events(user_id, self.settings.max_user_events)
+        degraded, events = events is None, events or []
         trained = [] if index is None else self.trained_items(index)
         event_items = [self.catalog.index_of(e.item_id) for e in events]
         pairs = [(e, i) for e, i in zip(events, event_items, strict=True) if i is not None]
@@ -161,15 +185,33 @@ class RecommendationService:
             strategy = "profile" if pairs else "model"
         else:
             strategy = "model" if trained_user and self.index is None else "popularity"
-        return UserState(user_id, index, events, history, seen, query, strategy)
+        return UserState(user_id, index, events, history, seen, query, strategy, degraded)
+
+    def _recent_events(self, user_id: str) -> list[StoredEvent] | None:
+        """The user's latest events, or None when the store does not answer."""
+        try:
+            return self.guard.read(self.store.user_events, user_id, self.settings.max_user_events)
+        except StoreUnavailableError as exc:
+            logger.warning("answering without the user's events: %s", exc.message)
+            return None
 
     def _indices(self, item_ids: list[str], *, source: str) -> np.ndarray:
-        """int64 catalog indices; an unknown id triggers a sync first (another worker may just have added it)."""
+        """int64 catalog indices; an unknown id triggers a sync first (another worker may just have added it).
+
+        Raises:
+            NotFoundError: an id is in neither this worker's catalog nor the store.
+            StoreUnavailableError: an id is not in this worker's catalog and the store cannot be asked.
+        """
         self.sync()
         try:
             return self.catalog.indices(item_ids, source=source)
-        except NotFoundError:
-            self.sync(force=True)
+        except NotFoundError as exc:
+            if not self.sync(force=True):
+                raise StoreUnavailableError(
+                    f"{exc.message}; items added by other workers could not be looked up because the event "
+                    "store does not answer",
+                    self.guard.breaker.retry_after(),
+                ) from exc
             return self.catalog.indices(item_ids, source=source)
 
     def trained_items(self, user: int) -> list[int]:
@@ -187,28 +229,30 @@ class RecommendationService:
         excluded = state.seen | set(self._indices(exclude or [], source="exclude").tolist())
         if state.query is not None and self.index is not None:
             items, scores = self._search(state.query, state.history, k, excluded)
-            return Ranked(items, scores, state.strategy)
+            return Ranked(items, scores, state.strategy, state.degraded)
         if state.strategy == "model" and state.index is not None:  # a model without embeddings scores the user
-            return self._model_scores(state.index, k, excluded)
-        return self.popular(k, excluded)
+            return replace(self._model_scores(state.index, k, excluded), degraded=state.degraded)
+        return replace(self.popular(k, excluded), degraded=state.degraded)
 
     def recommend_history(self, history: list[str], k: int, exclude: list[str] | None = None) -> Ranked:
         """Top-``k`` items for an ad-hoc history of item ids (a visitor with no account)."""
         index = self._require_index("rank items for an ad-hoc history")
+        degraded = not self.sync()
         items = self._indices(history, source="history")
         excluded = set(items.tolist()) | set(self._indices(exclude or [], source="exclude").tolist())
         query = profile_vector(None, index.vectors(items), np.ones(len(items)), self._half)
         if query is None:
-            return self.popular(k, excluded)
+            return replace(self.popular(k, excluded), degraded=degraded)
         found, scores = self._search(query, items.tolist(), k, excluded)
-        return Ranked(found, scores, "history")
+        return Ranked(found, scores, "history", degraded)
 
     def similar(self, item_id: str, k: int) -> Ranked:
         """The ``k`` items that score highest for a profile made of ``item_id`` alone."""
         index = self._require_index("find similar items")
+        degraded = not self.sync()
         item = int(self._indices([item_id], source="similar items")[0])
         found, scores = self._search(index.vectors(np.array([item]))[0], [item], k, {item})
-        return Ranked(found, scores, "similar")
+        return Ranked(found, scores, "similar", degraded)
 
     def _search(
         self, query: np.ndarray, history: list[int], k: int, exclude: set[int]
@@ -265,7 +309,7 @@ class RecommendationService:
         state = self.user_state(user_id)
         if state.query is None:
             popularity = float(self.popularity[item]) if item < len(self.popularity) else 0.0
-            return Explanation(item, popularity, "popularity", "popularity")
+            return Explanation(item, popularity, "popularity", "popularity", degraded=state.degraded)
         vector = index.vectors(np.array([item]))[0]
         contributions, method = self._contributions(state.query, item, vector)
         score = float(state.query @ vector)
@@ -274,7 +318,7 @@ class RecommendationService:
             contributions.append(("co-occurrence", channel))
             score += channel
         because = self._because(state.history, item, vector, n_because)
-        return Explanation(item, score, state.strategy, method, contributions, because)
+        return Explanation(item, score, state.strategy, method, contributions, because, state.degraded)
 
     def _contributions(self, query: np.ndarray, item: int, vector: np.ndarray) -> tuple[list[tuple[str, float]], str]:
         if item in self._added_parts:
@@ -307,7 +351,7 @@ class RecommendationService:
     def record_event(self, event: NewEvent) -> tuple[StoredEvent, bool]:
         """Store a user event (its item must be in the catalog); returns ``(stored, replayed)``."""
         self._indices([event.item_id], source="event")
-        stored, replayed = self.store.record_event(event)
+        stored, replayed = self.guard.write(self.store.record_event, event)
         if replayed and not event.same_as(stored):
             raise ConflictError(
                 f"idempotency key {event.idempotency_key!r} was already used for event {stored.id} "
@@ -327,7 +371,7 @@ class RecommendationService:
         features = payload.get("features")
         vector, parts = self._place(item_id, features)
         with self._write_lock:
-            revision = self.store.add_item_revision(item_id, payload)
+            revision = self.guard.write(self.store.add_item_revision, item_id, payload)
             index, created = self._apply(item_id, payload, vector, parts)
             self._applied.add(revision.seq)
         placed_from = sorted(features) if vector is not None and features else []
@@ -391,16 +435,27 @@ class RecommendationService:
             values[modality], masks[modality] = row, np.array([given is not None])
         return values, masks
 
-    def sync(self, force: bool = False) -> None:
-        """Apply item revisions written by other workers since the last sync (at most every ``sync_interval_s``)."""
+    def sync(self, force: bool = False) -> bool:
+        """Apply item revisions written by other workers since the last sync (at most every ``sync_interval_s``).
+
+        Returns:
+            False when the last sync could not reach the store (the catalog stays as it was).
+        """
         now = time.monotonic()
         if not force and now - self._last_sync < self.settings.sync_interval_s:
-            return
+            return self._store_fresh
         self._last_sync = now
         self._gaps = {seq: t for seq, t in self._gaps.items() if now - t < _GAP_SECONDS}
         after = min([self._revision_seq, *self._gaps]) - 1 if self._gaps else self._revision_seq
         with self._write_lock:
-            for revision in self.store.item_revisions(after):
+            try:
+                revisions = self.guard.read(self.store.item_revisions, after)
+            except StoreUnavailableError as exc:
+                logger.warning("items added by other workers are not picked up: %s", exc.message)
+                self._store_fresh = False
+                return False
+            self._store_fresh = True
+            for revision in revisions:
                 seq = revision.seq
                 if seq not in self._applied:
                     self._replay(revision.item_id, revision.payload)
@@ -410,6 +465,7 @@ class RecommendationService:
                     missing = range(self._revision_seq + 1, seq)
                     self._gaps.update({s: now for s in missing if s not in self._applied})
                     self._revision_seq = seq
+        return True
 
     def _replay(self, item_id: str, payload: dict[str, Any]) -> None:
         try:
@@ -420,6 +476,7 @@ class RecommendationService:
         self._apply(item_id, payload, vector, parts)
 
     def close(self) -> None:
+        self.guard.close()
         self.store.close()
 
 

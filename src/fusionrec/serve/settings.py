@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fusionrec.serve.index import IndexOptions
+from fusionrec.serve.resilience import GuardOptions
 
 IndexKind = Literal["auto", "exact", "hnsw", "ivf"]
 
@@ -48,6 +49,30 @@ class ServeSettings(BaseSettings):
     sync_interval_s: float = Field(1.0, ge=0, description="how often items added by other workers are picked up")
     search_threads: int = Field(1, ge=1, description="faiss threads per query")
     web_page: bool = Field(True, description="serve the demo web page at /")
+    store_timeout_s: float = Field(
+        0.5, gt=0, description="longest wait for a store read; then reads are answered from the model alone"
+    )
+    store_write_timeout_s: float = Field(
+        2.0, gt=0, description="longest wait for a store write or a locked SQLite file; then writes answer 503"
+    )
+    ready_timeout_s: float = Field(1.0, gt=0, description="longest wait for the store check of /ready")
+    breaker_failures: int = Field(
+        5, ge=1, description="consecutive store failures or timeouts after which the store is left alone"
+    )
+    breaker_cool_down_s: float = Field(
+        5.0, gt=0, description="how long the store is left alone after breaker_failures; then one trial call"
+    )
+    store_threads: int = Field(16, ge=1, le=256, description="store calls that may run at once")
+
+    def guard_options(self) -> GuardOptions:
+        """Timeouts and circuit breaker of store calls."""
+        return GuardOptions(
+            timeout_s=self.store_timeout_s,
+            write_timeout_s=self.store_write_timeout_s,
+            failure_threshold=self.breaker_failures,
+            cool_down_s=self.breaker_cool_down_s,
+            threads=self.store_threads,
+        )
 
     def index_options(self) -> IndexOptions:
         """The retrieval index settings."""

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -83,11 +85,13 @@ class EventStore:
             ``postgresql+psycopg://root@127.0.0.1:5432/test``.
         table_prefix: prefix of the table names (lets several services or
             test runs share one database).
+        timeout_s: longest wait for a new PostgreSQL connection (at least 2 s)
+            or for a SQLite lock held by another connection; then the call raises.
     """
 
-    def __init__(self, url: str, table_prefix: str = "fusionrec_") -> None:
+    def __init__(self, url: str, table_prefix: str = "fusionrec_", *, timeout_s: float = 30.0) -> None:
         self.url = url
-        self.engine = _create_engine(url)
+        self.engine = _create_engine(url, timeout_s)
         self.metadata = sa.MetaData()
         self.events = _events_table(self.metadata, table_prefix)
         self.items = _items_table(self.metadata, table_prefix)
@@ -165,12 +169,19 @@ class EventStore:
         self.engine.dispose()
 
 
-def _create_engine(url: str) -> sa.Engine:
+def _create_engine(url: str, timeout_s: float) -> sa.Engine:
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
-    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-    sa.event.listen(engine, "connect", _sqlite_pragmas)
+        # without a connect timeout, a server that accepts and never answers holds the caller for ever
+        connect_args = {} if "connect_timeout" in sa.make_url(url).query else {"connect_timeout": _whole(timeout_s)}
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args=connect_args)
+    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout_s})
+    sa.event.listen(engine, "connect", partial(_sqlite_pragmas, busy_timeout_ms=round(timeout_s * 1000)))
     return engine
+
+
+def _whole(seconds: float) -> int:
+    """libpq takes whole seconds and treats anything under 2 as 2."""
+    return max(2, math.ceil(seconds))
 
 
 def _create_tables(metadata: sa.MetaData, engine: sa.Engine, attempts: int = 3) -> None:
@@ -185,12 +196,12 @@ def _create_tables(metadata: sa.MetaData, engine: sa.Engine, attempts: int = 3) 
             time.sleep(0.2 * (attempt + 1))
 
 
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(connection: Any, _record: Any, busy_timeout_ms: int) -> None:
     """WAL lets readers run beside the writer; FULL syncs every commit, so acknowledged events survive a crash."""
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cursor.close()
 
 

@@ -16,7 +16,7 @@ def build_router(settings: ServeSettings) -> APIRouter:
     max_k = settings.max_k
 
     @router.get("/users/{user_id}/recommendations", response_model=RecommendationsOut)
-    async def recommend_for_user(
+    def recommend_for_user(
         service: ServiceDep,
         metrics: MetricsDep,
         user_id: PathId,
@@ -32,7 +32,7 @@ def build_router(settings: ServeSettings) -> APIRouter:
         return recommendations_out(service, ranked, k, user_id)
 
     @router.post("/recommendations", response_model=RecommendationsOut)
-    async def recommend_for_history(service: ServiceDep, metrics: MetricsDep, body: HistoryIn) -> Response:
+    def recommend_for_history(service: ServiceDep, metrics: MetricsDep, body: HistoryIn) -> Response:
         """Top-k items for an ad-hoc history of item ids (e.g. an anonymous session); history items are excluded."""
         if body.k > max_k:
             raise InvalidInputError(f"k is {body.k:,} but at most {max_k:,} items can be asked for")

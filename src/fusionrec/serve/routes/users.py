@@ -33,7 +33,7 @@ def build_router(settings: ServeSettings) -> APIRouter:
         return UsersOut(total=total, offset=offset, users=users)
 
     @router.get("/{user_id}/history", response_model=UserHistoryOut)
-    async def user_history(
+    def user_history(
         service: ServiceDep,
         user_id: UserId,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -47,10 +47,10 @@ def build_router(settings: ServeSettings) -> APIRouter:
         items = [
             HistoryEntry(item=item_out(service.item(item_id)), source=source) for item_id, source in entries[:limit]
         ]
-        return UserHistoryOut(user_id=user_id, known=state.index is not None, items=items)
+        return UserHistoryOut(user_id=user_id, known=state.index is not None, items=items, degraded=state.degraded)
 
     @router.get("/{user_id}/explanations/{item_id}", response_model=ExplanationOut)
-    async def explain(
+    def explain(
         service: ServiceDep,
         user_id: UserId,
         item_id: PathId,
@@ -69,6 +69,7 @@ def build_router(settings: ServeSettings) -> APIRouter:
             because=[
                 BecauseOut(item=item_out(service.catalog.info(i)), similarity=sim) for i, sim in explanation.because
             ],
+            degraded=explanation.degraded,
         )
 
     return router
