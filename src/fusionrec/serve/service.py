@@ -24,6 +24,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _GAP_SECONDS = 30.0  # how long a missing revision number is waited for (PostgreSQL commits out of order)
+_FIRST_SYNC_TIMEOUT_S = 600.0  # the first sync reads every stored revision, later ones only the new
 
 
 @dataclass
@@ -152,7 +155,10 @@ class RecommendationService:
         self._revision_seq, self._last_sync = 0, 0.0
         self.guard = StoreGuard(settings.guard_options())
         self._store_fresh = True  # the last sync reached the store
-        self.sync(force=True)
+        self._sync_timeout_s = _FIRST_SYNC_TIMEOUT_S
+        if not self.sync(force=True):
+            raise StoreUnavailableError("the event store's item revisions could not be read at start-up (see the log)")
+        self._sync_timeout_s = settings.store_timeout_s
 
     @classmethod
     def from_settings(cls, settings: ServeSettings) -> RecommendationService:
@@ -447,9 +453,11 @@ class RecommendationService:
         self._last_sync = now
         self._gaps = {seq: t for seq, t in self._gaps.items() if now - t < _GAP_SECONDS}
         after = min([self._revision_seq, *self._gaps]) - 1 if self._gaps else self._revision_seq
-        with self._write_lock:
+        with _held(self._write_lock, self.settings.store_timeout_s) as held:
+            if not held:  # a write holds the lock while it waits on the store; pick revisions up next time
+                return self._store_fresh
             try:
-                revisions = self.guard.read(self.store.item_revisions, after)
+                revisions = self.guard.call(self._sync_timeout_s, self.store.item_revisions, after)
             except StoreUnavailableError as exc:
                 logger.warning("items added by other workers are not picked up: %s", exc.message)
                 self._store_fresh = False
@@ -478,6 +486,17 @@ class RecommendationService:
     def close(self) -> None:
         self.guard.close()
         self.store.close()
+
+
+@contextmanager
+def _held(lock: threading.Lock, timeout_s: float) -> Iterator[bool]:
+    """Hold ``lock`` for the block if it can be had within ``timeout_s``; yields whether it was."""
+    acquired = lock.acquire(timeout=timeout_s)
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            lock.release()
 
 
 def _vectors(loaded: LoadedArtifact) -> tuple[np.ndarray | None, np.ndarray | None]:

@@ -171,11 +171,15 @@ class FaultProxy:
             self._links.clear()
 
     async def _shutdown(self) -> None:
-        assert self._server is not None
+        assert self._server is not None and self._flowing is not None
         self._server.close()
+        self._flowing.set()  # connections waiting out a hang wake up and end
         for link in list(self._links):
             link.close()
         self._links.clear()
+        others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        if others:  # closed links' tasks end on their own, so none is destroyed while pending
+            await asyncio.wait(others, timeout=5)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         assert self._flowing is not None
