@@ -445,7 +445,8 @@ class RecommendationService:
         """Apply item revisions written by other workers since the last sync (at most every ``sync_interval_s``).
 
         Returns:
-            False when the last sync could not reach the store (the catalog stays as it was).
+            False when the store could not be read (the catalog stays as it was): this sync or, when it
+            was skipped for the interval, the last one; a forced sync that could not run is False too.
         """
         now = time.monotonic()
         if not force and now - self._last_sync < self.settings.sync_interval_s:
@@ -455,7 +456,7 @@ class RecommendationService:
         after = min([self._revision_seq, *self._gaps]) - 1 if self._gaps else self._revision_seq
         with _held(self._write_lock, self.settings.store_timeout_s) as held:
             if not held:  # a write holds the lock while it waits on the store; pick revisions up next time
-                return self._store_fresh
+                return self._store_fresh and not force
             try:
                 revisions = self.guard.call(self._sync_timeout_s, self.store.item_revisions, after)
             except StoreUnavailableError as exc:
