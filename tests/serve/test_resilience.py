@@ -127,3 +127,28 @@ def test_errors_of_the_request_pass_through_and_count_as_answers(guard: StoreGua
     with pytest.raises(StoreUnavailableError):
         guard.write(outage)
     assert guard.breaker.state == "closed"  # the data error reset the count of consecutive failures
+
+
+def test_close_waits_for_a_running_call_to_hand_back_its_connection() -> None:
+    guard = StoreGuard(GuardOptions(timeout_s=0.05))
+    release, finished = threading.Event(), threading.Event()
+
+    def finishing() -> None:
+        release.wait(30)
+        finished.set()
+
+    with pytest.raises(StoreUnavailableError):
+        guard.read(finishing)
+    threading.Timer(0.1, release.set).start()
+    guard.close(wait_s=30)  # a bound, not a delay: it returns when the call is done
+    assert finished.is_set()
+
+
+def test_close_leaves_a_stuck_call_after_its_bound() -> None:
+    guard = StoreGuard(GuardOptions(timeout_s=0.05))
+    stuck = threading.Event()
+    with pytest.raises(StoreUnavailableError):
+        guard.read(stuck.wait, 30)
+    guard.close(wait_s=0.1)
+    assert not stuck.is_set()
+    stuck.set()

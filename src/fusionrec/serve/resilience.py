@@ -38,10 +38,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import Literal, ParamSpec, TypeVar
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 
@@ -164,6 +164,7 @@ class StoreGuard:
         self.options = options
         self.breaker = CircuitBreaker(options.failure_threshold, options.cool_down_s)
         self._executor = ThreadPoolExecutor(max_workers=options.threads, thread_name_prefix="fusionrec-store")
+        self._running: set[Future[Any]] = set()
 
     def read(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``fn(*args, **kwargs)`` bounded by the read timeout."""
@@ -187,6 +188,8 @@ class StoreGuard:
                 f"({self.breaker.last_failure}), so it is not called until the next try in {wait:.1f} s"
             )
         future = self._executor.submit(fn, *args, **kwargs)
+        self._running.add(future)
+        future.add_done_callback(self._running.discard)
         try:
             result = future.result(timeout=timeout_s)
         except FutureTimeout:
@@ -207,9 +210,15 @@ class StoreGuard:
     def _unavailable(self, message: str) -> StoreUnavailableError:
         return StoreUnavailableError(message, retry_after_s=self.breaker.retry_after())
 
-    def close(self) -> None:
-        """Stop taking calls; queued calls are cancelled, running ones are not waited for."""
+    def close(self, wait_s: float = 0.0) -> None:
+        """Stop taking calls: queued ones are cancelled, running ones waited for up to ``wait_s`` seconds.
+
+        Waiting lets calls that are about to finish hand their connections back before the store closes
+        its pool; a call still hung after ``wait_s`` is left to end on its own.
+        """
         self._executor.shutdown(wait=False, cancel_futures=True)
+        if wait_s > 0 and self._running:
+            wait(list(self._running), timeout=wait_s)
 
 
 def _first_line(exc: BaseException) -> str:

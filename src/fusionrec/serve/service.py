@@ -485,7 +485,7 @@ class RecommendationService:
         self._apply(item_id, payload, vector, parts)
 
     def close(self) -> None:
-        self.guard.close()
+        self.guard.close(wait_s=self.settings.store_write_timeout_s)
         self.store.close()
 
 
