@@ -31,7 +31,7 @@ def test_the_breaker_opens_after_the_threshold_of_consecutive_failures() -> None
     breaker.record_failure("d")
     assert breaker.state == "closed" and breaker.admit() is None
     breaker.record_failure("e")
-    assert breaker.state == "open" and breaker.last_failure == "e"
+    assert breaker.state == "open" and breaker.last_failure == "e" and breaker.failures == 3
     assert breaker.admit() == pytest.approx(10.0)
 
 

@@ -73,8 +73,7 @@ def pg_client(artifact: Path, proxy: FaultProxy, prefix: str, **options: Any) ->
         store_url=proxied(proxy),
         table_prefix=prefix,
         api_key=API_KEY,
-        sync_interval_s=0,
-        **{**FAST, **options},
+        **{"sync_interval_s": 0, **FAST, **options},
     )
     return TestClient(create_app(settings))
 
@@ -127,6 +126,20 @@ def test_an_outage_degrades_reads_and_refuses_writes(
     stored = EventStore(POSTGRES_URL, pg_prefix)
     assert [e.item_id for e in stored.user_events("u1")] == ["i7", "i8"]
     stored.close()
+
+
+@pytest.mark.postgres
+def test_a_failed_read_spares_the_next_reads_the_wait(artifact: Path, proxy: FaultProxy, pg_prefix: str) -> None:
+    """After the store failed a request, requests within the sync interval do not wait on it again."""
+    with pg_client(artifact, proxy, pg_prefix, breaker_failures=100, sync_interval_s=3600) as client:
+        service = client.app.state.service  # type: ignore[attr-defined]
+        proxy.set_mode("hang")
+        for _ in range(3):
+            assert client.get("/v1/users/u1/recommendations").json()["degraded"] is True
+            assert client.post("/v1/recommendations", json={"history": ["i1"]}).json()["degraded"] is True
+        assert service.guard.breaker.failures == 1  # the first user's events; every later call knew better
+        assert service.sync() is False
+        proxy.set_mode("pass")
 
 
 @pytest.mark.postgres

@@ -106,6 +106,12 @@ class CircuitBreaker:
         with self._lock:
             return self._state()
 
+    @property
+    def failures(self) -> int:
+        """Consecutive failures so far (0 after a success)."""
+        with self._lock:
+            return self._failures
+
     def _state(self) -> BreakerState:
         if self._opened_at is None:
             return "closed"

@@ -199,6 +199,8 @@ class RecommendationService:
             return self.guard.read(self.store.user_events, user_id, self.settings.max_user_events)
         except StoreUnavailableError as exc:
             logger.warning("answering without the user's events: %s", exc.message)
+            # the store just failed: the next sync waits its interval rather than make this request wait again
+            self._store_fresh, self._last_sync = False, time.monotonic()
             return None
 
     def _indices(self, item_ids: list[str], *, source: str) -> np.ndarray:
@@ -208,6 +210,8 @@ class RecommendationService:
             NotFoundError: an id is in neither this worker's catalog nor the store.
             StoreUnavailableError: an id is not in this worker's catalog and the store cannot be asked.
         """
+        if not item_ids:
+            return np.zeros(0, dtype=np.int64)
         self.sync()
         try:
             return self.catalog.indices(item_ids, source=source)
