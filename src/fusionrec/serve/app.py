@@ -23,6 +23,7 @@ from fusionrec.serve.http_errors import install_error_handlers
 from fusionrec.serve.metrics import ServiceMetrics
 from fusionrec.serve.middleware import (
     BodyLimitMiddleware,
+    ErrorBoundaryMiddleware,
     MetricsMiddleware,
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
@@ -79,6 +80,7 @@ def create_app(settings: ServeSettings, service: RecommendationService | None = 
     if settings.web_page:
         app.include_router(web.build_router())
         app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
+    app.add_middleware(ErrorBoundaryMiddleware)  # innermost, so the metrics count its 500s
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(SecurityHeadersMiddleware)

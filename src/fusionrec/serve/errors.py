@@ -10,7 +10,8 @@
         ├── ForgottenUserError 410 the user was forgotten; events for the id are refused
         ├── InvalidInputError  422 a value is out of range or the wrong shape
         ├── UnauthorizedError  401 the API key is missing or wrong
-        └── WritesDisabledError 403 no API key is configured, so write routes are off
+        ├── WritesDisabledError 403 no API key is configured, so write routes are off
+        └── StoreUnavailableError 503 the event store does not answer (carries Retry-After)
 
 The HTTP layer turns them into ``{"error": {"code": ..., "message": ...}}``.
 """
@@ -61,12 +62,23 @@ class WritesDisabledError(ServeError):
     status, code = 403, "writes_disabled"
 
 
+class StoreUnavailableError(ServeError):
+    """The event store timed out, failed or is behind an open circuit breaker; retry after ``retry_after_s``."""
+
+    status, code = 503, "store_unavailable"
+
+    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 __all__ = [
     "ConflictError",
     "ForgottenUserError",
     "InvalidInputError",
     "NotFoundError",
     "ServeError",
+    "StoreUnavailableError",
     "UnauthorizedError",
     "UnsupportedError",
     "WritesDisabledError",

@@ -1,9 +1,15 @@
-"""Every error becomes JSON ``{"error": {"code", "message", "details"?}}`` with a fitting 4xx/5xx status."""
+"""Every error becomes JSON ``{"error": {"code", "message", "details"?}}`` with a fitting 4xx/5xx status.
+
+An unexpected exception is answered by :class:`~fusionrec.serve.middleware.ErrorBoundaryMiddleware` with
+:func:`unexpected_error` (a registered ``Exception`` handler would answer and then re-raise, and the server
+would close the client's keep-alive connection).
+"""
 
 from __future__ import annotations
 
 import functools
 import logging
+import math
 import re
 from typing import Any
 
@@ -13,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fusionrec.errors import DataError, UnknownIdError
-from fusionrec.serve.errors import ServeError
+from fusionrec.serve.errors import ServeError, StoreUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +43,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServeError, _serve_error)  # type: ignore[arg-type]
     app.add_exception_handler(UnknownIdError, _unknown_id)  # type: ignore[arg-type]
     app.add_exception_handler(DataError, _data_error)  # type: ignore[arg-type]
-    app.add_exception_handler(Exception, _unexpected)
 
 
 async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -102,7 +107,10 @@ def _template_pattern(template: str) -> re.Pattern[str]:
 
 
 async def _serve_error(_request: Request, exc: ServeError) -> JSONResponse:
-    return error_response(exc.status, exc.code, exc.message)
+    response = error_response(exc.status, exc.code, exc.message)
+    if isinstance(exc, StoreUnavailableError):
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))  # whole seconds (RFC 9110)
+    return response
 
 
 async def _unknown_id(_request: Request, exc: UnknownIdError) -> JSONResponse:
@@ -113,6 +121,7 @@ async def _data_error(_request: Request, exc: DataError) -> JSONResponse:
     return error_response(422, "invalid_input", str(exc))
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+def unexpected_error(method: str, path: str, exc: Exception) -> JSONResponse:
+    """Log ``exc`` with its traceback and answer 500 without details of it."""
+    logger.exception("unexpected error on %s %s", method, path, exc_info=exc)
     return error_response(500, "internal_error", f"unexpected {type(exc).__name__}; see the server log")

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: a request body limit, Prometheus request metrics, security headers and request ids.
+"""Pure ASGI middleware: an error boundary, a request body limit, Prometheus request metrics, security headers
+and request ids.
 
 Every response carries ``X-Request-ID`` (the client's, when it sent a
 usable one, else a new one), and every log record made while the request
@@ -18,7 +19,40 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fusionrec.serve.http_errors import unexpected_error
 from fusionrec.serve.metrics import ServiceMetrics
+
+
+class ErrorBoundaryMiddleware:
+    """Answer an unexpected exception with a JSON 500 and keep the client's connection open.
+
+    Starlette's outermost error handler sends its 500 and then re-raises, so
+    the server closes the connection and the client's next request on it
+    fails. This boundary answers and returns instead. When part of a
+    response is already out, the exception goes on: only closing the
+    connection can end that response.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            await unexpected_error(scope["method"], scope["path"], exc)(scope, receive, send)
 
 
 class BodyLimitMiddleware:

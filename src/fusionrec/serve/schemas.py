@@ -6,27 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from fusionrec.serve.store import ID_LENGTH, KEY_LENGTH
+from fusionrec.serve.ids import IdempotencyKey, RawId
 from fusionrec.serve.vectors import MAX_FEATURE_MAGNITUDE
 
-
-def _addressable(value: str) -> str:
-    """Ids appear in URL paths (``/v1/users/{user_id}/...``): one that a path cannot carry is refused at write."""
-    if "/" in value or value in (".", ".."):
-        raise ValueError(
-            f"id {value!r} cannot be used: ids appear in URL paths, where '/' separates segments (even "
-            "encoded as %2F) and '.' and '..' are path steps, so the id could be written but never read; "
-            "use an id without '/' (e.g. replace it with ':' or '|')"
-        )
-    return value
-
-
-RawId = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=ID_LENGTH),
-    Field(json_schema_extra={"pattern": "^[^/]+$"}),
-    AfterValidator(_addressable),
-]
 EventKind = Literal["view", "click", "like", "purchase", "dislike", "rating"]
 Strategy = Literal["model", "profile", "popularity", "history", "similar"]
 
@@ -109,6 +91,11 @@ class RecommendationsOut(BaseModel):
     )
     k: int
     items: list[ScoredItem]
+    degraded: bool = Field(
+        False,
+        description="true when the event store did not answer: the answer comes from the model alone, without "
+        "the user's recorded events or items other workers added since the last sync",
+    )
 
 
 class HistoryIn(Strict):
@@ -189,7 +176,7 @@ class EventIn(Strict):
     item_id: RawId
     type: EventKind
     value: float | None = Field(None, ge=-1e6, le=1e6, description="the rating for type=rating (1-5)")
-    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=KEY_LENGTH)] | None = Field(
+    idempotency_key: IdempotencyKey | None = Field(
         None, description="a retry with the same key returns the original event instead of recording it twice"
     )
 
@@ -214,6 +201,9 @@ class UserHistoryOut(BaseModel):
     user_id: str
     known: bool = Field(description="True when the model was trained on this user")
     items: list[HistoryEntry]
+    degraded: bool = Field(
+        False, description="true when the event store did not answer: only training items are listed"
+    )
 
 
 class ContributionOut(BaseModel):
@@ -241,6 +231,11 @@ class ExplanationOut(BaseModel):
     )
     contributions: list[ContributionOut]
     because: list[BecauseOut]
+    degraded: bool = Field(
+        False,
+        description="true when the event store did not answer: the answer comes from the model alone, without "
+        "the user's recorded events or items other workers added since the last sync",
+    )
 
 
 class UsersOut(BaseModel):

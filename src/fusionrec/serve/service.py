@@ -16,6 +16,12 @@ request, and the tombstone hides the user's trained vector and training
 items while the user stays forgotten, and after a reactivation as long as
 the served artifact predates the forget.
 
+Every store call goes through a :class:`~fusionrec.serve.resilience.StoreGuard`
+(a timeout and a circuit breaker). When the store does not answer, reads
+are answered from the model alone and flagged ``degraded`` (the user's
+recorded events and items other workers added meanwhile are missing), and
+writes raise :class:`~fusionrec.serve.errors.StoreUnavailableError` (503).
+
 Example:
     >>> service = RecommendationService.from_settings(ServeSettings(artifact="artifacts/ml100k"))  # doctest: +SKIP
     >>> service.recommend_user("196", k=5).items  # doctest: +SKIP
@@ -23,12 +29,15 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -39,10 +48,17 @@ from fusionrec.models.ease_channel import WithEaseChannel
 from fusionrec.models.second_stage import WithSecondStage
 from fusionrec.serve.catalog import ItemCatalog, ItemInfo
 from fusionrec.serve.content import ContentEncoder, encode_payload
-from fusionrec.serve.errors import ConflictError, InvalidInputError, NotFoundError, UnsupportedError
+from fusionrec.serve.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    StoreUnavailableError,
+    UnsupportedError,
+)
 from fusionrec.serve.index import ItemIndex
 from fusionrec.serve.privacy import ForgetResult, Tombstone
 from fusionrec.serve.profiles import event_weight, profile_vector
+from fusionrec.serve.resilience import StoreGuard
 from fusionrec.serve.revisions import plan_placements
 from fusionrec.serve.store import EventStore, ItemRevision, NewEvent, Placement, StoredEvent
 from fusionrec.serve.vectors import check_features, check_item_vector, vector_problem
@@ -55,15 +71,22 @@ logger = logging.getLogger(__name__)
 
 _GAP_SECONDS = 30.0  # how long a missing revision number is waited for (PostgreSQL commits out of order)
 _DAY_SECONDS = 86_400.0
+_FIRST_SYNC_TIMEOUT_S = 600.0  # the first sync reads every stored revision, later ones only the new
 
 
 @dataclass
 class Ranked:
-    """Items best first: int64 (n,) indices, float32 (n,) scores, and how they were found."""
+    """Items best first: int64 (n,) indices, float32 (n,) scores, and how they were found.
+
+    ``degraded`` is True when the event store could not be asked: the ranking
+    comes from the model alone, without the user's recorded events or items
+    other workers added since the last sync.
+    """
 
     items: np.ndarray
     scores: np.ndarray
     strategy: str
+    degraded: bool = False
 
 
 @dataclass
@@ -94,6 +117,7 @@ class UserState:
     seen: set[int]
     query: np.ndarray | None
     strategy: str
+    degraded: bool = False
 
 
 @dataclass
@@ -106,6 +130,7 @@ class Explanation:
     method: str
     contributions: list[tuple[str, float]] = field(default_factory=list)
     because: list[tuple[int, float]] = field(default_factory=list)
+    degraded: bool = False
 
 
 class RecommendationService:
@@ -150,7 +175,12 @@ class RecommendationService:
         self.model_key = model_fingerprint(self.manifest)
         self._placed_seq: dict[str, int] = {}  # item -> seq of the revision its current vector comes from
         self.skipped_revisions: dict[int, str] = {}  # stored revisions not applied: seq -> reason
-        self.sync(force=True)
+        self.guard = StoreGuard(settings.guard_options())
+        self._store_fresh = True  # the last sync reached the store
+        self._sync_timeout_s = _FIRST_SYNC_TIMEOUT_S
+        if not self.sync(force=True):
+            raise StoreUnavailableError("the event store's item revisions could not be read at start-up (see the log)")
+        self._sync_timeout_s = settings.store_timeout_s
         self._purge_if_due()  # at start-up, then every retention_check_s
 
     @classmethod
@@ -160,18 +190,24 @@ class RecommendationService:
 
         key = settings.id_hash_key.get_secret_value() if settings.id_hash_key else None
         hide = settings.log_ids == "hashed"
-        store = EventStore(settings.store_url, settings.table_prefix, id_hash_key=key, hide_parameters=hide)
+        store = EventStore(
+            settings.store_url,
+            settings.table_prefix,
+            id_hash_key=key,
+            hide_parameters=hide,
+            timeout_s=settings.store_write_timeout_s,
+        )
         return cls(load_artifact(settings.artifact), store, settings)
 
     # --- reading -----------------------------------------------------------------------------------
 
     def user_state(self, user_id: str) -> UserState:
-        """The user's training items, events and query vector right now."""
-        self.sync()
+        """The user's training items, events and query vector right now (without events when the store fails)."""
+        events = self._recent_events(user_id) if self.sync() else None
         self._purge_if_due()
         found = int(self.users.index_or_missing([user_id])[0])
         index = found if found >= 0 and not self._forgotten_since_training([user_id]) else None
-        events = self.store.user_events(user_id, self.settings.max_user_events)
+        degraded, events = events is None, events or []
         trained = [] if index is None else self.trained_items(index)
         event_items = [self.catalog.index_of(e.item_id) for e in events]
         pairs = [(e, i) for e, i in zip(events, event_items, strict=True) if i is not None]
@@ -188,15 +224,37 @@ class RecommendationService:
             strategy = "profile" if pairs else "model"
         else:
             strategy = "model" if trained_user and self.index is None else "popularity"
-        return UserState(user_id, index, events, history, seen, query, strategy)
+        return UserState(user_id, index, events, history, seen, query, strategy, degraded)
+
+    def _recent_events(self, user_id: str) -> list[StoredEvent] | None:
+        """The user's latest events, or None when the store does not answer."""
+        try:
+            return self.guard.read(self.store.user_events, user_id, self.settings.max_user_events)
+        except StoreUnavailableError as exc:
+            logger.warning("answering without the user's events: %s", exc.message)
+            # the store just failed: the next sync waits its interval rather than make this request wait again
+            self._store_fresh, self._last_sync = False, time.monotonic()
+            return None
 
     def _indices(self, item_ids: list[str], *, source: str) -> np.ndarray:
-        """int64 catalog indices; an unknown id triggers a sync first (another worker may just have added it)."""
+        """int64 catalog indices; an unknown id triggers a sync first (another worker may just have added it).
+
+        Raises:
+            NotFoundError: an id is in neither this worker's catalog nor the store.
+            StoreUnavailableError: an id is not in this worker's catalog and the store cannot be asked.
+        """
+        if not item_ids:
+            return np.zeros(0, dtype=np.int64)
         self.sync()
         try:
             return self.catalog.indices(item_ids, source=source)
-        except NotFoundError:
-            self.sync(force=True)
+        except NotFoundError as exc:
+            if not self.sync(force=True):
+                raise StoreUnavailableError(
+                    f"{exc.message}; items added by other workers could not be looked up because the event "
+                    "store does not answer",
+                    self.guard.breaker.retry_after(),
+                ) from exc
             return self.catalog.indices(item_ids, source=source)
 
     def trained_items(self, user: int) -> list[int]:
@@ -214,29 +272,31 @@ class RecommendationService:
         excluded = state.seen | set(self._indices(exclude or [], source="exclude").tolist())
         if state.query is not None and self.index is not None:
             items, scores = self._search(state.query, state.history, k, excluded)
-            return Ranked(items, scores, state.strategy)
+            return Ranked(items, scores, state.strategy, state.degraded)
         if state.strategy == "model" and state.index is not None:  # a model without embeddings scores the user
-            return self._model_scores(state.index, k, excluded)
-        return self.popular(k, excluded)
+            return replace(self._model_scores(state.index, k, excluded), degraded=state.degraded)
+        return replace(self.popular(k, excluded), degraded=state.degraded)
 
     def recommend_history(self, history: list[str], k: int, exclude: list[str] | None = None) -> Ranked:
         """Top-``k`` items for an ad-hoc history of item ids (a visitor with no account)."""
         index = self._require_index("rank items for an ad-hoc history")
+        degraded = not self.sync()
         items = self._indices(history, source="history")
         excluded = set(items.tolist()) | set(self._indices(exclude or [], source="exclude").tolist())
         profile = profile_vector(None, index.vectors(items), np.ones(len(items)), self._half)
         query = _usable_query(profile, None, f"a history of {len(items)} item(s)")
         if query is None:
-            return self.popular(k, excluded)
+            return replace(self.popular(k, excluded), degraded=degraded)
         found, scores = self._search(query, items.tolist(), k, excluded)
-        return Ranked(found, scores, "history")
+        return Ranked(found, scores, "history", degraded)
 
     def similar(self, item_id: str, k: int) -> Ranked:
         """The ``k`` items that score highest for a profile made of ``item_id`` alone."""
         index = self._require_index("find similar items")
+        degraded = not self.sync()
         item = int(self._indices([item_id], source="similar items")[0])
         found, scores = self._search(index.vectors(np.array([item]))[0], [item], k, {item})
-        return Ranked(found, scores, "similar")
+        return Ranked(found, scores, "similar", degraded)
 
     def _search(
         self, query: np.ndarray, history: list[int], k: int, exclude: set[int]
@@ -310,7 +370,7 @@ class RecommendationService:
         state = self.user_state(user_id)
         if state.query is None:
             popularity = float(self.popularity[item]) if item < len(self.popularity) else 0.0
-            return Explanation(item, popularity, "popularity", "popularity")
+            return Explanation(item, popularity, "popularity", "popularity", degraded=state.degraded)
         vector = index.vectors(np.array([item]))[0]
         contributions, method = self._contributions(state.query, item, vector)
         score = float(state.query @ vector)
@@ -319,7 +379,7 @@ class RecommendationService:
             contributions.append(("co-occurrence", channel))
             score += channel
         because = self._because(state.history, item, vector, n_because)
-        return Explanation(item, score, state.strategy, method, contributions, because)
+        return Explanation(item, score, state.strategy, method, contributions, because, state.degraded)
 
     def _contributions(self, query: np.ndarray, item: int, vector: np.ndarray) -> tuple[list[tuple[str, float]], str]:
         if item in self._added_parts:
@@ -351,7 +411,11 @@ class RecommendationService:
 
     def _forgotten_since_training(self, user_ids: list[str]) -> set[str]:
         """Those of ``user_ids`` whose training is not used: forgotten now, or after the artifact was built."""
-        tombstones = self.store.tombstones_of(user_ids).items()
+        try:
+            tombstones = self.guard.read(self.store.tombstones_of, user_ids).items()
+        except StoreUnavailableError as exc:  # availability first: an outage does not hide every trained user
+            logger.warning("forgotten users cannot be checked while the store is unavailable: %s", exc.message)
+            return set()
         return {user_id for user_id, t in tombstones if t.active or t.forgotten_at >= self._trained_at}
 
     # --- writing -----------------------------------------------------------------------------------
@@ -359,7 +423,7 @@ class RecommendationService:
     def record_event(self, event: NewEvent) -> tuple[StoredEvent, bool]:
         """Store a user event (its item must be in the catalog); returns ``(stored, replayed)``."""
         self._indices([event.item_id], source="event")
-        stored, replayed = self.store.record_event(event)
+        stored, replayed = self.guard.write(self.store.record_event, event)
         if replayed and not event.same_as(stored):
             raise ConflictError(
                 f"idempotency key {event.idempotency_key!r} was already used for event {stored.id} "
@@ -380,11 +444,10 @@ class RecommendationService:
         vector, parts = self._place(item_id, features)
         with self._write_lock:
             if vector is None:
-                seq = self.store.add_item_revision(item_id, payload).seq
+                seq = self.guard.write(self.store.add_item_revision, item_id, payload).seq
             else:  # the vector is stored beside the revision: no other worker or restart runs the model for it
-                seq = self.store.add_placed_item_revision(
-                    item_id, payload, self.model_key, Placement(0, vector, parts or {})
-                )
+                placement = Placement(0, vector, parts or {})
+                seq = self.guard.write(self.store.add_placed_item_revision, item_id, payload, self.model_key, placement)
                 self._placed_seq[item_id] = seq
             index, created = self._apply(item_id, payload, vector, parts)
             self._applied.add(seq)
@@ -454,17 +517,30 @@ class RecommendationService:
             values[modality], masks[modality] = row, np.array([given is not None])
         return values, masks
 
-    def sync(self, force: bool = False) -> None:
-        """Apply item revisions written by other workers since the last sync (at most every ``sync_interval_s``)."""
+    def sync(self, force: bool = False) -> bool:
+        """Apply item revisions written by other workers since the last sync (at most every ``sync_interval_s``).
+
+        Returns:
+            False when the store could not be read (the catalog stays as it was): this sync or, when it
+            was skipped for the interval, the last one; a forced sync that could not run is False too.
+        """
         now = time.monotonic()
         if not force and now - self._last_sync < self.settings.sync_interval_s:
-            return
+            return self._store_fresh
         self._last_sync = now
         self._gaps = {seq: t for seq, t in self._gaps.items() if now - t < _GAP_SECONDS}
         after = min([self._revision_seq, *self._gaps]) - 1 if self._gaps else self._revision_seq
-        with self._write_lock:
-            revisions = self.store.item_revisions(after)
-            self._apply_revisions([r for r in revisions if r.seq not in self._applied])
+        with _held(self._write_lock, self.settings.store_timeout_s) as held:
+            if not held:  # a write holds the lock while it waits on the store; pick revisions up next time
+                return self._store_fresh and not force
+            try:
+                revisions = self.guard.call(self._sync_timeout_s, self.store.item_revisions, after)
+                self._apply_revisions([r for r in revisions if r.seq not in self._applied])
+            except StoreUnavailableError as exc:
+                logger.warning("items added by other workers are not picked up: %s", exc.message)
+                self._store_fresh = False
+                return False
+            self._store_fresh = True
             for revision in revisions:
                 seq = revision.seq
                 self._applied.add(seq)
@@ -473,6 +549,7 @@ class RecommendationService:
                     missing = range(self._revision_seq + 1, seq)
                     self._gaps.update({s: now for s in missing if s not in self._applied})
                     self._revision_seq = seq
+        return True
 
     def _apply_revisions(self, revisions: list[ItemRevision]) -> None:
         """Apply stored revisions in order, placing each item once (see :mod:`fusionrec.serve.revisions`)."""
@@ -481,11 +558,11 @@ class RecommendationService:
         plan = plan_placements(
             revisions,
             self._check_revision,
-            lambda seqs: self.store.item_placements(self.model_key, seqs),
+            lambda seqs: self.guard.call(self._sync_timeout_s, self.store.item_placements, self.model_key, seqs),
             self._placement,
         )
         if plan.computed:
-            self.store.add_item_placements(self.model_key, plan.computed)
+            self.guard.write(self.store.add_item_placements, self.model_key, plan.computed)
         for revision in revisions:
             reason = plan.skipped.get(revision.seq)
             if reason is None:
@@ -524,14 +601,14 @@ class RecommendationService:
         Nothing per user is cached in a worker (profiles are rebuilt from the
         store on every request), so there is no in-memory state to drop here.
         """
-        result = self.store.forget_user(user_id, source=source)
+        result = self.guard.write(functools.partial(self.store.forget_user, user_id, source=source))
         state = "was already forgotten" if result.already_forgotten else "forgotten"
         logger.info("user %s %s: %d events removed", self.log_id(user_id), state, result.events_removed)
         return result
 
     def reactivate_user(self, user_id: str) -> Tombstone | None:
         """Accept events for a forgotten user again; the tombstone as it was, or None if never forgotten."""
-        tombstone = self.store.reactivate_user(user_id)
+        tombstone = self.guard.write(self.store.reactivate_user, user_id)
         if tombstone is not None and tombstone.active:
             logger.info("user %s reactivated: events are accepted again", self.log_id(user_id))
         return tombstone
@@ -550,13 +627,17 @@ class RecommendationService:
         if self.settings.event_retention_days is None or time.monotonic() < self._next_purge:
             return
         self._next_purge = time.monotonic() + self.settings.retention_check_s
-        self.purge_expired_events()
+        try:
+            self.guard.write(self.purge_expired_events)
+        except StoreUnavailableError as exc:
+            logger.warning("old events were not purged (next try in %.0f s): %s", self.settings.retention_check_s, exc)
 
     def log_id(self, user_id: str) -> str:
         """How ``user_id`` appears in logs: its hash label unless ``log_ids`` is ``plain``."""
         return user_id if self.settings.log_ids == "plain" else self.store.hasher.label(user_id)
 
     def close(self) -> None:
+        self.guard.close(wait_s=self.settings.store_write_timeout_s)
         self.store.close()
 
 
@@ -585,6 +666,17 @@ def _usable_query(query: np.ndarray | None, fallback: np.ndarray | None, whose: 
         return query
     logger.error("the query vector of %s is unusable (%s); ranking with its fallback instead", whose, problem)
     return fallback
+
+
+@contextmanager
+def _held(lock: threading.Lock, timeout_s: float) -> Iterator[bool]:
+    """Hold ``lock`` for the block if it can be had within ``timeout_s``; yields whether it was."""
+    acquired = lock.acquire(timeout=timeout_s)
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            lock.release()
 
 
 def _vectors(loaded: LoadedArtifact) -> tuple[np.ndarray | None, np.ndarray | None]:

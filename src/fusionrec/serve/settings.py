@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fusionrec.serve.index import IndexOptions
+from fusionrec.serve.resilience import GuardOptions
 
 IndexKind = Literal["auto", "exact", "hnsw", "ivf"]
 LogIds = Literal["hashed", "plain"]
@@ -83,6 +84,31 @@ class ServeSettings(BaseSettings):
             raise ValueError(f"api_key_file {str(self.api_key_file)!r} is empty; write the key on its first line")
         self.api_key = SecretStr(key)
         return self
+
+    store_timeout_s: float = Field(
+        0.5, gt=0, description="longest wait for a store read; then reads are answered from the model alone"
+    )
+    store_write_timeout_s: float = Field(
+        2.0, gt=0, description="longest wait for a store write or a locked SQLite file; then writes answer 503"
+    )
+    ready_timeout_s: float = Field(1.0, gt=0, description="longest wait for the store check of /ready")
+    breaker_failures: int = Field(
+        5, ge=1, description="consecutive store failures or timeouts after which the store is left alone"
+    )
+    breaker_cool_down_s: float = Field(
+        5.0, gt=0, description="how long the store is left alone after breaker_failures; then one trial call"
+    )
+    store_threads: int = Field(16, ge=1, le=256, description="store calls that may run at once")
+
+    def guard_options(self) -> GuardOptions:
+        """Timeouts and circuit breaker of store calls."""
+        return GuardOptions(
+            timeout_s=self.store_timeout_s,
+            write_timeout_s=self.store_write_timeout_s,
+            failure_threshold=self.breaker_failures,
+            cool_down_s=self.breaker_cool_down_s,
+            threads=self.store_threads,
+        )
 
     def index_options(self) -> IndexOptions:
         """The retrieval index settings."""

@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -111,6 +113,8 @@ class EventStore(PrivacyStore):
             kept in the store's ``meta`` table (made on first use). Every
             process on one store must use the same key, which is checked.
         hide_parameters: keep SQL parameters (user ids) out of error messages.
+        timeout_s: longest wait for a new PostgreSQL connection (at least 2 s)
+            or for a SQLite lock held by another connection; then the call raises.
     """
 
     def __init__(
@@ -120,9 +124,10 @@ class EventStore(PrivacyStore):
         *,
         id_hash_key: str | None = None,
         hide_parameters: bool = True,
+        timeout_s: float = 30.0,
     ) -> None:
         self.url = url
-        self.engine = _create_engine(url, hide_parameters)
+        self.engine = _create_engine(url, timeout_s, hide_parameters)
         self.metadata = sa.MetaData()
         self.events = _events_table(self.metadata, table_prefix)
         self.items = _items_table(self.metadata, table_prefix)
@@ -287,14 +292,28 @@ def _placement_of(row: Any) -> Placement:
     return Placement(int(row["seq"]), block[0], {m: block[i + 1] for i, m in enumerate(names)})
 
 
-def _create_engine(url: str, hide_parameters: bool = True) -> sa.Engine:
+def _create_engine(url: str, timeout_s: float, hide_parameters: bool = True) -> sa.Engine:
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=hide_parameters)
+        # without a connect timeout, a server that accepts and never answers holds the caller for ever
+        connect_args = {} if "connect_timeout" in sa.make_url(url).query else {"connect_timeout": _whole(timeout_s)}
+        return sa.create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=10,
+            connect_args=connect_args,
+            hide_parameters=hide_parameters,
+        )
     engine = sa.create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=hide_parameters
+        url, connect_args={"check_same_thread": False, "timeout": timeout_s}, hide_parameters=hide_parameters
     )
-    sa.event.listen(engine, "connect", _sqlite_pragmas)
+    sa.event.listen(engine, "connect", partial(_sqlite_pragmas, busy_timeout_ms=round(timeout_s * 1000)))
     return engine
+
+
+def _whole(seconds: float) -> int:
+    """libpq takes whole seconds and treats anything under 2 as 2."""
+    return max(2, math.ceil(seconds))
 
 
 def _create_tables(metadata: sa.MetaData, engine: sa.Engine, attempts: int = 3) -> None:
@@ -309,12 +328,12 @@ def _create_tables(metadata: sa.MetaData, engine: sa.Engine, attempts: int = 3) 
             time.sleep(0.2 * (attempt + 1))
 
 
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(connection: Any, _record: Any, busy_timeout_ms: int) -> None:
     """WAL lets readers run beside the writer; FULL syncs every commit, so acknowledged events survive a crash."""
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cursor.close()
 
 

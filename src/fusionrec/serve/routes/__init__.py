@@ -1,8 +1,9 @@
 """One router per resource: recommendations, users, items, events, health and the web page.
 
-Read routes are ``async def``: their work (an indexed event query, a faiss
-search, rendering) takes well under a millisecond, less than a hop through
-the thread pool would cost, so it runs on the event loop. Write routes are
-plain ``def`` and run in the thread pool, because a commit waits for the
-disk (SQLite ``synchronous=FULL``).
+Routes that reach the event store (reads of users and items, writes, and
+/ready) are plain ``def`` and run in the thread pool: a store call may wait
+up to its timeout (see :mod:`fusionrec.serve.resilience`), and on the event
+loop that wait would hold every other request, /health included. Routes
+that never touch the store (/health, /metrics, /v1/model, the user list)
+are ``async def`` and answer on the event loop.
 """

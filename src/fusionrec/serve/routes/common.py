@@ -15,9 +15,20 @@ from fusionrec.serve.schemas import ErrorResponse, ItemOut, RecommendationsOut, 
 from fusionrec.serve.service import Ranked, RecommendationService
 from fusionrec.serve.settings import ServeSettings
 
+RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
+STORE_UNAVAILABLE = {
+    "model": ErrorResponse,
+    "description": "the event store does not answer (timeout, outage, locked); retry after Retry-After seconds",
+    "headers": RETRY_AFTER,
+}
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": description}
     for status, description in ((400, "malformed request"), (404, "unknown id"), (422, "invalid value"))
+}
+ERRORS[503] = {
+    **STORE_UNAVAILABLE,
+    "description": "an id is not in this worker's catalog and the event store, which holds items added by other "
+    "workers, does not answer; retry after Retry-After seconds",
 }
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="required by write routes")
 
@@ -69,5 +80,7 @@ def recommendations_out(service: RecommendationService, ranked: Ranked, k: int, 
         items.append(
             ScoredItem.model_construct(item_id=item_id, title=title, poster_url=poster, rank=rank, score=score)
         )
-    body = RecommendationsOut.model_construct(user_id=user_id, strategy=ranked.strategy, k=k, items=items)
+    body = RecommendationsOut.model_construct(
+        user_id=user_id, strategy=ranked.strategy, k=k, items=items, degraded=ranked.degraded
+    )
     return Response(body.model_dump_json(), media_type="application/json")

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Response
 
 from fusionrec.serve.errors import InvalidInputError
+from fusionrec.serve.ids import PrintableText
 from fusionrec.serve.routes.common import ERRORS, MetricsDep, ServiceDep, require_api_key
 from fusionrec.serve.routes.items import WRITE_ERRORS
 from fusionrec.serve.schemas import ErrorResponse, EventIn, EventOut
@@ -14,6 +15,7 @@ from fusionrec.serve.store import KEY_LENGTH, NewEvent
 REPLAYED: dict[int | str, dict[str, Any]] = {
     200: {"model": EventOut, "description": "a retry: the idempotency key was used before; the original event"}
 }
+KeyText = Annotated[str, PrintableText]
 
 
 def build_router(settings: ServeSettings) -> APIRouter:
@@ -35,7 +37,7 @@ def build_router(settings: ServeSettings) -> APIRouter:
         metrics: MetricsDep,
         body: EventIn,
         response: Response,
-        idempotency_key: Annotated[str | None, Header(min_length=1, max_length=KEY_LENGTH)] = None,
+        idempotency_key: Annotated[KeyText | None, Header(min_length=1, max_length=KEY_LENGTH)] = None,
     ) -> EventOut:
         """Store a user event; the user's next recommendations take it into account (no retraining).
 

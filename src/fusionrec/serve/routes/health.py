@@ -1,9 +1,9 @@
 """Liveness, readiness, Prometheus metrics and a description of the served model."""
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Response
 
 from fusionrec.encoders.config import EncoderSpec
+from fusionrec.serve.errors import StoreUnavailableError
 from fusionrec.serve.routes.common import MetricsDep, ServiceDep
 from fusionrec.serve.schemas import EncoderOut, HealthOut, ModelOut, ReadyOut
 from fusionrec.serve.service import RecommendationService
@@ -15,22 +15,29 @@ def build_router(settings: ServeSettings) -> APIRouter:
 
     @router.get("/health", response_model=HealthOut)
     async def health() -> HealthOut:
-        """The process is up (liveness)."""
+        """The process is up (liveness); answered on the event loop without touching the store."""
         return HealthOut()
 
     @router.get("/ready", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
-    async def ready(service: ServiceDep, response: Response) -> ReadyOut:
-        """The model answers a scoring call and the event store a query (readiness); 503 otherwise."""
+    def ready(service: ServiceDep, response: Response) -> ReadyOut:
+        """The model answers a scoring call and the event store answers within ``ready_timeout_s`` (readiness);
+        503 otherwise.
+
+        ``checks.store`` says why the store is unavailable; ``checks.store_breaker`` is the circuit breaker's
+        state (closed, open: the store is left alone for a cool-down, half-open: one trial call goes through);
+        ``checks.revisions`` lists stored item revisions that were not applied.
+        """
         checks = {"model": service.check_model(), "index": service.index.kind if service.index is not None else "none"}
         checks["revisions"] = skipped_revisions(service)
         if checks["model"] != "ok":
             response.status_code = 503
         try:
-            service.store.ping()
+            service.guard.call(settings.ready_timeout_s, service.store.ping)
             checks["store"] = "ok"
-        except sa.exc.SQLAlchemyError as exc:
-            checks["store"] = f"unavailable: {type(exc).__name__}"
+        except StoreUnavailableError as exc:
+            checks["store"] = f"unavailable: {exc.message}"
             response.status_code = 503
+        checks["store_breaker"] = service.guard.breaker.state
         return ReadyOut(status="ready" if response.status_code != 503 else "unavailable", checks=checks)
 
     @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})

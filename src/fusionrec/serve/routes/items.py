@@ -2,20 +2,32 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import FileResponse
 
 from fusionrec.serve.errors import NotFoundError
-from fusionrec.serve.routes.common import ERRORS, ServiceDep, item_out, recommendations_out, require_api_key
+from fusionrec.serve.ids import PathId
+from fusionrec.serve.routes.common import (
+    ERRORS,
+    STORE_UNAVAILABLE,
+    ServiceDep,
+    item_out,
+    recommendations_out,
+    require_api_key,
+)
 from fusionrec.serve.schemas import ErrorResponse, ItemIn, ItemOut, ItemWriteOut, RecommendationsOut
 from fusionrec.serve.settings import ServeSettings
-from fusionrec.serve.store import ID_LENGTH
 
-ItemId = Annotated[str, Path(min_length=1, max_length=ID_LENGTH)]
+ItemId = PathId
 WRITE_ERRORS = {
     401: {"model": ErrorResponse, "description": "missing or wrong API key"},
     403: {"model": ErrorResponse, "description": "writes are disabled (no API key configured)"},
     409: {"model": ErrorResponse, "description": "the model cannot place items from content (or encode raw content)"},
+    503: {
+        **STORE_UNAVAILABLE,
+        "description": "the event store does not answer, so nothing was written; retry "
+        "after Retry-After seconds (with the same idempotency key for an event)",
+    },
 }
 
 
@@ -23,7 +35,7 @@ def build_router(settings: ServeSettings) -> APIRouter:
     router = APIRouter(prefix="/v1/items", tags=["items"], responses=ERRORS)
 
     @router.get("/{item_id}", response_model=ItemOut)
-    async def get_item(service: ServiceDep, item_id: ItemId) -> ItemOut:
+    def get_item(service: ServiceDep, item_id: ItemId) -> ItemOut:
         """Title, poster and metadata of an item."""
         return item_out(service.item(item_id))
 
@@ -52,7 +64,7 @@ def build_router(settings: ServeSettings) -> APIRouter:
         )
 
     @router.get("/{item_id}/similar", response_model=RecommendationsOut)
-    async def similar_items(
+    def similar_items(
         service: ServiceDep,
         item_id: ItemId,
         k: Annotated[int, Query(ge=1, le=settings.max_k)] = 20,
@@ -65,7 +77,7 @@ def build_router(settings: ServeSettings) -> APIRouter:
         response_class=FileResponse,
         responses={200: {"content": {"image/*": {}}, "description": "the poster image"}},
     )
-    async def poster(service: ServiceDep, item_id: ItemId) -> FileResponse:
+    def poster(service: ServiceDep, item_id: ItemId) -> FileResponse:
         """The item's poster file (only files inside the media root are served)."""
         info = service.item(item_id)
         path = service.catalog.poster_path(info.index, service.media_root)

@@ -2,13 +2,13 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import Field, create_model
 
+from fusionrec.serve.ids import PathId, RawId
 from fusionrec.serve.routes.common import ERRORS, MetricsDep, ServiceDep, recommendations_out
 from fusionrec.serve.schemas import HistoryIn, RecommendationsOut
 from fusionrec.serve.settings import ServeSettings
-from fusionrec.serve.store import ID_LENGTH
 
 
 def build_router(settings: ServeSettings) -> APIRouter:
@@ -16,12 +16,12 @@ def build_router(settings: ServeSettings) -> APIRouter:
     max_k = settings.max_k
 
     @router.get("/users/{user_id}/recommendations", response_model=RecommendationsOut)
-    async def recommend_for_user(
+    def recommend_for_user(
         service: ServiceDep,
         metrics: MetricsDep,
-        user_id: Annotated[str, Path(min_length=1, max_length=ID_LENGTH)],
+        user_id: PathId,
         k: Annotated[int, Query(ge=1, le=max_k, description="number of items")] = 20,
-        exclude: Annotated[list[str] | None, Query(max_length=1000, description="item ids never to return")] = None,
+        exclude: Annotated[list[RawId] | None, Query(max_length=1000, description="item ids never to return")] = None,
     ) -> Response:
         """Top-k items for a user: trained vector updated by recorded events; popularity for a user with none.
 
@@ -40,7 +40,7 @@ def build_router(settings: ServeSettings) -> APIRouter:
     )
 
     @router.post("/recommendations", response_model=RecommendationsOut)
-    async def recommend_for_history(service: ServiceDep, metrics: MetricsDep, body: history_body) -> Response:
+    def recommend_for_history(service: ServiceDep, metrics: MetricsDep, body: history_body) -> Response:
         """Top-k items for an ad-hoc history of item ids (e.g. an anonymous session); history items are excluded."""
         ranked = service.recommend_history(body.history, body.k, body.exclude)
         metrics.recommendations.labels(ranked.strategy).inc()

@@ -2,8 +2,9 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
+from fusionrec.serve.ids import PathId
 from fusionrec.serve.routes.common import ERRORS, ServiceDep, item_out
 from fusionrec.serve.schemas import (
     BecauseOut,
@@ -14,9 +15,8 @@ from fusionrec.serve.schemas import (
     UsersOut,
 )
 from fusionrec.serve.settings import ServeSettings
-from fusionrec.serve.store import ID_LENGTH
 
-UserId = Annotated[str, Path(min_length=1, max_length=ID_LENGTH)]
+UserId = PathId
 
 
 def build_router(settings: ServeSettings) -> APIRouter:
@@ -33,7 +33,7 @@ def build_router(settings: ServeSettings) -> APIRouter:
         return UsersOut(total=total, offset=offset, users=users)
 
     @router.get("/{user_id}/history", response_model=UserHistoryOut)
-    async def user_history(
+    def user_history(
         service: ServiceDep,
         user_id: UserId,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -47,13 +47,13 @@ def build_router(settings: ServeSettings) -> APIRouter:
         items = [
             HistoryEntry(item=item_out(service.item(item_id)), source=source) for item_id, source in entries[:limit]
         ]
-        return UserHistoryOut(user_id=user_id, known=state.index is not None, items=items)
+        return UserHistoryOut(user_id=user_id, known=state.index is not None, items=items, degraded=state.degraded)
 
     @router.get("/{user_id}/explanations/{item_id}", response_model=ExplanationOut)
-    async def explain(
+    def explain(
         service: ServiceDep,
         user_id: UserId,
-        item_id: Annotated[str, Path(min_length=1, max_length=ID_LENGTH)],
+        item_id: PathId,
         because: Annotated[int, Query(ge=0, le=20, description="history items to return")] = 3,
     ) -> ExplanationOut:
         """Why the item scores what it does for the user: each modality's part and the closest history items."""
@@ -69,6 +69,7 @@ def build_router(settings: ServeSettings) -> APIRouter:
             because=[
                 BecauseOut(item=item_out(service.catalog.info(i)), similarity=sim) for i, sim in explanation.because
             ],
+            degraded=explanation.degraded,
         )
 
     return router
