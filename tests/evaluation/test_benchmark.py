@@ -231,7 +231,7 @@ def test_content_models_get_the_item_tables_content_encoded_by_default(
 ) -> None:
     import pandas as pd
 
-    import fusionrec.encoders
+    import fusionrec.evaluation.benchmark
     from fusionrec.config import ExperimentConfig
     from fusionrec.evaluation.benchmark import attach_encoded_features
     from fusionrec.testing.datasets import checkerboard_split
@@ -242,7 +242,9 @@ def test_content_models_get_the_item_tables_content_encoded_by_default(
     titles = [f"film {i}" for i in range(split.n_items)]
     split.dataset.item_table = pd.DataFrame({"title": titles, "overview": ["a story"] * split.n_items})
     calls: list[list[Any]] = []
-    monkeypatch.setattr(fusionrec.encoders, "encode_dataset", lambda dataset, specs: calls.append(specs) or _Report())
+    monkeypatch.setattr(
+        fusionrec.evaluation.benchmark, "encode_dataset", lambda dataset, specs: calls.append(specs) or _Report()
+    )
     specs = attach_encoded_features(split, ExperimentConfig.model_validate({"model": {"name": model}}))
     assert bool(calls) is encoded
     assert [s.modality for s in specs] == (["text"] if encoded else [])
