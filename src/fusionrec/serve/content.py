@@ -137,6 +137,31 @@ class ContentEncoder:
                     encoded.features[spec.modality] = values.tolist()
         return encoded
 
+    def encode_preference(self, text: str) -> EncodedContent:
+        """Features of a free-text preference ("dark science fiction with a strong female lead"): the text as it
+        is, through every text modality's encoder (no template: a preference has no title or overview).
+
+        Raises:
+            UnsupportedError: the served model encodes no modality from text.
+        """
+        specs = [spec for spec in self.specs if spec.kind == "text"]
+        if not specs:
+            raise UnsupportedError(
+                "a free-text preference needs a model whose content includes text, but the served model encodes "
+                f"{[spec.modality for spec in self.specs] or 'no raw content'}; send a history of item ids instead"
+            )
+        encoded = EncodedContent()
+        for spec in specs:
+            _refuse_corpus_encoders(spec)
+            encoder, lock = shared_encoder(spec)
+            with lock:
+                result = encoder.encode([text])
+            if result.mask[0]:
+                encoded.features[spec.modality] = result.values[0].astype(np.float32).tolist()
+            else:
+                encoded.masked[spec.modality] = result.reasons[0] or "unusable text"
+        return encoded
+
     def _check_kinds(self, given: Mapping[str, Any]) -> None:
         kinds = {spec.kind for spec in self.specs}
         unknown = sorted(set(given) - kinds)

@@ -10,7 +10,10 @@ from fusionrec.serve.ids import IdempotencyKey, RawId
 from fusionrec.serve.vectors import MAX_FEATURE_MAGNITUDE
 
 EventKind = Literal["view", "click", "like", "purchase", "dislike", "rating"]
-Strategy = Literal["model", "profile", "popularity", "history", "similar"]
+MAX_PREFERENCE = 1000
+"""Characters of a free-text preference."""
+
+Strategy = Literal["model", "profile", "popularity", "history", "preference", "similar"]
 
 MAX_HISTORY = 1000
 MAX_FEATURE_VALUES = 8192
@@ -87,7 +90,7 @@ class RecommendationsOut(BaseModel):
     user_id: str | None = None
     strategy: Strategy = Field(
         description="model: trained user vector; profile: trained vector updated by recorded events; "
-        "popularity: fallback for users with no history; history: ad-hoc history; similar: item-to-item"
+        "popularity: fallback for users with no history; history: ad-hoc history; preference: free-text preference; similar: item-to-item"
     )
     k: int
     items: list[ScoredItem]
@@ -99,11 +102,26 @@ class RecommendationsOut(BaseModel):
 
 
 class HistoryIn(Strict):
-    """An ad-hoc history (e.g. a visitor's session) to recommend for."""
+    """What a visitor without an account gives: an ad-hoc history of item ids, a free-text preference, or both."""
 
-    history: list[RawId] = Field(min_length=1, max_length=MAX_HISTORY, description="item ids, oldest first")
+    history: list[RawId] = Field(
+        default_factory=list, max_length=MAX_HISTORY, description="item ids, oldest first (e.g. a visitor's browsing)"
+    )
+    preference: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_PREFERENCE,
+        description='what the visitor wants, in words, e.g. "dark science fiction with a strong female lead"; '
+        "needs a model whose content includes text",
+    )
     k: int = Field(20, ge=1, description="number of items wanted (at most the server's max_k)")
     exclude: list[RawId] = Field(default_factory=list, max_length=MAX_HISTORY)
+
+    @model_validator(mode="after")
+    def _something_to_go_on(self) -> HistoryIn:
+        if not self.history and not self.preference:
+            raise ValueError("give a history of item ids, a preference in words, or both")
+        return self
 
 
 class ImageIn(Strict):

@@ -290,6 +290,37 @@ class RecommendationService:
         found, scores = self._search(query, items.tolist(), k, excluded)
         return Ranked(found, scores, "history", degraded)
 
+    def recommend_preference(
+        self, preference: str, k: int, history: list[str] | None = None, exclude: list[str] | None = None
+    ) -> Ranked:
+        """Top-``k`` items for a visitor's free-text preference, alone or with an ad-hoc history.
+
+        The text is encoded by the artifact's text encoder and placed in the model's space exactly as a new
+        item described only by that text would be (:meth:`~fusionrec.models.base.ContentAware.content_item_vectors`);
+        with a history, the unit preference vector and the unit history profile are added.
+        """
+        index = self._require_index("rank items for a free-text preference")
+        self._require_content_model()
+        degraded = not self.sync()
+        encoded = self.content.encode_preference(preference)
+        if not encoded.features:
+            reasons = "; ".join(f"{m}: {r}" for m, r in encoded.masked.items())
+            raise InvalidInputError(f"the preference {preference[:80]!r} could not be encoded ({reasons})")
+        values, masks = self._feature_inputs(encoded.features)
+        vector = np.asarray(self.model.content_item_vectors(values, masks)[0], dtype=np.float32)  # type: ignore[attr-defined]
+        items = self._indices(history or [], source="history")
+        excluded = set(items.tolist()) | set(self._indices(exclude or [], source="exclude").tolist())
+        query = vector / max(float(np.linalg.norm(vector)), 1e-12)
+        if len(items):
+            profile = profile_vector(None, index.vectors(items), np.ones(len(items)), self._half)
+            if profile is not None:
+                query = query + profile / max(float(np.linalg.norm(profile)), 1e-12)
+        usable = _usable_query(query, None, "a free-text preference")
+        if usable is None:
+            return replace(self.popular(k, excluded), degraded=degraded)
+        found, scores = self._search(usable, items.tolist(), k, excluded)
+        return Ranked(found, scores, "preference", degraded)
+
     def similar(self, item_id: str, k: int) -> Ranked:
         """The ``k`` items that score highest for a profile made of ``item_id`` alone."""
         index = self._require_index("find similar items")

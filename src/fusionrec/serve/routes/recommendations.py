@@ -41,8 +41,12 @@ def build_router(settings: ServeSettings) -> APIRouter:
 
     @router.post("/recommendations", response_model=RecommendationsOut)
     def recommend_for_history(service: ServiceDep, metrics: MetricsDep, body: history_body) -> Response:
-        """Top-k items for an ad-hoc history of item ids (e.g. an anonymous session); history items are excluded."""
-        ranked = service.recommend_history(body.history, body.k, body.exclude)
+        """Top-k items for a visitor: an ad-hoc history of item ids (excluded from the answer), a free-text
+        preference placed in the model's space by the served text encoder, or both."""
+        if body.preference:
+            ranked = service.recommend_preference(body.preference, body.k, body.history, body.exclude)
+        else:
+            ranked = service.recommend_history(body.history, body.k, body.exclude)
         metrics.recommendations.labels(ranked.strategy).inc()
         return recommendations_out(service, ranked, body.k)
 
