@@ -90,7 +90,8 @@ class RecommendationsOut(BaseModel):
     user_id: str | None = None
     strategy: Strategy = Field(
         description="model: trained user vector; profile: trained vector updated by recorded events; "
-        "popularity: fallback for users with no history; history: ad-hoc history; preference: free-text preference; similar: item-to-item"
+        "popularity: fallback for users with no history; history: ad-hoc history; preference: free-text "
+        "preference; similar: item-to-item"
     )
     k: int
     items: list[ScoredItem]
