@@ -52,7 +52,7 @@ def listed(client: TestClient, user: str) -> bool:
 
 def assert_forgotten(client: TestClient, user: str) -> None:
     """No event, no training item, popularity recommendations, not listed, and new events refused."""
-    assert history(client, user) == {"user_id": user, "known": False, "items": []}
+    assert history(client, user) == {"user_id": user, "known": False, "items": [], "degraded": False}
     assert client.get(f"/v1/users/{user}/recommendations", params={"k": 5}).json()["strategy"] == "popularity"
     assert not listed(client, user)
     refused = like(client, user, "i1")

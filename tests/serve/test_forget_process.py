@@ -16,7 +16,8 @@ VISITOR, TRAINED = "alice@example.com", "u3"
 
 
 def assert_forgotten(client: httpx.Client, user: str) -> None:
-    assert client.get(f"/v1/users/{user}/history").json() == {"user_id": user, "known": False, "items": []}
+    expected = {"user_id": user, "known": False, "items": [], "degraded": False}
+    assert client.get(f"/v1/users/{user}/history").json() == expected
     refused = client.post("/v1/events", json={"user_id": user, "item_id": "i1", "type": "like"})
     assert refused.status_code == 410, refused.text
 

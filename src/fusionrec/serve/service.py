@@ -442,6 +442,8 @@ class RecommendationService:
 
     def _forgotten_since_training(self, user_ids: list[str]) -> set[str]:
         """Those of ``user_ids`` whose training is not used: forgotten now, or after the artifact was built."""
+        if not self._store_fresh:  # the store just failed: this request does not wait on it again
+            return set()
         try:
             tombstones = self.guard.read(self.store.tombstones_of, user_ids).items()
         except StoreUnavailableError as exc:  # availability first: an outage does not hide every trained user
