@@ -60,7 +60,7 @@ def train(model: Any, texts: Sequence[str], pairs: np.ndarray, config: Behaviour
 
 
 def _embed(model: Any, texts: list[str]) -> Any:
-    features = model.tokenize(texts)
+    features = model.preprocess(texts)
     return model(features)["sentence_embedding"]
 
 
