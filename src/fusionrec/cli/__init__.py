@@ -11,7 +11,7 @@ import importlib
 
 from fusionrec.cli.app import app
 
-_COMMAND_MODULES = ("data", "experiment", "demo", "encode", "serve")
+_COMMAND_MODULES = ("data", "experiment", "demo", "encode", "serve", "profile")
 
 for _name in _COMMAND_MODULES:
     try:

@@ -32,7 +32,7 @@ from fusionrec.encoders.inputs import ItemInputs
 from fusionrec.encoders.pipeline import ModalityReport, encode_inputs
 from fusionrec.encoders.registry import build_encoder
 from fusionrec.errors import ConfigError
-from fusionrec.llm.base import Generation, GenerationRequest, GenerationStats, Generator
+from fusionrec.llm.base import Generation, GenerationRequest, GenerationStats, Generator, LLMError
 from fusionrec.llm.prompts import PromptTemplate, load_prompt, quote_data
 
 if TYPE_CHECKING:
@@ -50,10 +50,10 @@ PROFILE_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["summary", "themes", "mood", "audience"],
     "properties": {
-        "summary": {"type": "string", "minLength": 1, "maxLength": 400},
-        "themes": {"type": "array", "maxItems": 5, "items": {"type": "string", "minLength": 1, "maxLength": 40}},
-        "mood": {"type": "string", "maxLength": 40},
-        "audience": {"type": "string", "maxLength": 60},
+        "summary": {"type": "string", "minLength": 1, "maxLength": 240},
+        "themes": {"type": "array", "maxItems": 4, "items": {"type": "string", "minLength": 1, "maxLength": 24}},
+        "mood": {"type": "string", "maxLength": 24},
+        "audience": {"type": "string", "maxLength": 40},
     },
 }
 
@@ -241,6 +241,12 @@ def attach_profiles(
         raise ConfigError(
             f"the profile report covers {len(report.item_ids):,} items and the dataset has {len(ids):,} "
             "(or in another order); profile this dataset's items and attach them to it"
+        )
+    if not report.profiles:
+        reason, examples = max(report.masked().items(), key=lambda kv: len(kv[1]), default=("no items", []))
+        raise LLMError(
+            f"no item of {len(ids):,} has a profile to embed ({len(examples):,} failed with: {reason}); "
+            "fix the cause in the report and profile again"
         )
     texts = [report.profiles[i].text() if i in report.profiles else None for i in ids]
     reasons = ["" if i in report.profiles else report.failures.get(i, "no profile") for i in ids]
