@@ -30,9 +30,11 @@ def server_generator(server: FakeServer) -> OpenAIGenerator:
 
 
 def test_each_item_is_its_own_request_and_sees_no_other_item(fake_server: FakeServer, catalog: Dataset) -> None:
+    calls: list[tuple[int, int]] = []
     with server_generator(fake_server) as llm:
-        report = profile_items(catalog, llm)
+        report = profile_items(catalog, llm, progress=lambda done, total: calls.append((done, total)))
     assert sorted(report.profiles) == ["1", "2", "3"] and report.failures == {"4": NO_METADATA}
+    assert calls == [(3, 3)]
     assert report.profiles["1"].summary == "Heat (1995)"  # the fake server summarises by the quoted title
     titles = [row["title"] for row in ROWS if row["title"]]
     for sent in fake_server.requests:

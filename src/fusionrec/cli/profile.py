@@ -12,6 +12,8 @@ from fusionrec.cli.app import app
 from fusionrec.cli.output import console, fail_on_library_errors
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from fusionrec.llm import GenerationCache, Generator
 
 profile_app = typer.Typer(no_args_is_help=True, help="Profiles written by a language model (items).")
@@ -54,8 +56,19 @@ def items(
     dataset = read_items(data, name=name)
     store = None if no_cache else GenerationCache(cache or default_cache_dir() / "llm" / "generations.sqlite")
     wanted = [str(i) for i in dataset.items.ids[:limit]] if limit else None
-    with _generator(llm_url, llm_model, llm_gguf, schema_mode, store, workers, timeout, threads) as generator:
-        result = profile_items(dataset, generator, items=wanted, fields=field, max_tokens=max_tokens)
+    with (
+        _generator(llm_url, llm_model, llm_gguf, schema_mode, store, workers, timeout, threads) as generator,
+        _progress() as bar,
+    ):
+        task = bar.add_task("profiles", total=None)
+        result = profile_items(
+            dataset,
+            generator,
+            items=wanted,
+            fields=field,
+            max_tokens=max_tokens,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     write_profiles(result, out)
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
@@ -63,6 +76,13 @@ def items(
     for line in result.lines():
         console.print(line, highlight=False)
     console.print(f"profiles: {out}" + (f"; report: {report}" if report else ""), highlight=False)
+
+
+def _progress() -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=console, transient=True)
 
 
 def _generator(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +44,8 @@ NOT_REQUESTED = "not profiled in this run (outside the requested items)"
 EXAMPLES_SHOWN = 3
 #: Longest metadata value sent, in characters (an overview is rarely longer).
 MAX_FIELD_CHARS = 1200
+#: Requests per ``generate`` call: progress is reported between calls (a server still gets ``workers`` at once).
+PROGRESS_CHUNK = 32
 
 PROFILE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -179,6 +181,7 @@ def profile_items(
     fields: Sequence[str] | None = None,
     template: PromptTemplate | None = None,
     max_tokens: int = 200,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ProfileReport:
     """Ask ``generator`` for a profile of each item; never raises for an item whose profile failed.
 
@@ -189,6 +192,7 @@ def profile_items(
         fields: metadata columns (see :func:`item_metadata`).
         template: the prompt; default the newest ``item_profile``.
         max_tokens: most tokens per profile.
+        progress: called as ``progress(requests_done, requests_total)`` after each chunk of requests.
 
     Returns:
         A :class:`ProfileReport` with a profile or a failure reason for every item.
@@ -206,7 +210,11 @@ def profile_items(
             report.failures[item_id] = NO_METADATA
         else:
             requests.append(profile_request(item_id, metadata, template, max_tokens))
-    generations = generator.generate(requests)
+    generations: list[Generation] = []
+    for start in range(0, len(requests), PROGRESS_CHUNK):
+        generations += generator.generate(requests[start : start + PROGRESS_CHUNK])
+        if progress is not None:
+            progress(len(generations), len(requests))
     for generation in generations:
         _record(report, generation)
     report.stats = GenerationStats.of(generations)
@@ -235,6 +243,9 @@ def attach_profiles(
 
     Returns:
         The modality's :class:`ModalityReport`; its ``masked`` carries each failure reason.
+
+    Raises:
+        LLMError: no item has a profile (the most common failure is named).
     """
     ids = [str(i) for i in dataset.items.ids]
     if ids != report.item_ids:
