@@ -172,3 +172,16 @@ def test_the_endpoint_accepts_a_url_with_or_without_v1() -> None:
     assert OpenAIGenerator("http://h:1/v1/").endpoint == "http://h:1/v1/chat/completions"
     assert OpenAIGenerator("http://h:1").endpoint == "http://h:1/v1/chat/completions"
     assert OpenAIGenerator("http://h:1/v1", "m").model_id == "http://h:1#m"
+
+
+def test_an_unusable_answer_is_cached_as_the_same_failure_until_forgotten(fake_server: FakeServer) -> None:
+    cache = GenerationCache(":memory:")
+    fake_server.queue(chat('{"answer": "cut', finish_reason="length"))
+    fake_server.default = lambda _: chat('{"answer": "whole"}')
+    with generator(fake_server.url, cache=cache) as llm:
+        [first] = llm.generate([request()])
+        [again] = llm.generate([request()])
+        assert again.cached and again.error == first.error and "truncated output" in first.error
+        assert cache.forget_failures() == 1 and len(cache) == 0
+        [fresh] = llm.generate([request()])
+    assert fresh.ok and not fresh.cached and fresh.data == {"answer": "whole"} and len(fake_server.requests) == 2

@@ -42,6 +42,9 @@ def items(
         Path | None, typer.Option(help="Generation cache (SQLite); default $FUSIONREC_CACHE/llm/generations.sqlite.")
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Ask the model for every item.")] = False,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Ask again for items whose cached answer was unusable.")
+    ] = False,
     max_tokens: Annotated[int, typer.Option(min=16, help="Most tokens per profile.")] = 200,
     workers: Annotated[int, typer.Option(min=1, help="Requests in flight at once (server only).")] = 4,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per server request.")] = 60.0,
@@ -55,6 +58,8 @@ def items(
 
     dataset = read_items(data, name=name)
     store = None if no_cache else GenerationCache(cache or default_cache_dir() / "llm" / "generations.sqlite")
+    if store is not None and retry_failed:
+        console.print(f"dropped {store.forget_failures():,} unusable cached answers", highlight=False)
     wanted = [str(i) for i in dataset.items.ids[:limit]] if limit else None
     with (
         _generator(llm_url, llm_model, llm_gguf, schema_mode, store, workers, timeout, threads) as generator,

@@ -81,7 +81,7 @@ class BackendGenerator(Generator):
     """A generator built from one-attempt completions.
 
     Args:
-        cache: where successful generations are kept between runs; None keeps nothing.
+        cache: where answers are kept between runs (see :class:`GenerationCache`); None keeps nothing.
         retry: the retry policy.
         workers: requests in flight at once.
         sleep: waits between attempts (replaceable in tests).
@@ -117,25 +117,26 @@ class BackendGenerator(Generator):
             if hit is not None:
                 return hit
         started = time.perf_counter()
-        generation = self._attempts(request)
+        generation, answered = self._attempts(request)
         generation.seconds = time.perf_counter() - started
-        if generation.ok and self.cache is not None:
+        if answered and self.cache is not None:  # an unanswered request is asked again next time
             self.cache.put(self.model_id, request, generation)
-        elif not generation.ok:
+        if not generation.ok:
             logger.warning("generation for %r failed: %s", request.key, generation.error)
         return generation
 
-    def _attempts(self, request: GenerationRequest) -> Generation:
+    def _attempts(self, request: GenerationRequest) -> tuple[Generation, bool]:
+        """The generation, and whether the model answered (its answer may still be unusable)."""
         for tries in range(1, self.retry.max_tries + 1):
             try:
                 completion = self.complete(request)
             except AttemptError as exc:
                 if not exc.retryable or tries == self.retry.max_tries:
                     plural = "try" if tries == 1 else "tries"
-                    return Generation(request.key, error=f"{exc.reason} (after {tries} {plural})", tries=tries)
+                    return Generation(request.key, error=f"{exc.reason} (after {tries} {plural})", tries=tries), False
                 self.sleep(self.retry.delay(tries, exc.retry_after))
                 continue
-            return checked(request, completion, tries)
+            return checked(request, completion, tries), True
         raise AssertionError("unreachable: the last try returns")
 
 

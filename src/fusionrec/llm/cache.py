@@ -3,8 +3,12 @@
 A key is the sha256 of the model id, the prompt template (``name.vN``) and
 the request's input hash (messages, limits, schema), so changing the model,
 editing a template (which bumps its version) or changing an item's metadata
-each make a new key. Only successful generations are stored: a failure is
-tried again on the next run. Writes are serialised by a lock, so one cache
+each make a new key. What the model answered is stored, usable or not: an
+unusable answer (truncated, malformed, off-schema) comes back the same from
+the same model and prompt, so it is served from the cache as the same
+failure, marked ``cached``; :meth:`GenerationCache.forget_failures` drops
+those to ask again. A request that got no answer (server down, timeout,
+HTTP errors) is never stored. Writes are serialised by a lock, so one cache
 can serve a thread pool; SQLite's own locking lets several processes share
 the file.
 
@@ -24,14 +28,15 @@ from pathlib import Path
 
 from fusionrec.llm.base import Generation, GenerationRequest
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _CREATE = """
-CREATE TABLE IF NOT EXISTS generations (
+CREATE TABLE IF NOT EXISTS generations_v2 (
     key TEXT PRIMARY KEY,
     model TEXT NOT NULL,
     template TEXT NOT NULL,
     text TEXT NOT NULL,
     data TEXT,
+    error TEXT NOT NULL,
     prompt_tokens INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL
 )
@@ -45,7 +50,7 @@ def cache_key(model_id: str, request: GenerationRequest) -> str:
 
 
 class GenerationCache:
-    """Successful generations by (model, template version, input) in a SQLite file.
+    """Answers by (model, template version, input) in a SQLite file.
 
     Args:
         path: the database file (its folder is created), or ``":memory:"``.
@@ -64,19 +69,17 @@ class GenerationCache:
         """The cached generation of ``request`` by ``model_id``, marked ``cached``; None when absent."""
         with self._lock:
             row = self._db.execute(
-                "SELECT text, data, prompt_tokens, completion_tokens FROM generations WHERE key = ?",
+                "SELECT text, data, error, prompt_tokens FROM generations_v2 WHERE key = ?",
                 (cache_key(model_id, request),),
             ).fetchone()
         if row is None:
             return None
-        text, data, prompt_tokens, _generated = row  # cached: no tokens generated now
+        text, data, error, prompt_tokens = row
         parsed = json.loads(data) if data is not None else None
-        return Generation(request.key, text, parsed, cached=True, prompt_tokens=prompt_tokens)
+        return Generation(request.key, text, parsed, error, cached=True, prompt_tokens=prompt_tokens)
 
     def put(self, model_id: str, request: GenerationRequest, generation: Generation) -> None:
-        """Store a successful generation; failures are never stored."""
-        if not generation.ok:
-            return
+        """Store what the model answered to ``request`` (call it only for requests that got an answer)."""
         data = None if generation.data is None else json.dumps(generation.data, sort_keys=True)
         row = (
             cache_key(model_id, request),
@@ -84,15 +87,21 @@ class GenerationCache:
             request.template,
             generation.text,
             data,
+            generation.error,
             generation.prompt_tokens,
             generation.completion_tokens,
         )
         with self._lock, self._db:
-            self._db.execute("INSERT OR REPLACE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+            self._db.execute("INSERT OR REPLACE INTO generations_v2 VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+
+    def forget_failures(self) -> int:
+        """Drop the stored unusable answers, so they are asked again; returns how many were dropped."""
+        with self._lock, self._db:
+            return int(self._db.execute("DELETE FROM generations_v2 WHERE error != ''").rowcount)
 
     def __len__(self) -> int:
         with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM generations").fetchone()[0])
+            return int(self._db.execute("SELECT COUNT(*) FROM generations_v2").fetchone()[0])
 
     def close(self) -> None:
         with self._lock:
