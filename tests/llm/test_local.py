@@ -129,3 +129,16 @@ def test_a_real_llama_cpp_server_answers_with_validated_json(llama_server: str) 
     assert [r.key for r in results] == ["r0", "r1"]
     assert all(r.ok and set(r.data or {}) == {"genre"} for r in results), [r.error for r in results]
     assert all(r.completion_tokens > 0 for r in results)
+
+
+def test_a_local_explanation_is_checked_or_replaced_by_the_template(local: LlamaCppGenerator) -> None:
+    from fusionrec.llm import ExplanationFacts, explain_in_words, template_sentence
+    from fusionrec.llm.explanations import SentenceChecker
+
+    facts = ExplanationFacts("1", "Heat (1995)", 0.9, [("text", 0.7)], ["Ronin (1998)"], ["Crime", "Thriller"])
+    checker = SentenceChecker(["Heat (1995)", "Ronin (1998)", "Toy Story (1995)"], ["Crime", "Thriller", "Comedy"])
+    [result] = explain_in_words([facts], local, checker, max_tokens=64)
+    if result.source == "llm":
+        assert result.sentence and checker.problem(result.sentence, facts) == ""
+    else:
+        assert result.sentence == template_sentence(facts) and result.rejected

@@ -48,6 +48,7 @@ def test_quoted_data_cannot_close_a_tag_and_round_trips() -> None:
     [
         ('{"a": 1}', {"a": 1}, ""),
         ('```json\n{"a": 2}\n```', {"a": 2}, ""),
+        ('{"b": "two\nlines", "a": 3}', {"b": "two\nlines", "a": 3}, ""),
         ("", None, "empty output"),
         ('{"a": ', None, "malformed JSON: Expecting value at char 5"),
         ('{"a": "x"}', None, "schema: $.a: 'x' is not of type 'integer'"),

@@ -37,7 +37,8 @@ def parse_structured(text: str, schema: dict[str, Any], *, truncated: bool = Fal
     """Parse ``text`` as one JSON object that satisfies ``schema``.
 
     Args:
-        text: the model's output; a Markdown code fence around the JSON is removed.
+        text: the model's output; a Markdown code fence around the JSON is removed, and control
+            characters inside strings (a raw newline, which llama.cpp's JSON grammar lets through) are accepted.
         schema: a JSON schema (draft 2020-12).
         truncated: the backend stopped at its token limit (``finish_reason == "length"``).
         max_tokens: the limit, named in the message for truncated output.
@@ -51,7 +52,7 @@ def parse_structured(text: str, schema: dict[str, Any], *, truncated: bool = Fal
     if not body:
         return Parsed(None, "empty output")
     try:
-        data = json.loads(body)
+        data = json.loads(body, strict=False)  # a raw newline inside a string leaves the structure unambiguous
     except json.JSONDecodeError as exc:
         if truncated:
             return Parsed(None, f"truncated output: stopped at max_tokens={max_tokens} before the JSON closed")
