@@ -30,7 +30,7 @@ def test_profile_items_writes_profiles_and_a_report_and_reuses_the_cache(
     asked = len(fake_server.requests)
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0 and json.loads(report.read_text())["n_cached"] == 3
-    assert len(fake_server.requests) == asked and "3 from cache" in again.output
+    assert len(fake_server.requests) == asked and "3 answers from cache" in again.output
 
 
 def test_a_bad_option_exits_with_a_message(tmp_path: Path) -> None:

@@ -116,9 +116,12 @@ class ProfileReport:
 
     def lines(self) -> list[str]:
         """Human-readable summary: totals, then each failure reason with example ids."""
+        skipped = sum(reason == NOT_REQUESTED for reason in self.failures.values())
+        scope = f"{len(self.item_ids) - skipped:,} requested of {len(self.item_ids):,}" if skipped else "all"
         head = (
             f"profiles ({self.template}, {self.model_id}): {len(self.profiles):,} of {len(self.item_ids):,} items "
-            f"({self.stats.n_cached:,} from cache), {len(self.failures):,} without; {self.seconds:.1f} s, "
+            f"({scope}; {self.stats.n_cached:,} answers from cache), "
+            f"{len(self.failures) - skipped:,} without a profile; {self.seconds:.1f} s, "
             f"{self.profiles_per_minute:,.1f} profiles/min, {self.stats.tokens_per_second:,.1f} tokens/s"
         )
         details = [
