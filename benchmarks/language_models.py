@@ -6,7 +6,9 @@ Usage::
 
 Prints, for the packaged SmolLM2-135M-Instruct GGUF:
 
-* tokens/s of free-text generation with llama.cpp (``LlamaCppGenerator``), and with
+* tokens/s of free-text generation with llama.cpp (``LlamaCppGenerator``), through
+  ``OpenAIGenerator`` to llama-cpp-python's server on loopback (client CPU time is not
+  the server's, so none is printed), and with
   transformers loading the same GGUF file (``gguf_file=``, dequantised to float32),
   each after loading (load time printed apart), greedy, the same prompts;
 * item profiles per minute for the first ``--items`` items of ml100k-mm
@@ -46,6 +48,43 @@ def llama_cpp_speed(threads: int | None, max_tokens: int) -> dict[str, float]:
     tokens = sum(r.completion_tokens for r in results)
     generator.close()
     return {"load_s": load_s, "tokens": tokens, "wall_s": wall, "cpu_s": cpu, "tokens_per_s": tokens / wall}
+
+
+def server_speed(threads: int | None, max_tokens: int) -> dict[str, float]:
+    """The same prompts through ``OpenAIGenerator`` to llama-cpp-python's server on loopback (one at a time)."""
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    from fusionrec.llm import GenerationRequest, OpenAIGenerator, resolve_gguf
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(resolve_gguf("smollm2")), "--port", str(port)]
+    command += ["--host", "127.0.0.1"] + (["--n_threads", str(threads)] if threads else [])
+    started = time.perf_counter()
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as server:
+        try:
+            url = f"http://127.0.0.1:{port}"
+            while True:
+                try:
+                    httpx.get(f"{url}/v1/models", timeout=2.0).raise_for_status()
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            load_s = time.perf_counter() - started
+            requests = [GenerationRequest(f"p{i}", p, max_tokens=max_tokens) for i, p in enumerate(PROMPTS)]
+            with OpenAIGenerator(url, "smollm2", workers=1, timeout=300) as generator:
+                wall = time.perf_counter()
+                results = generator.generate(requests)
+                wall = time.perf_counter() - wall
+        finally:
+            server.terminate()
+    tokens = sum(r.completion_tokens for r in results)
+    return {"load_s": load_s, "tokens": tokens, "wall_s": wall, "cpu_s": float("nan"), "tokens_per_s": tokens / wall}
 
 
 def transformers_speed(threads: int | None, max_tokens: int) -> dict[str, float]:
@@ -107,7 +146,9 @@ def main() -> None:
     parser.add_argument("--skip-transformers", action="store_true")
     parser.add_argument("--skip-profiles", action="store_true")
     args = parser.parse_args()
-    for name, measure in (("llama.cpp", llama_cpp_speed), ("transformers+gguf", transformers_speed)):
+    paths = [("llama.cpp", llama_cpp_speed), ("llama.cpp server", server_speed)]
+    paths.append(("transformers+gguf", transformers_speed))
+    for name, measure in paths:
         if name.startswith("transformers") and args.skip_transformers:
             continue
         r = measure(args.threads, args.max_tokens)
