@@ -13,7 +13,7 @@ import importlib
 
 from fusionrec.cli.app import app
 
-_COMMAND_MODULES = ("data", "experiment", "analysis", "demo", "encode", "serve", "privacy")
+_COMMAND_MODULES = ("data", "experiment", "analysis", "demo", "encode", "serve", "privacy", "profile")
 
 for _name in _COMMAND_MODULES:
     try:

