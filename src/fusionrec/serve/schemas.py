@@ -250,6 +250,11 @@ class ExplanationOut(BaseModel):
     )
     contributions: list[ContributionOut]
     because: list[BecauseOut]
+    text: str | None = Field(None, description="with format=text: the explanation in a sentence or two")
+    text_source: Literal["llm", "template"] | None = Field(
+        None, description="llm: the language model's sentence passed the check; template: made from the facts"
+    )
+    text_rejected: str = Field("", description="why the language model's sentence was not used, if it was not")
     degraded: bool = Field(
         False,
         description="true when the event store did not answer: the answer comes from the model alone, without "

@@ -62,6 +62,7 @@ from fusionrec.serve.resilience import StoreGuard
 from fusionrec.serve.revisions import plan_placements
 from fusionrec.serve.store import EventStore, ItemRevision, NewEvent, Placement, StoredEvent
 from fusionrec.serve.vectors import check_features, check_item_vector, vector_problem
+from fusionrec.serve.words import WordedExplainer
 
 if TYPE_CHECKING:
     from fusionrec.models.artifact import LoadedArtifact
@@ -163,6 +164,7 @@ class RecommendationService:
         self.modality_parts = self.model.modality_item_vectors() if self.content_aware else None  # type: ignore[attr-defined]
         dims = {modality: values.shape[1] for modality, values in dataset.features.items()}
         columns = [] if dataset.item_table is None else [str(c) for c in dataset.item_table.columns]
+        self.words = WordedExplainer(settings, self.catalog)
         self.content = ContentEncoder(loaded.encoders, dims, self.media_root, columns, settings.max_concurrent_images)
         self._added_parts: dict[int, dict[str, np.ndarray]] = {}
         self._write_lock = threading.Lock()

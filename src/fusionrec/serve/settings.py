@@ -33,6 +33,12 @@ class ServeSettings(BaseSettings):
     )
     table_prefix: str = Field("fusionrec_", pattern=r"^[a-z_][a-z0-9_]{0,30}$", description="prefix of store tables")
     api_key: SecretStr | None = Field(None, description="key for write routes (header X-API-Key); None disables writes")
+    llm_url: str | None = Field(
+        None, description="OpenAI-compatible server that words explanations (key from FUSIONREC_LLM_API_KEY)"
+    )
+    llm_model: str = Field("default", description="the model name sent to llm_url")
+    llm_gguf: str | None = Field(None, description="a local GGUF model (path, or 'smollm2') that words explanations")
+    llm_timeout_s: float = Field(10.0, gt=0, description="longest wait for one worded explanation")
     api_key_file: Path | None = Field(
         None, description="file holding the key (first line), instead of api_key: keeps it out of argv and ps"
     )

@@ -1,6 +1,6 @@
 """Users: the list of trained users, a user's history, and explanations of a recommendation."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
@@ -55,10 +55,22 @@ def build_router(settings: ServeSettings) -> APIRouter:
         user_id: UserId,
         item_id: PathId,
         because: Annotated[int, Query(ge=0, le=20, description="history items to return")] = 3,
+        format: Annotated[
+            Literal["json", "text"], Query(description="text adds a sentence or two (checked against the catalog)")
+        ] = "json",
     ) -> ExplanationOut:
-        """Why the item scores what it does for the user: each modality's part and the closest history items."""
+        """Why the item scores what it does for the user: each modality's part and the closest history items.
+
+        With ``format=text`` the answer adds the explanation in words: a template sentence, or the configured
+        language model's when it names only the item, its attributes and the history items given to it.
+        """
         explanation = service.explain(user_id, item_id, because)
         total = sum(abs(score) for _, score in explanation.contributions) or 1.0
+        worded = None
+        if format == "text":
+            history = [service.catalog.info(i) for i, _ in explanation.because]
+            info = service.catalog.info(explanation.item)
+            worded = service.words.sentence(info, explanation.score, explanation.contributions, history)
         return ExplanationOut(
             user_id=user_id,
             item=item_out(service.catalog.info(explanation.item)),
@@ -69,6 +81,9 @@ def build_router(settings: ServeSettings) -> APIRouter:
             because=[
                 BecauseOut(item=item_out(service.catalog.info(i)), similarity=sim) for i, sim in explanation.because
             ],
+            text=None if worded is None else worded.sentence,
+            text_source=None if worded is None else worded.source,
+            text_rejected="" if worded is None else worded.rejected,
             degraded=explanation.degraded,
         )
 
