@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -35,6 +36,14 @@ from fusionrec.serve.privacy import AuditRecord, ForgetResult, IdHasher, Tombsto
 
 HASH_LENGTH = 64  # hex digits of an HMAC-SHA256
 _KEY_CHECK = b"fusionrec: id hash key check"
+
+
+def _key_check(key: bytes) -> str:
+    """What the store keeps to recognise its key without keeping a configured one."""
+    return hmac.new(key, _KEY_CHECK, hashlib.sha256).hexdigest()
+
+
+_HASHER_LOCK = threading.Lock()  # the key is read or made once per store, whichever thread asks first
 
 
 class PrivacyStore:
@@ -67,9 +76,10 @@ class PrivacyStore:
         Raises:
             ConfigError: the key is not the one the store was used with.
         """
-        if self._hasher is None:
-            self._hasher = IdHasher(self._hash_key(self._id_hash_key))
-        return self._hasher
+        with _HASHER_LOCK:
+            if self._hasher is None:
+                self._hasher = IdHasher(self._hash_key(self._id_hash_key))
+            return self._hasher
 
     def forget_user(self, user_id: str, source: str = "api", now: float | None = None) -> ForgetResult:
         """Delete every event of ``user_id``, leave a tombstone (events for the id are refused) and audit it.
@@ -188,20 +198,25 @@ class PrivacyStore:
         connection.execute(sa.text(f"SELECT {function}(:lock)"), {"lock": lock})
 
     def _hash_key(self, configured: str | None) -> bytes:
-        """The key of user id hashes: the configured one, else the store's own; checked against the store."""
-        stored_key = self._meta_value("id_hash_key")
-        if configured:
-            key = configured.encode()
-        elif stored_key is None and self._meta_value("id_hash_key_check") is not None:
+        """The key of user id hashes: the configured one, else the store's own; checked against the store.
+
+        The store's own key is inserted if absent and read back (first writer wins), so processes and threads
+        that open a new store at once agree on it.
+        """
+        own, stored_check = self._meta_value("id_hash_key"), self._meta_value("id_hash_key_check")
+        uses_own = own is not None and stored_check == _key_check(bytes.fromhex(own))
+        if not configured and stored_check is not None and not uses_own:
             raise ConfigError(
                 "this store's tombstones were hashed with a configured key but FUSIONREC_ID_HASH_KEY is not set; "
                 "set it to that key, or forgotten users would no longer be recognised"
             )
-        else:
-            key = bytes.fromhex(stored_key or self._meta_value("id_hash_key", secrets.token_hex(32)) or "")
-        check = hmac.new(key, _KEY_CHECK, hashlib.sha256).hexdigest()
-        if self._meta_value("id_hash_key_check", check) != check:
-            fix = "unset it to use the store's own key" if stored_key else "set it to the key used before"
+        key = (
+            configured.encode()
+            if configured
+            else bytes.fromhex(self._meta_value("id_hash_key", secrets.token_hex(32)) or "")
+        )
+        if self._meta_value("id_hash_key_check", _key_check(key)) != _key_check(key):
+            fix = "unset it to use the store's own key" if uses_own else "set it to the key used before"
             raise ConfigError(
                 "FUSIONREC_ID_HASH_KEY is not the key this store's tombstones were hashed with, so forgotten "
                 f"users would no longer be recognised; {fix}"
