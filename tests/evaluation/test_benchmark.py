@@ -231,9 +231,9 @@ def test_content_models_get_the_item_tables_content_encoded_by_default(
 ) -> None:
     import pandas as pd
 
-    import fusionrec.evaluation.benchmark
+    import fusionrec.evaluation.preparation
     from fusionrec.config import ExperimentConfig
-    from fusionrec.evaluation.benchmark import attach_encoded_features
+    from fusionrec.evaluation.preparation import attach_encoded_features
     from fusionrec.testing.datasets import checkerboard_split
 
     split = checkerboard_split()
@@ -243,7 +243,7 @@ def test_content_models_get_the_item_tables_content_encoded_by_default(
     split.dataset.item_table = pd.DataFrame({"title": titles, "overview": ["a story"] * split.n_items})
     calls: list[list[Any]] = []
     monkeypatch.setattr(
-        fusionrec.evaluation.benchmark, "encode_dataset", lambda dataset, specs: calls.append(specs) or _Report()
+        fusionrec.evaluation.preparation, "encode_dataset", lambda dataset, specs: calls.append(specs) or _Report()
     )
     specs = attach_encoded_features(split, ExperimentConfig.model_validate({"model": {"name": model}}))
     assert bool(calls) is encoded

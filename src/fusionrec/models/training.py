@@ -40,6 +40,7 @@ from fusionrec.evaluation.ranking import evaluate_scores
 from fusionrec.models.base import Recommender
 from fusionrec.models.sampling import NegativePool, NegativeSampler
 from fusionrec.models.train_config import History, TrainConfig
+from fusionrec.models.weight_average import WeightAverage
 
 if TYPE_CHECKING:
     from fusionrec.data.dataset import Split
@@ -361,53 +362,6 @@ class _BestTracker:
         if self.state is not None:
             self.module.load_state_dict(self.state)
         history.best_epoch, history.best_valid = self.best_epoch, self.best
-
-
-class WeightAverage:
-    """An exponential moving average of a module's trainable weights (Polyak averaging).
-
-    After every optimiser step ``average = decay * average + (1 - decay) * weight``.
-    The average of the last ``~1 / (1 - decay)`` steps sits nearer the
-    centre of the region SGD wanders in than any single step, which ranks
-    better and makes the valid curve smoother (so early stopping picks a
-    less lucky epoch).
-
-    Args:
-        module: the module being trained.
-        decay: weight of the old average at each step, in (0, 1).
-    """
-
-    def __init__(self, module: torch.nn.Module, decay: float) -> None:
-        self.decay = decay
-        self.parameters = [p for p in module.parameters() if p.requires_grad]
-        self.averages = [p.detach().clone() for p in self.parameters]
-
-    def update(self) -> None:
-        """Fold the current weights into the average (call after each optimiser step)."""
-        with torch.no_grad():
-            for average, parameter in zip(self.averages, self.parameters, strict=True):
-                average.lerp_(parameter, 1.0 - self.decay)
-
-    @contextlib.contextmanager
-    def swapped_in(self) -> Iterator[None]:
-        """The module holds the averaged weights inside the block and its own weights again after it."""
-        self._swap()
-        try:
-            yield
-        finally:
-            self._swap()
-
-    def copy_to_module(self) -> None:
-        """Replace the module's weights with the average for good."""
-        with torch.no_grad():
-            for average, parameter in zip(self.averages, self.parameters, strict=True):
-                parameter.copy_(average)
-
-    def _swap(self) -> None:
-        for index, parameter in enumerate(self.parameters):
-            current = parameter.data
-            parameter.data = self.averages[index]
-            self.averages[index] = current
 
 
 def _run_epoch(
