@@ -30,9 +30,10 @@ from fusionrec.serve.middleware import (
     install_request_id_logging,
 )
 from fusionrec.serve.privacy import install_log_redaction
-from fusionrec.serve.routes import events, health, items, privacy, recommendations, users, web
+from fusionrec.serve.routes import admin, events, health, items, privacy, recommendations, users, web
 from fusionrec.serve.service import RecommendationService
 from fusionrec.serve.settings import ServeSettings
+from fusionrec.serve.swap import ModelSwitcher
 
 DESCRIPTION = """Recommendations from a fusionrec artifact: for a user, for an ad-hoc history, similar items,
 explanations; recording events (which update the user's profile at once) and adding items (placed from content).
@@ -52,12 +53,14 @@ def create_app(settings: ServeSettings, service: RecommendationService | None = 
     from fusionrec import __version__
 
     service = service or RecommendationService.from_settings(settings)
-    metrics = ServiceMetrics(lambda: len(service.catalog))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.model_check_s:
+            switcher.start(settings.model_check_s)
         yield
-        service.close()
+        switcher.stop()
+        _app.state.service.close()  # the one serving now (a swap may have replaced the first)
         metrics.close()
 
     install_request_id_logging()
@@ -71,11 +74,14 @@ def create_app(settings: ServeSettings, service: RecommendationService | None = 
         docs_url=None,
         redoc_url=None,
     )
+    metrics = ServiceMetrics(lambda: len(app.state.service.catalog))
+    switcher = ModelSwitcher(app)
     app.state.service, app.state.settings, app.state.metrics = service, settings, metrics
+    app.state.switcher = switcher
     install_error_handlers(app)
     install_log_redaction(service.store.hasher if settings.log_ids == "hashed" else None)
     app.include_router(health.build_router(settings))
-    for module in (recommendations, users, privacy, items, events):
+    for module in (recommendations, users, privacy, items, events, admin):
         app.include_router(module.build_router(settings))
     if settings.web_page:
         app.include_router(web.build_router())

@@ -43,6 +43,9 @@ def _key_check(key: bytes) -> str:
     return hmac.new(key, _KEY_CHECK, hashlib.sha256).hexdigest()
 
 
+SERVING_ARTIFACT = "serving_artifact"
+"""The meta entry naming the artifact the workers on a store serve (written by a model swap)."""
+
 _HASHER_LOCK = threading.Lock()  # the key is read or made once per store, whichever thread asks first
 
 
@@ -222,6 +225,19 @@ class PrivacyStore:
                 f"users would no longer be recognised; {fix}"
             )
         return key
+
+    def serving_artifact(self) -> str | None:
+        """The artifact every worker on this store should serve (set by a swap), or None when none was set."""
+        return self._meta_value(SERVING_ARTIFACT)
+
+    def set_serving_artifact(self, path: str) -> None:
+        """Record the artifact every worker on this store should serve (workers switch at their next check)."""
+        with self.engine.begin() as connection:
+            updated = connection.execute(
+                self.meta.update().where(self.meta.c.name == SERVING_ARTIFACT).values(value=path)
+            ).rowcount
+            if not updated:
+                connection.execute(self.meta.insert(), {"name": SERVING_ARTIFACT, "value": path})
 
     def _meta_value(self, name: str, default: str | None = None) -> str | None:
         """The stored value of ``name``; ``default`` is stored first when there is none (first writer wins)."""

@@ -278,7 +278,20 @@ class EncoderOut(BaseModel):
     required: list[str] = Field(default_factory=list, description="text only: fields without which text is masked")
 
 
+class SwapIn(Strict):
+    """The artifact to serve from now on (a folder the server can read)."""
+
+    artifact: str = Field(min_length=1, max_length=4096, description="path of an artifact folder on the server")
+
+
+class SwapOut(BaseModel):
+    version: str = Field(description="the version now served (every worker on the store follows)")
+    artifact: str
+
+
 class ModelOut(BaseModel):
+    version: str = Field(description="a key of the served artifact's files: it changes with every model swap")
+    artifact: str = Field(description="the folder of the served artifact")
     component: str
     dataset: str | None
     created_at: str | None

@@ -145,7 +145,7 @@ class RecommendationService:
 
     def __init__(self, loaded: LoadedArtifact, store: EventStore, settings: ServeSettings) -> None:
         self.settings, self.store, self.model = settings, store, loaded.model
-        self.manifest = loaded.manifest
+        self.manifest, self.artifact_path = loaded.manifest, str(loaded.path)
         dataset = loaded.split.dataset
         self.dataset, self.users = dataset, dataset.users
         self.catalog = ItemCatalog.from_dataset(dataset)

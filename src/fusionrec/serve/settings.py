@@ -39,6 +39,9 @@ class ServeSettings(BaseSettings):
     llm_model: str = Field("default", description="the model name sent to llm_url")
     llm_gguf: str | None = Field(None, description="a local GGUF model (path, or 'smollm2') that words explanations")
     llm_timeout_s: float = Field(10.0, gt=0, description="longest wait for one worded explanation")
+    model_check_s: float = Field(
+        5.0, ge=0, description="how often a worker checks the store for a model swap another worker made; 0: never"
+    )
     api_key_file: Path | None = Field(
         None, description="file holding the key (first line), instead of api_key: keeps it out of argv and ps"
     )

@@ -52,6 +52,8 @@ def build_router(settings: ServeSettings) -> APIRouter:
         """What is served: component, data, versions, modalities and capabilities."""
         manifest = service.manifest
         return ModelOut(
+            version=service.model_key,
+            artifact=service.artifact_path,
             component=str(manifest.get("component")),
             dataset=manifest.get("dataset"),
             created_at=manifest.get("created_at"),

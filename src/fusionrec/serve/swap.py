@@ -1,0 +1,116 @@
+"""Model swaps without downtime: a new artifact is loaded beside the serving one and takes over atomically.
+
+A swap (``POST /v1/admin/model``, or :meth:`ModelSwitcher.switch`) loads the
+new artifact into a new :class:`~fusionrec.serve.service.RecommendationService`
+over the same event store, then replaces the app's service reference in one
+assignment: requests already running keep the service they started with and
+finish on the old model; every request after it gets the new one. The swap is
+recorded in the store, and every other worker on that store follows within
+``model_check_s`` (:meth:`ModelSwitcher.check`, run by a background thread).
+The old service's store threads are released once its requests had time to end.
+
+Example:
+    >>> switcher.switch("artifacts/ml100k-2")  # doctest: +SKIP
+    'b41c...'
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fusionrec.errors import ArtifactError
+from fusionrec.models.artifact import load_artifact
+from fusionrec.serve.errors import InvalidInputError, StoreUnavailableError
+from fusionrec.serve.service import RecommendationService
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+logger = logging.getLogger(__name__)
+
+RETIRE_AFTER_S = 30.0
+"""How long a replaced service keeps its store threads for the requests that started on it."""
+
+
+class ModelSwitcher:
+    """Swaps the app's service to another artifact, and follows swaps other workers recorded in the store.
+
+    Args:
+        app: the app whose ``state.service`` is swapped.
+    """
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def service(self) -> RecommendationService:
+        service: RecommendationService = self.app.state.service
+        return service
+
+    def switch(self, artifact: str | Path) -> str:
+        """Serve ``artifact`` from now on, here and (through the store) in every worker; returns its version.
+
+        Raises:
+            InvalidInputError: the folder is not a loadable artifact (the message says why).
+            StoreUnavailableError: the swap could not be recorded for the other workers (this worker swapped).
+        """
+        version = self._load_and_swap(str(artifact))
+        current = self.service
+        current.guard.write(current.store.set_serving_artifact, str(Path(artifact)))
+        return version
+
+    def check(self) -> bool:
+        """Follow a swap recorded in the store by another worker; True when this worker switched."""
+        current = self.service
+        try:
+            wanted = current.guard.read(current.store.serving_artifact)
+        except StoreUnavailableError:
+            return False
+        if wanted is None or Path(wanted) == Path(current.artifact_path):
+            return False
+        try:
+            self._load_and_swap(wanted)
+        except InvalidInputError as exc:
+            logger.error("not following the swap to %s: %s", wanted, exc.message)
+            return False
+        return True
+
+    def start(self, interval_s: float) -> None:
+        """Check the store every ``interval_s`` seconds in a daemon thread (until :meth:`stop`)."""
+
+        def loop() -> None:
+            while not self._stop.wait(interval_s):
+                try:
+                    self.check()
+                except Exception:  # a failed check must not end the thread that follows swaps
+                    logger.exception("checking for a model swap failed")
+
+        self._thread = threading.Thread(target=loop, name="fusionrec-model-switcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _load_and_swap(self, artifact: str) -> str:
+        with self._lock:
+            old = self.service
+            try:
+                loaded = load_artifact(artifact)
+            except (ArtifactError, OSError) as exc:
+                raise InvalidInputError(f"artifact {artifact!r} cannot be served: {exc}") from exc
+            new = RecommendationService(loaded, old.store, old.settings)
+            self.app.state.service = new  # one assignment: a request gets the old service or the new, never a mix
+            retire = threading.Timer(RETIRE_AFTER_S, old.guard.close, kwargs={"wait_s": 1.0})
+            retire.daemon = True
+            retire.start()
+            logger.info("now serving %s (version %s, was %s)", artifact, new.model_key, old.model_key)
+            return new.model_key
+
+
+__all__ = ["RETIRE_AFTER_S", "ModelSwitcher"]
