@@ -27,9 +27,7 @@ def _settings(artifact: Path, store_url: str) -> ServeSettings:
     return ServeSettings(artifact=artifact, store_url=store_url, api_key=API_KEY, sync_interval_s=0, model_check_s=0)
 
 
-def test_a_swap_serves_the_new_artifact_and_says_which(
-    artifact: Path, second_artifact: Path, store_url: str
-) -> None:
+def test_a_swap_serves_the_new_artifact_and_says_which(artifact: Path, second_artifact: Path, store_url: str) -> None:
     with TestClient(create_app(_settings(artifact, store_url))) as client:
         before = client.get("/v1/model").json()
         old_service = client.app.state.service  # type: ignore[attr-defined]  # what a request in flight holds
