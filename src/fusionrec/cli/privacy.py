@@ -110,3 +110,53 @@ def export_events(
     finally:
         store.close()
     typer.echo(f"{count} events written to {out}")
+
+
+@app.command()
+def retrain(
+    artifact: Annotated[Path, typer.Argument(help="The served artifact (its model, settings and training data).")],
+    out: Annotated[Path, typer.Option(help="Folder of the new artifact.")],
+    store_url: StoreUrl,
+    table_prefix: TablePrefix = "fusionrec_",
+    valid_share: Annotated[float, typer.Option(help="Share of each user's interactions held out as valid.")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Seed of the valid hold-out and of training.")] = 0,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing folder at --out.")] = False,
+    swap_url: Annotated[
+        str | None, typer.Option(help="A running service to hand the new artifact to (POST /v1/admin/model).")
+    ] = None,
+) -> None:
+    """Train the artifact's model again on its data plus the store's positive events; optionally swap it in.
+
+    Forgotten users' events are never read and their training interactions are dropped. The key for
+    --swap-url comes from FUSIONREC_API_KEY or FUSIONREC_API_KEY_FILE.
+    """
+    from fusionrec.serve.retrain import retrain as run_retrain  # deferred: torch and the models load only here
+
+    store = _open_store(store_url, table_prefix)
+    try:
+        report = run_retrain(artifact, store, out, valid_share=valid_share, seed=seed, overwrite=overwrite)
+    finally:
+        store.close()
+    typer.echo(
+        f"retrained into {report.artifact}: +{report.added_events} events, {report.new_users} new users, "
+        f"{report.unknown_items} events on unknown items left out, {report.forgotten_users} forgotten users dropped"
+    )
+    if swap_url:
+        _swap(swap_url, report.artifact)
+
+
+def _swap(url: str, artifact: Path) -> None:
+    import httpx  # deferred: the HTTP client is needed only to hand an artifact over
+
+    key_file = os.environ.get("FUSIONREC_API_KEY_FILE")
+    key = Path(key_file).read_text(encoding="utf-8").strip() if key_file else os.environ.get("FUSIONREC_API_KEY", "")
+    answer = httpx.post(
+        f"{url.rstrip('/')}/v1/admin/model",
+        json={"artifact": str(artifact.resolve())},
+        headers={"X-API-Key": key},
+        timeout=600,
+    )
+    if answer.status_code != 200:
+        typer.echo(f"error: the service refused the swap ({answer.status_code}): {answer.text}", err=True)
+        raise typer.Exit(code=1)
+    typer.echo(f"the service now serves version {answer.json()['version']}")
