@@ -205,3 +205,12 @@ def test_every_recipe_round_trips_through_an_experiment_file(name: str, tmp_path
     config = load_config(None, None, recipe=name)
     loaded = load_config(dump_toml(config, tmp_path / "exp.toml"))
     assert loaded == config and loaded.train.model_fields_set == config.train.model_fields_set
+
+
+def test_tune_workers_share_one_study_with_the_same_settings(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "tune"
+    run("tune", "--data-dir", str(data_dir), "--dataset", "demo", "--model", "ease", "--out-dir", str(out),
+        "--trials", "3", "--workers", "2")  # fmt: skip
+    study = json.loads((out / "tune.json").read_text())
+    assert len(study["trials"]) >= 3 and all(t["state"] == "COMPLETE" for t in study["trials"])
+    assert "lr" not in study["best"]["train"]  # a worker's unset settings stay unset (the model's defaults apply)

@@ -137,7 +137,7 @@ def tune(
 def _tuning_worker(folder: Path, trials: int, timeout: float | None, seed: int, config: Any) -> Any:
     """Another process adding trials to the same study (Optuna's journal file is shared)."""
     experiment = Path(tempfile.mkdtemp()) / "experiment.json"
-    experiment.write_text(json.dumps(config.model_dump(mode="json")))
+    experiment.write_text(json.dumps(config.model_dump(mode="json", exclude_unset=True)))  # defaults stay defaults
     command = [sys.executable, "-m", "fusionrec", "-q", "tune", "--model", config.model.name, "-c", str(experiment),
                "--trials", str(trials), "--seed", str(seed), "--out-dir", str(folder),
                "--set", "train.threads=1"]  # fmt: skip
