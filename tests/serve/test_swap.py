@@ -38,6 +38,10 @@ def test_a_swap_serves_the_new_artifact_and_says_which(artifact: Path, second_ar
         assert after["artifact"] == str(second_artifact)
         assert client.get("/v1/users/u1/recommendations?k=5").status_code == 200
         assert len(old_service.recommend_user("u1", 5).items) == 5  # the old model still answers its requests
+        scraped = client.get("/metrics").text
+        assert f'fusionrec_model_info{{version="{after["version"]}"}} 1.0' in scraped
+        assert f'version="{before["version"]}"' not in scraped
+        assert "fusionrec_store_breaker_open 0.0" in scraped
 
 
 def test_a_swap_needs_the_key_and_a_loadable_artifact(artifact: Path, store_url: str, tmp_path: Path) -> None:

@@ -74,7 +74,10 @@ def create_app(settings: ServeSettings, service: RecommendationService | None = 
         docs_url=None,
         redoc_url=None,
     )
-    metrics = ServiceMetrics(lambda: len(app.state.service.catalog))
+    metrics = ServiceMetrics(
+        lambda: len(app.state.service.catalog),
+        lambda: (app.state.service.model_key, app.state.service.guard.breaker.state),
+    )
     switcher = ModelSwitcher(app)
     app.state.service, app.state.settings, app.state.metrics = service, settings, metrics
     app.state.switcher = switcher

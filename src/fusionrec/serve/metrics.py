@@ -41,9 +41,13 @@ class ServiceMetrics:
 
     Args:
         catalog_size: called at scrape time for the number of served items.
+        model_state: called at scrape time for ``(served model version, store breaker state)``; None leaves
+            ``fusionrec_model_info`` and ``fusionrec_store_breaker_open`` out.
     """
 
-    def __init__(self, catalog_size: Callable[[], int]) -> None:
+    def __init__(
+        self, catalog_size: Callable[[], int], model_state: Callable[[], tuple[str, str]] | None = None
+    ) -> None:
         self.registry = CollectorRegistry()
         self.shared_dir = multiprocess_dir()
         self.requests = Counter(
@@ -67,7 +71,21 @@ class ServiceMetrics:
             registry=self.registry,
             multiprocess_mode="livemax",
         )
-        self._catalog_size = catalog_size
+        # each worker reports the version it serves: during a swap, both versions show until every worker follows
+        self.model = Gauge(
+            "fusionrec_model_info",
+            "the served model version (1 for the version this worker serves)",
+            ("version",),
+            registry=self.registry,
+            multiprocess_mode="liveall",
+        )
+        self.breaker = Gauge(
+            "fusionrec_store_breaker_open",
+            "1 while the event store's circuit breaker is open or half-open (reads degrade, writes answer 503)",
+            registry=self.registry,
+            multiprocess_mode="livemax",
+        )
+        self._catalog_size, self._model_state = catalog_size, model_state
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
@@ -76,6 +94,11 @@ class ServiceMetrics:
     def render(self) -> bytes:
         """The text exposition format: this app's metrics, or the sum over every worker."""
         self.items.set(float(self._catalog_size()))  # set_function does not work across processes
+        if self._model_state is not None:
+            version, breaker = self._model_state()
+            self.model.clear()
+            self.model.labels(version).set(1.0)
+            self.breaker.set(0.0 if breaker == "closed" else 1.0)
         if self.shared_dir is None:
             return generate_latest(self.registry)
         from prometheus_client.multiprocess import MultiProcessCollector
