@@ -118,7 +118,8 @@ def train(
     )
     print_report([result], f"{resolved.model.name} on {split.dataset.name} ({split.protocol})")
     evaluation.write_outputs(resolved.output.dir, split.dataset.name, resolved.model.name, [run], result)
-    _write_result(resolved, result)
+    dump_config(resolved, resolved.output.dir / "experiment.json")
+    console.print(f"wrote {resolved.output.dir / 'result.json'}")
     if save is not None:
         _save(recommender, resolved, save, overwrite)
 
@@ -314,14 +315,6 @@ def check_same_training_data(saved: Split, split: Split, artifact: Path) -> None
 
 def _config_record(config: ExperimentConfig) -> dict[str, Any]:
     return {"experiment": config.model_dump(mode="json")}
-
-
-def _write_result(config: ExperimentConfig, result: dict[str, Any]) -> None:
-    folder = config.output.dir
-    folder.mkdir(parents=True, exist_ok=True)
-    dump_config(config, folder / "experiment.json")
-    (folder / "result.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    console.print(f"wrote {folder / 'result.json'}")
 
 
 def _save(recommender: Recommender, config: ExperimentConfig, save: Path, overwrite: bool) -> None:

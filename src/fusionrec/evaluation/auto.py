@@ -31,7 +31,6 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 from collections.abc import Mapping
@@ -43,7 +42,8 @@ import numpy as np
 from fusionrec.data.dataset import Split
 from fusionrec.errors import ConfigError, FusionrecError
 from fusionrec.evaluation.protocol import evaluate_model
-from fusionrec.models import build_model, model_class
+from fusionrec.evaluation.seeded import build_for_seed
+from fusionrec.models import model_class
 from fusionrec.models.base import Recommender
 from fusionrec.models.ease import DEFAULT_MAX_ITEMS
 from fusionrec.models.staged import Staged
@@ -271,26 +271,17 @@ def _try(
     user_train: dict[str, Any],
 ) -> Trial:
     trial = Trial(candidate.label, candidate.model, dict(candidate.params), dict(candidate.train))
-    torch_model = model_class(candidate.model).takes_train_config
-    kwargs: dict[str, Any] = dict(candidate.params)
-    if torch_model:
+    train: dict[str, Any] | None = None
+    if model_class(candidate.model).takes_train_config:
         remaining = deadline - time.perf_counter()
         if remaining <= 1:
             trial.skipped = "the time budget was spent before this candidate"
             return trial
         budget = min(remaining, user_train.get("max_seconds") or remaining)
-        kwargs["train_config"] = {
-            **candidate.train,
-            "progress": False,
-            **user_train,
-            "seed": seed,
-            "max_seconds": budget,
-        }
-    elif "seed" in inspect.signature(model_class(candidate.model).__init__).parameters:
-        kwargs["seed"] = seed
+        train = {**candidate.train, "progress": False, **user_train, "max_seconds": budget}
     started = time.perf_counter()
     try:
-        model = build_model(candidate.model, **kwargs).fit(split)
+        model = build_for_seed(candidate.model, candidate.params, train, seed).fit(split)
     except FusionrecError as exc:  # a candidate the data cannot carry is left out, with the reason
         trial.skipped = str(exc)
         return trial

@@ -26,15 +26,12 @@ computed from.
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from pydantic import ValidationError
 
 from fusionrec.config import dump_config
 from fusionrec.errors import ConfigError
@@ -58,7 +55,7 @@ from fusionrec.evaluation.results import (
     summarise,
     write_outputs,
 )
-from fusionrec.models import build_model, model_class
+from fusionrec.evaluation.seeded import build_for_seed, train_config_for_seed, train_values_for_seed
 from fusionrec.models.train_config import TrainConfig
 
 if TYPE_CHECKING:
@@ -115,7 +112,7 @@ def run_benchmark(
     elif protocol is not None:
         split = split.with_protocol(protocol)
     name = model if isinstance(model, str) else model.name
-    runs = [_run_seed(split, model, params or {}, train, seed, ks, metrics) for seed in seeds]
+    runs = [fit_and_evaluate(split, model, params or {}, train, seed, ks, metrics)[1] for seed in seeds]
     config = run_config_record(data_dir, dataset, name, split, seeds, params, runs[0].train_config, ks, metrics)
     result = summarise(dataset, name, split.protocol, runs, config)
     if out_dir is not None:
@@ -200,18 +197,6 @@ def run_experiment(config: ExperimentConfig) -> dict[str, Any]:
     return result
 
 
-def _run_seed(
-    split: Split,
-    model: str | type[Recommender],
-    params: Mapping[str, Any],
-    train: TrainConfig | Mapping[str, Any] | None,
-    seed: int,
-    ks: tuple[int, ...],
-    metrics: tuple[str, ...],
-) -> SeedRun:
-    return fit_and_evaluate(split, model, params, train, seed, ks, metrics)[1]
-
-
 def fit_and_evaluate(
     split: Split,
     model: str | type[Recommender],
@@ -242,61 +227,6 @@ def fit_and_evaluate(
         run.timing["stop_reason"] = history.stop_reason
         run.warnings = list(history.warnings)
     return recommender, run
-
-
-def build_for_seed(
-    model: str | type[Recommender],
-    params: Mapping[str, Any],
-    train: TrainConfig | Mapping[str, Any] | None,
-    seed: int,
-) -> Recommender:
-    """A fresh model; torch models get ``train_config`` with ``seed``, others ``seed=`` if they take it.
-
-    Torch models receive only the training keys that were set (see :func:`train_values_for_seed`),
-    so a model's own ``train_defaults`` fill the rest.
-    """
-    cls = _model_class(model)
-    kwargs = dict(params)
-    if cls.takes_train_config:
-        kwargs["train_config"] = train_values_for_seed(train, seed)
-    elif "seed" in inspect.signature(cls.__init__).parameters and "seed" not in kwargs:
-        kwargs["seed"] = seed
-    try:
-        return build_model(model, **kwargs) if isinstance(model, str) else cls(**kwargs)
-    except TypeError as exc:
-        accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-        raise ConfigError(
-            f"model {cls.name!r} rejected parameters {sorted(kwargs)} ({exc}); it accepts {accepted}"
-        ) from None
-
-
-def train_values_for_seed(train: TrainConfig | Mapping[str, Any] | None, seed: int) -> dict[str, Any]:
-    """The training keys that were set (for a TrainConfig: set explicitly) plus ``seed``, validated.
-
-    Raises:
-        ConfigError: a key is unknown or a value invalid, naming key, value and expectation.
-    """
-    values = train.model_dump(exclude_unset=True) if isinstance(train, TrainConfig) else dict(train or {})
-    values["seed"] = seed
-    train_config_for_seed(values, seed)
-    return values
-
-
-def train_config_for_seed(train: TrainConfig | Mapping[str, Any] | None, seed: int) -> TrainConfig:
-    """``train`` as a validated :class:`TrainConfig` with ``seed`` set; ConfigError on bad values."""
-    values = train.model_dump() if isinstance(train, TrainConfig) else dict(train or {})
-    try:
-        return TrainConfig(**{**values, "seed": seed})
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"train.{'.'.join(map(str, e['loc']))}: got {e.get('input')!r}, {e['msg']}" for e in exc.errors()
-        )
-        allowed = sorted(TrainConfig.model_fields)
-        raise ConfigError(f"invalid training settings: {problems}; allowed keys: {allowed}") from None
-
-
-def _model_class(model: str | type[Recommender]) -> type[Recommender]:
-    return model if not isinstance(model, str) else model_class(model)
 
 
 __all__ = [
