@@ -136,7 +136,7 @@ class Staged(Recommender):
         features, labels = [], []
         for start in range(0, len(users), _ROWS):
             chunk = users[start : start + _ROWS]
-            candidates = self._candidates(chunk)
+            candidates = self._candidates(chunk, self.base_.score_users(chunk))
             features.append(candidates.features)
             labels.append(candidates.labels(valid[chunk]))
         self.trees_ = fit_trees(np.vstack(features), np.concatenate(labels), self._boosting())
@@ -150,9 +150,9 @@ class Staged(Recommender):
             "min_samples_leaf": stage.min_leaf,
         }
 
-    def _candidates(self, user_index: np.ndarray) -> Candidates:
+    def _candidates(self, user_index: np.ndarray, scores: np.ndarray) -> Candidates:
+        """The candidates of ``user_index`` from their base ``scores`` (n, n_items), computed once by the caller."""
         assert self.train_matrix_ is not None
-        scores = self.base_.score_users(user_index)
         seen = self.train_matrix_[user_index]
         item_degree = np.bincount(self.train_matrix_.indices, minlength=scores.shape[1]).astype(np.float64)
         user_degree = np.diff(seen.indptr).astype(np.float64)
@@ -166,7 +166,7 @@ class Staged(Recommender):
         for start in range(0, len(user_index), _ROWS):
             chunk = np.asarray(user_index[start : start + _ROWS])
             scores = self.base_.score_users(chunk)
-            result.append(reranked_scores(scores, self._candidates(chunk), self.trees_))
+            result.append(reranked_scores(scores, self._candidates(chunk, scores), self.trees_))
         return np.vstack(result) if result else np.zeros((0, self._require_fitted().n_items), np.float32)
 
     def state_arrays(self) -> dict[str, np.ndarray]:
