@@ -109,9 +109,9 @@ def test_the_index_refuses_non_finite_vectors() -> None:
 
 
 def test_an_unusable_query_falls_back_instead_of_ranking_nothing() -> None:
-    from fusionrec.serve.service import _usable_query
+    from fusionrec.serve.ranking import usable_query
 
     base = np.ones(4, np.float32)
-    assert _usable_query(np.full(4, np.nan, np.float32), base, "user 'x'") is base
-    assert _usable_query(np.full(4, 1e30, np.float32), None, "user 'x'") is None
-    assert _usable_query(base * 2, None, "user 'x'") is not None
+    assert usable_query(np.full(4, np.nan, np.float32), base, "user 'x'") is base
+    assert usable_query(np.full(4, 1e30, np.float32), None, "user 'x'") is None
+    assert usable_query(base * 2, None, "user 'x'") is not None

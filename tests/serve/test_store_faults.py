@@ -180,7 +180,7 @@ def test_a_write_stuck_on_the_store_does_not_hold_reads(artifact: Path, proxy: F
             target=lambda: outcome.append(client.put("/v1/items/i5", json={"title": "x"}, headers=WRITE).status_code)
         )
         writer.start()
-        wait_for(service._write_lock.locked, "the write taking the catalog lock")
+        wait_for(service.updates.write_lock.locked, "the write taking the catalog lock")
         read = client.get("/v1/users/u1/recommendations", params={"k": 5}).json()
         assert read["degraded"] is True and len(read["items"]) == 5
         assert writer.is_alive()  # the write still waits on the store
