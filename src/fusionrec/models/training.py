@@ -1,10 +1,12 @@
-"""The shared training loop: seeded, progress bar, early stopping on valid.
+"""The shared training loop: seeded, early stopping on valid, callbacks (progress among them).
 
 A :class:`TorchRecommender` supplies a ``torch.nn.Module``, a loss for a
 batch of training rows, and a way to score users; :func:`train` runs the
 epochs, evaluates **valid** every ``eval_every`` epochs, keeps the best
 state by ``valid_metric`` and restores it at the end. Test data is never
-seen here.
+seen here. Callbacks (:mod:`fusionrec.models.callbacks`, in
+``model.callbacks``) are told of every step and may stop the loop; the
+progress display is one of them.
 
 Models trained with BPR on (user, positive, negative) triples subclass
 :class:`PairwiseRecommender`, which supplies :meth:`~TorchRecommender.batches`
@@ -24,20 +26,19 @@ import contextlib
 import copy
 import logging
 import random
-import sys
 import time
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from fusionrec.errors import ConfigError
 from fusionrec.evaluation.ranking import evaluate_scores
 from fusionrec.models.base import Recommender
+from fusionrec.models.callbacks import Callback, CallbackList, ProgressCallback, TrainingRun
 from fusionrec.models.sampling import NegativePool, NegativeSampler
 from fusionrec.models.train_config import History, TrainConfig
 from fusionrec.models.weight_average import WeightAverage
@@ -79,6 +80,8 @@ class TorchRecommender(Recommender):
             if isinstance(train_config, TrainConfig)
             else TrainConfig(**{**self.train_defaults, **(train_config or {})})
         )
+        #: watch or steer training (:mod:`fusionrec.models.callbacks`); not a hyper-parameter, never saved
+        self.callbacks: list[Callback] = []
         self.module_: torch.nn.Module | None = None
         self.history_: History | None = None
         self._user_vectors: np.ndarray | None = None
@@ -110,7 +113,7 @@ class TorchRecommender(Recommender):
 
     def _fit(self, split: Split) -> None:
         self._user_vectors = self._item_vectors = None
-        self.history_ = train(self, split, self.train_config)
+        self.history_ = train(self, split, self.train_config, self.callbacks)
 
     def refresh_vectors(self) -> None:
         """Recompute the cached user and item vectors from the module (eval mode, no grad)."""
@@ -187,16 +190,23 @@ def embedding_penalty(*embeddings: torch.Tensor) -> torch.Tensor:
     return total / embeddings[-1].shape[0]
 
 
-def train(model: TorchRecommender, split: Split, config: TrainConfig) -> History:
+def train(model: TorchRecommender, split: Split, config: TrainConfig, callbacks: Sequence[Callback] = ()) -> History:
     """Train ``model`` on ``split.train`` with early stopping on ``split.valid``; restore the best state.
 
     Valid is evaluated every ``config.eval_every`` epochs (full ranking,
     training items excluded); training stops after ``config.patience``
     evaluations without improvement (not before epoch ``config.min_epochs``,
     so that an early dip of valid does not end a run that has barely
-    begun), after ``config.epochs`` epochs or after ``config.max_seconds``
-    of training. The state of the best evaluation is restored and the
-    model's vectors are refreshed.
+    begun), after ``config.epochs`` epochs, after ``config.max_seconds``
+    of training, or when a callback asks (see :mod:`fusionrec.models.callbacks`).
+    The state of the best evaluation is restored and the model's vectors are
+    refreshed.
+
+    Args:
+        model: the model to train.
+        split: its data (test is never read).
+        config: the training settings.
+        callbacks: called at each step of the loop, after the progress display ``config.progress`` adds.
 
     Returns:
         The :class:`History`, with timings.
@@ -208,42 +218,35 @@ def train(model: TorchRecommender, split: Split, config: TrainConfig) -> History
     module = model.module_ = model.build(split, rng)
     optimizer = _adam(module, config)
     validator = _Validator(model, split, config.valid_metric)
-    history, tracker = History(), _BestTracker(module, config.patience)
+    tracker = _BestTracker(module, config.patience)
     average = WeightAverage(module, config.average_decay) if config.average_decay else None
-    on_terminal = sys.stderr.isatty()
-    bar = tqdm(
-        range(1, config.epochs + 1),
-        desc=f"train {model.name}",
-        disable=not (config.progress and on_terminal),
-        leave=False,
-    )
-    for epoch in bar:
+    run = TrainingRun(model, split, config)
+    history = run.history
+    hooks = CallbackList([*([ProgressCallback()] if config.progress else []), *callbacks])
+    hooks.on_train_start(run)
+    for epoch in range(1, config.epochs + 1):
+        hooks.on_epoch_start(run, epoch)
         epoch_started = time.perf_counter()
         history.losses.append(_run_epoch(model, module, optimizer, split, rng, average))
-        history.train_seconds += time.perf_counter() - epoch_started
+        seconds = time.perf_counter() - epoch_started
+        history.train_seconds += seconds
         history.epochs_run = epoch
+        hooks.on_epoch_end(run, epoch, history.losses[-1], seconds)
         if epoch % config.eval_every == 0:
             with average.swapped_in() if average else contextlib.nullcontext():
-                value, seconds = validator(epoch)
-                stop = tracker.update(epoch, value)
+                value, eval_seconds = validator(epoch)
+                patience_ran_out = tracker.update(epoch, value)
             history.valid_scores.append((epoch, value))
-            history.eval_seconds += seconds
-            bar.set_postfix(loss=f"{history.losses[-1]:.4f}", valid=f"{value:.4f}", best=f"{tracker.best:.4f}")
-            if config.progress and not on_terminal:  # plain lines where a bar would show nothing
-                logger.info(
-                    "train %s epoch %d: loss %.4f, valid %s %.4f (best %.4f at epoch %d), %.2f s/epoch",
-                    model.name,
-                    epoch,
-                    history.losses[-1],
-                    config.valid_metric,
-                    value,
-                    tracker.best,
-                    tracker.best_epoch,
-                    history.seconds_per_epoch,
-                )
-            if stop and epoch >= config.min_epochs:
+            history.eval_seconds += eval_seconds
+            run.best_valid, run.best_epoch = tracker.best, tracker.best_epoch
+            hooks.on_evaluate(run, epoch, value)
+            if patience_ran_out and epoch >= config.min_epochs:
                 history.stop_reason = "patience"
                 break
+        if run.stop_message is not None:
+            logger.info("%s: a callback stopped training after epoch %d: %s", model.name, epoch, run.stop_message)
+            history.stop_reason = "callback"
+            break
         if config.max_seconds is not None and history.train_seconds >= config.max_seconds:
             history.stop_reason = "max_seconds"
             break
@@ -264,6 +267,7 @@ def train(model: TorchRecommender, split: Split, config: TrainConfig) -> History
         history.seconds_per_epoch,
         history.stop_reason,
     )
+    hooks.on_train_end(run, history)
     return history
 
 
