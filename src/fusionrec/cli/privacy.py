@@ -14,12 +14,19 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import httpx
+import lazy_loader
 import typer
 
 from fusionrec.cli.app import app
+from fusionrec.errors import ConfigError
 
 if TYPE_CHECKING:
-    from fusionrec.serve.store import EventStore
+    from fusionrec.serve import retrain as serve_retrain
+    from fusionrec.serve import store as serve_store
+else:  # SQLAlchemy loads when a command runs, not for `fusionrec --help`
+    serve_store = lazy_loader.load("fusionrec.serve.store", suppress_warning=True)
+    serve_retrain = lazy_loader.load("fusionrec.serve.retrain", suppress_warning=True)
 
 _DAY_SECONDS = 86_400.0
 _MIN_KEY_LENGTH = 16  # as ServeSettings.id_hash_key
@@ -28,15 +35,12 @@ StoreUrl = Annotated[str, typer.Option(envvar="FUSIONREC_STORE_URL", help="SQLAl
 TablePrefix = Annotated[str, typer.Option(envvar="FUSIONREC_TABLE_PREFIX", help="prefix of the store's tables")]
 
 
-def _open_store(store_url: str, table_prefix: str) -> EventStore:
-    from fusionrec.errors import ConfigError
-    from fusionrec.serve.store import EventStore  # deferred: SQLAlchemy stays out of `fusionrec --help`
-
+def _open_store(store_url: str, table_prefix: str) -> serve_store.EventStore:
     key = os.environ.get("FUSIONREC_ID_HASH_KEY") or None
     if key is not None and len(key) < _MIN_KEY_LENGTH:
         typer.echo(f"error: FUSIONREC_ID_HASH_KEY has {len(key)} characters; use {_MIN_KEY_LENGTH} or more", err=True)
         raise typer.Exit(code=1)
-    store = EventStore(store_url, table_prefix, id_hash_key=key)
+    store = serve_store.EventStore(store_url, table_prefix, id_hash_key=key)
     try:
         store.hasher.key("")  # checks the key against the store before anything is changed
     except ConfigError as exc:
@@ -130,11 +134,9 @@ def retrain(
     Forgotten users' events are never read and their training interactions are dropped. The key for
     --swap-url comes from FUSIONREC_API_KEY or FUSIONREC_API_KEY_FILE.
     """
-    from fusionrec.serve.retrain import retrain as run_retrain  # deferred: torch and the models load only here
-
     store = _open_store(store_url, table_prefix)
     try:
-        report = run_retrain(artifact, store, out, valid_share=valid_share, seed=seed, overwrite=overwrite)
+        report = serve_retrain.retrain(artifact, store, out, valid_share=valid_share, seed=seed, overwrite=overwrite)
     finally:
         store.close()
     typer.echo(
@@ -146,8 +148,6 @@ def retrain(
 
 
 def _swap(url: str, artifact: Path) -> None:
-    import httpx  # deferred: the HTTP client is needed only to hand an artifact over
-
     key_file = os.environ.get("FUSIONREC_API_KEY_FILE")
     key = Path(key_file).read_text(encoding="utf-8").strip() if key_file else os.environ.get("FUSIONREC_API_KEY", "")
     answer = httpx.post(

@@ -9,11 +9,24 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+import lazy_loader
 import typer
 
 from fusionrec.cli.app import app
+from fusionrec.errors import ArtifactError
+from fusionrec.models.artifact import verify_artifact
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from fusionrec.serve import metrics as serve_metrics
+    from fusionrec.serve import settings as serve_settings
+else:  # the server's libraries load when it starts, not for `fusionrec --help`
+    uvicorn = lazy_loader.load("uvicorn")
+    serve_settings = lazy_loader.load("fusionrec.serve.settings", suppress_warning=True)
+    serve_metrics = lazy_loader.load("fusionrec.serve.metrics", suppress_warning=True)
 
 
 @app.command()
@@ -51,12 +64,6 @@ def serve(
 
     Example: fusionrec serve artifacts/ml100k --port 8000 --api-key-file /run/secrets/fusionrec-key
     """
-    import uvicorn
-
-    from fusionrec.errors import ArtifactError
-    from fusionrec.models.artifact import verify_artifact
-    from fusionrec.serve.settings import ServeSettings
-
     source = ctx.get_parameter_source("api_key")  # typer's own click: its enum is compared by name
     if api_key is not None and source is not None and source.name == "COMMANDLINE":
         typer.echo(
@@ -78,7 +85,8 @@ def serve(
         "index_cache_dir": str(index_cache_dir) if index_cache_dir else None,
         "media_root": str(media_root) if media_root else None,
     }
-    ServeSettings.model_validate({k: v for k, v in values.items() if v is not None})  # fail before the workers start
+    given = {k: v for k, v in values.items() if v is not None}
+    serve_settings.ServeSettings.model_validate(given)  # fail before the workers start
     os.environ.update({f"FUSIONREC_{k.upper()}": v for k, v in values.items() if v is not None})
     with shared_metrics_dir(workers):
         uvicorn.run(
@@ -94,9 +102,7 @@ def serve(
 
 def log_config() -> dict[str, Any]:
     """uvicorn's logging setup with each line's request id (``-`` outside requests) and fusionrec's own loggers."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     config["filters"] = {"request_id": {"()": "fusionrec.serve.middleware.RequestIdFilter"}}
     for handler in config["handlers"].values():
         handler["filters"] = ["request_id"]
@@ -117,26 +123,21 @@ def shared_metrics_dir(workers: int) -> Iterator[Path | None]:
     ``/metrics`` reports the sum over all of them. A folder the environment
     already names is used as it is (and left in place).
     """
-    from fusionrec.serve.metrics import MULTIPROC_ENV, multiprocess_dir
-
-    if workers < 2 or multiprocess_dir() is not None:
+    if workers < 2 or serve_metrics.multiprocess_dir() is not None:
         yield None
         return
     folder = Path(tempfile.mkdtemp(prefix="fusionrec-metrics-"))
-    os.environ[MULTIPROC_ENV] = str(folder)  # before the workers start: they inherit it
+    os.environ[serve_metrics.MULTIPROC_ENV] = str(folder)  # before the workers start: they inherit it
     try:
         yield folder
     finally:
-        os.environ.pop(MULTIPROC_ENV, None)
+        os.environ.pop(serve_metrics.MULTIPROC_ENV, None)
         shutil.rmtree(folder, ignore_errors=True)
 
 
 @app.command("verify-artifact")
 def verify_artifact_command(artifact: Annotated[Path, typer.Argument(help="artifact folder")]) -> None:
     """Check an artifact's format version and checksums, and print what it holds."""
-    from fusionrec.errors import ArtifactError
-    from fusionrec.models.artifact import verify_artifact
-
     try:
         manifest = verify_artifact(artifact)
     except ArtifactError as exc:

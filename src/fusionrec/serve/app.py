@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from fusionrec import __version__
 from fusionrec.serve.http_errors import install_error_handlers
 from fusionrec.serve.metrics import ServiceMetrics
 from fusionrec.serve.middleware import (
@@ -50,8 +51,6 @@ def create_app(settings: ServeSettings, service: RecommendationService | None = 
     Returns:
         A FastAPI app; its ``state`` holds ``service``, ``settings`` and ``metrics``.
     """
-    from fusionrec import __version__
-
     service = service or RecommendationService.from_settings(settings)
 
     @asynccontextmanager

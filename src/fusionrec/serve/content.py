@@ -33,14 +33,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
+from fusionrec.encoders.base import Encoder
+from fusionrec.encoders.inputs import TextTemplate, default_template, text_inputs
+from fusionrec.encoders.registry import encoder_class
 from fusionrec.errors import ConfigError, EncoderError
 from fusionrec.serve.errors import InvalidInputError, UnsupportedError
 
 if TYPE_CHECKING:
-    from fusionrec.encoders.base import Encoder
     from fusionrec.encoders.config import EncoderSpec
-    from fusionrec.encoders.inputs import TextTemplate
 
 logger = logging.getLogger(__name__)
 
@@ -110,8 +112,6 @@ class ContentEncoder:
         return list(dict.fromkeys([*template.fields, *template.required]))
 
     def _template(self, spec: EncoderSpec) -> TextTemplate:
-        from fusionrec.encoders.inputs import TextTemplate, default_template
-
         return TextTemplate(spec.template or default_template(self.columns), spec.required)
 
     def encode(self, content: Mapping[str, Any]) -> EncodedContent:
@@ -202,10 +202,6 @@ class ContentEncoder:
         """The encoder's input made as encode_dataset makes it from an item-table row, or a mask reason."""
         if spec.kind != "text":
             return raw, ""
-        import pandas as pd
-
-        from fusionrec.encoders.inputs import text_inputs
-
         fields = self.text_fields(spec)
         row = pd.DataFrame([{name: raw.get(name, "") for name in fields}], columns=fields)
         rendered = text_inputs(row, spec.model_copy(update={"template": self._template(spec).template}))
@@ -261,9 +257,6 @@ def encode_payload(
 
 
 def _refuse_corpus_encoders(spec: EncoderSpec) -> None:
-    from fusionrec.encoders.base import Encoder
-    from fusionrec.encoders.registry import encoder_class
-
     if encoder_class(spec.encoder_name).fit is not Encoder.fit:
         raise UnsupportedError(
             f"the {spec.modality} features were made by {spec.encoder_name!r}, whose features depend on the whole "

@@ -17,18 +17,16 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 
 from fusionrec.data.dataset import Dataset, Split
 from fusionrec.data.interactions import Interactions
 from fusionrec.data.vocabulary import Vocabulary
 from fusionrec.errors import FeatureShapeError
 from fusionrec.models.base import Recommender
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 
 class ContentFactors(Recommender):
@@ -54,7 +52,7 @@ class ContentFactors(Recommender):
         self.projections_: dict[str, np.ndarray] = {}
 
     def _fit(self, split: Split) -> None:
-        from sklearn.utils.extmath import randomized_svd
+        from sklearn.utils.extmath import randomized_svd  # noqa: PLC0415  sklearn loads only when a demo model fits
 
         matrix = self.train_matrix_
         assert matrix is not None
@@ -181,8 +179,6 @@ def synthetic_split(
 
 
 def _item_table(item_ids: list[str], topic: np.ndarray) -> pd.DataFrame:
-    import pandas as pd
-
     return pd.DataFrame(
         {
             "item_id": item_ids,

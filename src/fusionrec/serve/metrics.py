@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -101,8 +102,6 @@ class ServiceMetrics:
             self.breaker.set(0.0 if breaker == "closed" else 1.0)
         if self.shared_dir is None:
             return generate_latest(self.registry)
-        from prometheus_client.multiprocess import MultiProcessCollector
-
         mark_dead_workers(self.shared_dir)
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=str(self.shared_dir))
@@ -111,15 +110,11 @@ class ServiceMetrics:
     def close(self) -> None:
         """Drop this process's live gauges from the shared folder (it stops serving)."""
         if self.shared_dir is not None:
-            from prometheus_client.multiprocess import mark_process_dead
-
             mark_process_dead(os.getpid(), str(self.shared_dir))
 
 
 def mark_dead_workers(folder: Path) -> list[int]:
     """Drop the live gauges of workers that no longer run (killed ones never say so); returns their pids."""
-    from prometheus_client.multiprocess import mark_process_dead
-
     dead = sorted({int(m.group(1)) for p in folder.iterdir() if (m := _LIVE_GAUGE_FILE.match(p.name))} - {os.getpid()})
     dead = [pid for pid in dead if not _running(pid)]
     for pid in dead:

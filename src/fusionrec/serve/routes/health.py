@@ -1,6 +1,7 @@
 """Liveness, readiness, Prometheus metrics and a description of the served model."""
 
 from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from fusionrec.encoders.config import EncoderSpec
 from fusionrec.serve.errors import StoreUnavailableError
@@ -43,8 +44,6 @@ def build_router(settings: ServeSettings) -> APIRouter:
     @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
     async def metrics(metrics: MetricsDep) -> Response:
         """Prometheus metrics: of every worker when the server runs several (multiprocess mode), else of this one."""
-        from prometheus_client import CONTENT_TYPE_LATEST
-
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @router.get("/v1/model", response_model=ModelOut, tags=["model"])
