@@ -14,7 +14,7 @@ Why: a linear item-item model holds co-occurrence the graph model misses
 The channel is not a dot product of fixed vectors, so vector retrieval
 alone leaves it out: :meth:`EaseChannel.history_scores` gives the full
 catalog row for one history, which the service adds to the exact vector
-scores (see :mod:`fusionrec.serve.service`).
+scores (see :mod:`fusionrec.serve.ranking`).
 
 Example:
     >>> channel = EaseChannel.fit(train_matrix, l2=200.0, weight=0.005)  # doctest: +SKIP

@@ -1,7 +1,8 @@
 """The recommendation service: artifacts served over HTTP with retrieval, events, explanations and a web page.
 
 Modules: :mod:`~fusionrec.serve.settings` (ServeSettings), :mod:`~fusionrec.serve.app`
-(create_app), :mod:`~fusionrec.serve.service` (the logic, without HTTP),
+(create_app), :mod:`~fusionrec.serve.service` (the logic, without HTTP; it ranks every
+request through :mod:`~fusionrec.serve.ranking`),
 :mod:`~fusionrec.serve.index` (faiss retrieval), :mod:`~fusionrec.serve.store`
 (the event store), :mod:`~fusionrec.serve.profiles` (online user profiles),
 ``routes/`` (one router per resource) and ``static/`` (the web page).

@@ -102,19 +102,17 @@ class RecommendationService:
             settings.sync_interval_s,
             settings.store_timeout_s,
         )
-        trained_at = _epoch_seconds(self.manifest.get("created_at"))
-        vectors = self.user_vectors
         self.states = UserStates(
             store,
             self.guard,
             settings,
             self.users,
             train_matrix,
-            vectors,
+            self.user_vectors,
             self.catalog,
             self.index,
             self.updates,
-            trained_at,
+            trained_at=_epoch_seconds(self.manifest.get("created_at")),
         )
         parts = self.model.modality_item_vectors() if self.content_aware else None  # type: ignore[attr-defined]
         self.explainer = None
