@@ -28,10 +28,12 @@ MODEL_REGISTRY: dict[str, str] = {
     "bm3": "fusionrec.models.bm3:BM3",
     "fusiongraph": "fusionrec.models.fusion_graph:FusionGraph",
     "staged": "fusionrec.models.staged:Staged",
+    "ease-channel": "fusionrec.models.channels:EaseChanneled",
+    "content-channel": "fusionrec.models.channels:ContentChanneled",
 }
 """``{name: "module:Class"}``; models register here by name."""
 
-CONTENT_MODELS: frozenset[str] = frozenset({"vbpr", "freedom", "bm3", "fusiongraph", "content-knn"})
+CONTENT_MODELS: frozenset[str] = frozenset({"vbpr", "freedom", "bm3", "fusiongraph", "content-knn", "content-channel"})
 """Registered models that read item content features (the others use interactions only)."""
 
 DEFAULT_MODEL = "fusiongraph"
