@@ -14,7 +14,7 @@ seed, early stopping on valid, test read once at the valid-chosen point):
 
 Example:
     >>> [label for label, _ in ablation_variants(["image", "text"], {"ease_channel": {"weight": 0.005}})]
-    ['all', '-image', '-text', 'content only', 'behaviour only', 'no EASE channel']
+    ['all', '-image', '-text', 'content only', 'behaviour only', 'no content channel', 'no EASE channel']
 """
 
 from __future__ import annotations

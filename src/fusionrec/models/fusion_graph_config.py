@@ -242,7 +242,7 @@ def nest_flat_keys(params: dict[str, Any]) -> dict[str, Any]:
 
     Example:
         >>> nest_flat_keys({"knn_k": 5, "members": 2, "core": {"n_layers": 3}})
-        {'core': {'n_layers': 3}, 'item_graph': {'k': 5}, 'members': {'count': 2}}
+        {'core': {'n_layers': 3}, 'members': {'count': 2}, 'item_graph': {'k': 5}}
     """
     nested = {key: dict(value) if isinstance(value, dict) else value for key, value in params.items()}
     moves = [(key, FLAT_KEYS[key]) for key in params if key in FLAT_KEYS]
@@ -268,7 +268,7 @@ def merge_params(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str
 
     Example:
         >>> merge_params({"knn_k": 5, "core": {"n_layers": 3}}, {"core": {"item_ids": False}})
-        {'item_graph': {'k': 5}, 'core': {'n_layers': 3, 'item_ids': False}}
+        {'core': {'n_layers': 3, 'item_ids': False}, 'item_graph': {'k': 5}}
     """
     merged = nest_flat_keys(dict(base))
     for table, value in nest_flat_keys(dict(update)).items():
