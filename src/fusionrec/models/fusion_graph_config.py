@@ -301,6 +301,9 @@ def describe_errors(exc: ValidationError) -> str:
             problems.append(f"{key}: unknown key{hint}; allowed here: {', '.join(allowed)}")
             continue
         message = error["msg"].removeprefix("Value error, ")
+        if not error["loc"] or (error["type"] == "value_error" and isinstance(error.get("input"), dict)):
+            problems.append(message)  # a rule between options: the message names the values
+            continue
         problems.append(f"{key}: got {error.get('input')!r}; {message}")
     return "; ".join(problems)
 
