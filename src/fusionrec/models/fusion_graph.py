@@ -47,16 +47,15 @@ import scipy.sparse as sp
 import torch  # this module is imported only when a FusionGraph is built (see MODEL_REGISTRY)
 
 from fusionrec.fusion import build_fusion
-from fusionrec.models.content import as_tensors, content_tensors, interaction_fade, trained_items
+from fusionrec.models.content import trained_items
 from fusionrec.models.content_channel import ContentChannel
 from fusionrec.models.freedom import DegreePruner
 from fusionrec.models.fusion_graph_apart import fit_members_apart, merged_history
 from fusionrec.models.fusion_graph_config import FusionGraphConfig, fusion_graph_config
-from fusionrec.models.fusion_graph_content import explained_unit_parts, joined, member_content_vectors, unit
-from fusionrec.models.fusion_graph_net import ID, FusionGraphMembers, FusionGraphNet, GraphInputs
+from fusionrec.models.fusion_graph_content import explained_vectors, joined, new_item_vectors, unit
+from fusionrec.models.fusion_graph_net import ID, FusionGraphMembers, FusionGraphNet, GraphInputs, graph_inputs
 from fusionrec.models.fusion_graph_scoring import STAGE_PREFIX, ScoreAddOns
-from fusionrec.models.graph import SparseOperator, normalized_adjacency
-from fusionrec.models.item_graph_registry import get_item_graph
+from fusionrec.models.graph import SparseOperator
 from fusionrec.models.loss_registry import get_loss
 from fusionrec.models.losses import info_nce
 from fusionrec.models.training import TorchRecommender, TrainConfig, valid_figure
@@ -100,8 +99,9 @@ class FusionGraph(TorchRecommender):
         return super().fit(self._used(split))
 
     def _fit(self, split: Split) -> None:
-        self._addons = ScoreAddOns(self.config.members.count, self.config.core.embedding_dim)  # early stopping
-        apart = self.config.members.count > 1 and self.config.members.training == "apart"  # scores without them
+        # early stopping scores without the add-ons: they are fitted once training is done
+        self._addons = ScoreAddOns(self.config.members.count, self.config.core.embedding_dim)
+        apart = self.config.members.count > 1 and self.config.members.training == "apart"
         if apart:
             self._fit_apart(split)
         else:
@@ -192,19 +192,8 @@ class FusionGraph(TorchRecommender):
     def build(self, split: Split, rng: np.random.Generator) -> torch.nn.Module:
         """The network (or ``members.count`` of them) over the features, the user-item graph and the content graph."""
         config = self.config
-        features, masks = content_tensors(split.dataset)
+        inputs = graph_inputs(split, config)
         trained, train = trained_items(split), split.train.to_csr()
-        inputs = GraphInputs(
-            n_users=split.n_users,
-            n_items=split.n_items,
-            features=features,
-            masks=masks,
-            warm=torch.from_numpy(trained & config.core.item_ids),
-            user_graph=SparseOperator(normalized_adjacency(train)),
-            item_graph=self._item_graph(split) if features and config.item_graph.weight else None,
-            content_scale=self._content_scale(split),
-            item_graph_scale=self._item_graph_scale(split),
-        )
         nets = [self._member(inputs) for _ in range(config.members.count)]
         self._attach_content_channel(split)
         self._softmax_items = self._softmax_catalog(trained)
@@ -220,22 +209,6 @@ class FusionGraph(TorchRecommender):
         dim = self.config.core.embedding_dim
         fusion = build_fusion(content.fusion, dims, dim, **fusion_params) if dims else None
         return FusionGraphNet(self.config.core, self.config.item_graph, inputs, fusion)
-
-    def _item_graph(self, split: Split) -> SparseOperator:
-        """The frozen item-item graph of the catalog, from the configured builder."""
-        dataset, settings = split.dataset, self.config.item_graph
-        graph = get_item_graph(settings.builder).catalog(dataset.features, dataset.all_feature_masks(), settings)
-        return SparseOperator(graph)
-
-    def _content_scale(self, split: Split) -> torch.Tensor | None:
-        """float (n_items, 1) ``c / (c + training interactions)`` of each item (``content.prior`` = c); None = off."""
-        prior = self.config.content.prior
-        return torch.from_numpy(interaction_fade(split, prior)) if prior else None
-
-    def _item_graph_scale(self, split: Split) -> torch.Tensor | None:
-        """float (n_items, 1) ``1 + b * c / (c + training interactions)`` (``item_graph.boost`` = b); None = off."""
-        boost, prior = self.config.item_graph.boost, self.config.item_graph.prior
-        return torch.from_numpy(1.0 + boost * interaction_fade(split, prior)) if boost else None
 
     def _softmax_catalog(self, trained: np.ndarray) -> tuple[torch.Tensor, torch.Tensor] | None:
         """``(items, position)`` of the loss's catalog: int64 item indices and each item's column (-1 = out).
@@ -354,15 +327,7 @@ class FusionGraph(TorchRecommender):
         dataset = self._require_fitted().dataset
         features = {m: v for m, v in features.items() if m in dataset.features}
         masks = {m: v for m, v in masks.items() if m in dataset.features}
-        values, flags = as_tensors(features, {m: masks[m] for m in features if m in masks})
-        n = next(iter(values.values())).shape[0] if values else 0
-        settings = self.config.item_graph
-        neighbours = None
-        if n and values and settings.weight:  # (n, n_items) rows of the content graph
-            builder = get_item_graph(settings.builder)
-            neighbours = builder.query(features, masks, dataset.features, dataset.all_feature_masks(), settings)
-        boost = settings.boost
-        learned = joined([member_content_vectors(net, values, flags, neighbours, boost) for net in self._nets()])
+        learned = new_item_vectors(self._nets(), self.config.item_graph, dataset, features, masks)
         if self._content_channel is None:
             return learned
         return np.hstack([learned, self._content_channel.new_item_columns(features, masks)])
@@ -374,8 +339,7 @@ class FusionGraph(TorchRecommender):
         users reached through the graph, the no-content vector); each
         modality holds what its features contribute after propagation.
         """
-        per_member = [explained_unit_parts(net) for net in self._nets()]
-        result = {name: joined([parts[name] for parts in per_member]) for name in per_member[0]}
+        result = explained_vectors(self._nets())
         channel = self._content_channel
         if channel is None:
             return result

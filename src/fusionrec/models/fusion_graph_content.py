@@ -14,17 +14,22 @@ exactly into what each source contributes (:func:`explained_unit_parts`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from fusionrec.models.content import as_tensors
 from fusionrec.models.fusion_graph_net import unit_scale
+from fusionrec.models.item_graph_registry import get_item_graph
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
+    from fusionrec.data.dataset import Dataset
+    from fusionrec.models.fusion_graph_config import ItemGraphConfig
     from fusionrec.models.fusion_graph_net import FusionGraphNet
 
 
@@ -77,6 +82,38 @@ def member_content_vectors(
     return unit(vectors)
 
 
+def new_item_vectors(
+    nets: list[FusionGraphNet],
+    settings: ItemGraphConfig,
+    dataset: Dataset,
+    features: Mapping[str, np.ndarray],
+    masks: Mapping[str, np.ndarray],
+) -> np.ndarray:
+    """float32 (n, members x embedding_dim) joined unit vectors of ``n`` items known only by content.
+
+    Args:
+        nets: the fitted members, in eval mode.
+        settings: the item-graph table (its builder gives the new items' rows of the content graph).
+        dataset: the catalog the model was fitted on.
+        features: ``{modality: float (n, d_m)}`` of the new items, modalities of ``dataset`` only.
+        masks: ``{modality: bool (n,)}`` usable rows (missing = all usable).
+    """
+    values, flags = as_tensors(features, {m: masks[m] for m in features if m in masks})
+    n = next(iter(values.values())).shape[0] if values else 0
+    neighbours = None
+    if n and values and settings.weight:  # (n, n_items) rows of the content graph
+        builder = get_item_graph(settings.builder)
+        neighbours = builder.query(features, masks, dataset.features, dataset.all_feature_masks(), settings)
+    return joined([member_content_vectors(net, values, flags, neighbours, settings.boost) for net in nets])
+
+
+def explained_vectors(nets: list[FusionGraphNet]) -> dict[str, np.ndarray]:
+    """``{"id": ..., modality: ...}`` float32 (n_items, members x embedding_dim) joined parts of the members'
+    unit item vectors; they sum to the joined vectors."""
+    per_member = [explained_unit_parts(net) for net in nets]
+    return {name: joined([parts[name] for parts in per_member]) for name in per_member[0]}
+
+
 def explained_unit_parts(net: FusionGraphNet) -> dict[str, np.ndarray]:
     """One member's final item vectors split by source, over the norm of their sum (they sum to its unit vectors)."""
     with torch.no_grad():
@@ -87,4 +124,4 @@ def explained_unit_parts(net: FusionGraphNet) -> dict[str, np.ndarray]:
         return {name: (part / norm).numpy().astype(np.float32) for name, part in parts.items()}
 
 
-__all__ = ["explained_unit_parts", "joined", "member_content_vectors", "unit"]
+__all__ = ["explained_unit_parts", "explained_vectors", "joined", "member_content_vectors", "new_item_vectors", "unit"]

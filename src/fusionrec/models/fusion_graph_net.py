@@ -15,11 +15,14 @@ import torch
 from torch import nn
 
 from fusionrec.fusion.base import SHARED
-from fusionrec.models.graph import Perturbation, SparseOperator, propagate
+from fusionrec.models.content import content_tensors, interaction_fade, trained_items
+from fusionrec.models.graph import Perturbation, SparseOperator, normalized_adjacency, propagate
+from fusionrec.models.item_graph_registry import get_item_graph
 
 if TYPE_CHECKING:
+    from fusionrec.data.dataset import Split
     from fusionrec.fusion.base import ModalityFusion
-    from fusionrec.models.fusion_graph_config import CoreConfig, ItemGraphConfig
+    from fusionrec.models.fusion_graph_config import CoreConfig, FusionGraphConfig, ItemGraphConfig
 
 ID = "id"
 
@@ -47,6 +50,30 @@ class GraphInputs:
     item_graph: SparseOperator | None = None
     content_scale: torch.Tensor | None = None
     item_graph_scale: torch.Tensor | None = None
+
+
+def graph_inputs(split: Split, config: FusionGraphConfig) -> GraphInputs:
+    """The fixed inputs of ``split`` under ``config``: content tensors, the normalised user-item graph, the
+    item-item graph of the configured builder (when the data has content and ``item_graph.weight`` > 0),
+    and the per-item weights of content (``content.prior``) and of the content graph (``item_graph.boost``)."""
+    dataset, settings = split.dataset, config.item_graph
+    features, masks = content_tensors(dataset)
+    item_graph = None
+    if features and settings.weight:
+        builder = get_item_graph(settings.builder)
+        item_graph = SparseOperator(builder.catalog(dataset.features, dataset.all_feature_masks(), settings))
+    prior, boost = config.content.prior, settings.boost
+    return GraphInputs(
+        n_users=split.n_users,
+        n_items=split.n_items,
+        features=features,
+        masks=masks,
+        warm=torch.from_numpy(trained_items(split) & config.core.item_ids),
+        user_graph=SparseOperator(normalized_adjacency(split.train.to_csr())),
+        item_graph=item_graph,
+        content_scale=torch.from_numpy(interaction_fade(split, prior)) if prior else None,  # (n_items, 1)
+        item_graph_scale=torch.from_numpy(1.0 + boost * interaction_fade(split, settings.prior)) if boost else None,
+    )
 
 
 class FusionGraphNet(nn.Module):
