@@ -105,6 +105,10 @@ def test_combinations_the_docs_forbid_are_refused_with_the_fix() -> None:
         FusionGraph(core={"unit_layer0": True, "item_ids": False})
     with pytest.raises(ConfigError, match=r"unit_layer0=True does not work"):
         FusionGraph(unit_layer0=True, item_ids=False)  # the flat spelling too
+    with pytest.raises(ConfigError, match=r"item_graph.boost=2.0 raises .* item_graph.weight=0 turns off"):
+        FusionGraph(item_graph={"boost": 2.0, "weight": 0.0})
+    with pytest.raises(ConfigError, match=r"no weight for the chosen modalities \['text'\]"):
+        FusionGraph(content={"modalities": ["image", "text"]}, item_graph={"modality_weights": {"image": 1.0}})
     with pytest.raises(ConfigError, match=r"fusion_params must not set 'dropout'; set content.dropout instead"):
         FusionGraph(content={"fusion_params": {"dropout": 0.1}})
     with pytest.raises(ConfigError, match=r"loss.name: got 'hinge'; expected a registered loss"):

@@ -200,6 +200,19 @@ class FusionGraphConfig(BaseModel):
                 "core.unit_layer0=True does not work with core.item_ids=False (the content-only variant collapses "
                 "with it, docs/decisions/0002-content-path.md); set core.unit_layer0=false or core.item_ids=true"
             )
+        graph = self.item_graph
+        if graph.boost and not graph.weight:
+            raise ValueError(
+                f"item_graph.boost={graph.boost} raises a content-graph term that item_graph.weight=0 turns off; "
+                "set item_graph.weight > 0 or item_graph.boost=0"
+            )
+        chosen, weights = self.content.modalities, graph.modality_weights
+        missing = sorted(set(chosen or ()) - set(weights or {})) if weights is not None else []
+        if missing:
+            raise ValueError(
+                f"item_graph.modality_weights={weights} has no weight for the chosen modalities {missing} "
+                f"(content.modalities={chosen}); give every chosen modality a weight"
+            )
         return self
 
     def params(self) -> dict[str, Any]:
