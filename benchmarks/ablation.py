@@ -129,12 +129,13 @@ def variants(
     chosen = [("all", split, {})]
     for modality in modalities:
         chosen.append((f"-{modality}", without(split, [modality]), {}))
-    chosen.append(("content only", split, {"item_ids": False, "ease_weight": 0.0}))
+    content_only = {"core": {"item_ids": False, "unit_layer0": False}, "ease_channel": {"weight": 0.0}}
+    chosen.append(("content only", split, content_only))  # unit_layer0 is refused without item IDs
     chosen.append(("behaviour only", without(split, modalities), {}))
     if channel and modalities:
-        chosen.append(("no content channel", split, {"content_similarity_weight": 0.0}))
+        chosen.append(("no content channel", split, {"content_channel": {"weight": 0.0}}))
     if ease:
-        chosen.append(("no EASE channel", split, {"ease_weight": 0.0}))
+        chosen.append(("no EASE channel", split, {"ease_channel": {"weight": 0.0}}))
     if stage:
         chosen.append(("no second stage", split, {"second_stage": False}))
     return chosen
@@ -142,24 +143,24 @@ def variants(
 
 def _uses_channel(dataset: str) -> bool:
     """Whether the flagship's settings for ``dataset`` weigh the fixed content channel."""
-    return bool(_flagship_params(dataset)["content_similarity_weight"])
+    return bool(_flagship_config(dataset).content_channel.weight)
 
 
 def _uses_ease(dataset: str) -> bool:
     """Whether the flagship's settings for ``dataset`` add the EASE channel."""
-    return bool(_flagship_params(dataset)["ease_weight"])
+    return bool(_flagship_config(dataset).ease_channel.weight)
 
 
 def _uses_second_stage(dataset: str) -> bool:
     """Whether the flagship's settings for ``dataset`` rerank with a second stage."""
-    return bool(_flagship_params(dataset)["second_stage"])
+    return _flagship_config(dataset).second_stage
 
 
-def _flagship_params(dataset: str) -> dict[str, Any]:
-    """The flagship's defaults overridden by its tuned settings for ``dataset``."""
-    from fusionrec.models.fusion_graph import FusionGraph
+def _flagship_config(dataset: str) -> Any:
+    """The flagship's config with its tuned settings for ``dataset``."""
+    from fusionrec.models.fusion_graph_config import fusion_graph_config
 
-    return {**FusionGraph().params, **tuned(dataset, FLAGSHIP).get("params", {})}
+    return fusion_graph_config(tuned(dataset, FLAGSHIP).get("params", {}))
 
 
 def without(split: Any, modalities: list[str]) -> Any:
@@ -171,6 +172,7 @@ def run_variant(
     dataset: str, label: str, split: Any, extra: dict[str, Any], args: argparse.Namespace
 ) -> dict[str, Any]:
     from fusionrec.evaluation.benchmark import run_benchmark
+    from fusionrec.models.fusion_graph_config import merge_params
 
     chosen = tuned(dataset, FLAGSHIP)
     result = run_benchmark(
@@ -178,7 +180,7 @@ def run_variant(
         dataset,
         FLAGSHIP,
         list(range(args.seeds)),
-        params={**chosen.get("params", {}), **extra},
+        params=merge_params(chosen.get("params", {}), extra),
         train=training_settings(dataset, args.threads, args.train),
         ks=(10, 20),
         metrics=("recall", "ndcg"),

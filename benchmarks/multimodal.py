@@ -150,11 +150,12 @@ def run_one(
     import torch
 
     from fusionrec.evaluation.benchmark import run_benchmark
+    from fusionrec.models.fusion_graph_config import merge_params
 
     torch.set_num_threads(threads)
     split = load_dataset(data_dir, dataset)
     chosen = tuned(dataset, model)
-    params = {**chosen.get("params", {}), **(extra if model == FLAGSHIP else {})}
+    params = merge_params(chosen.get("params", {}), extra) if model == FLAGSHIP else chosen.get("params", {})
     train = {"progress": False, "threads": threads, **chosen.get("train", {})}
     result = run_benchmark(
         None,

@@ -65,22 +65,22 @@ def search_space(model: str) -> dict[str, Any]:
     # a region around the defaults: a first, wide search (cost-blind dims, content channel, weight decay)
     # found only worse settings in 26 random trials, several of them several times slower per epoch
     return {
-        "embedding_dim": Choice([64, 128]),
-        "n_layers": Int(1, 3),
-        "knn_k": Choice([5, 10, 20]),
-        "item_graph_weight": Float(0.25, 2.0, log=True),
-        "n_item_graph_layers": Int(1, 2),
-        "fusion": Choice(["weighted", "gated"]),
-        "content_dropout": Float(0.2, 0.7),
-        "temperature": Float(0.1, 0.35, log=True),
-        "id_dropout": Float(0.0, 0.3),
-        "align_weight": Float(0.0, 0.5),
-        "init_std": Float(0.03, 0.3, log=True),
-        "content_similarity_weight": Float(0.0, 0.5),
-        "content_similarity_prior": Choice([0.0, 3.0, 10.0, 30.0]),
-        "embedding_noise": Float(0.0, 0.3),
-        "edge_dropout": Float(0.0, 0.5),
-        "negatives": Choice(["train", "all"]),
+        "core.embedding_dim": Choice([64, 128]),
+        "core.n_layers": Int(1, 3),
+        "item_graph.k": Choice([5, 10, 20]),
+        "item_graph.weight": Float(0.25, 2.0, log=True),
+        "item_graph.n_layers": Int(1, 2),
+        "content.fusion": Choice(["weighted", "gated"]),
+        "content.dropout": Float(0.2, 0.7),
+        "loss.temperature": Float(0.1, 0.35, log=True),
+        "core.id_dropout": Float(0.0, 0.3),
+        "content.align_weight": Float(0.0, 0.5),
+        "core.init_std": Float(0.03, 0.3, log=True),
+        "content_channel.weight": Float(0.0, 0.5),
+        "content_channel.prior": Choice([0.0, 3.0, 10.0, 30.0]),
+        "core.embedding_noise": Float(0.0, 0.3),
+        "core.edge_dropout": Float(0.0, 0.5),
+        "loss.negatives": Choice(["train", "all"]),
         "lr": Float(3e-3, 3e-2, log=True),
         "batch_size": Choice([1024, 2048]),
         "weight_decay": Choice([0.0, 1e-6]),
@@ -95,18 +95,20 @@ TRAIN_KEYS = ("lr", "batch_size", "weight_decay", "average_decay", "patience")
 
 def defaults_trial(dataset: str, model: str) -> dict[str, Any]:
     """The current defaults (with the recipe's settings for ``dataset``) as a point of :func:`search_space`."""
-    from fusionrec.models import build_model
+    from fusionrec.models import build_model, dotted
 
     chosen = tuned(dataset, model)
     built = build_model(model, **chosen.get("params", {}), train_config=chosen.get("train"))
-    flat = {**built.params, **built.train_config.model_dump()}  # type: ignore[attr-defined]
+    flat = {**dotted(built.params), **built.train_config.model_dump()}  # type: ignore[attr-defined]
     flat["average_decay"] = flat["average_decay"] or 0.0
     return {key: flat[key] for key in search_space(model)}
 
 
 def split_trial(flat: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """A point of :func:`search_space` -> ``(model params, train settings)``."""
-    params = {k: v for k, v in flat.items() if k not in TRAIN_KEYS}
+    from fusionrec.models import with_dotted
+
+    params = with_dotted({}, {k: v for k, v in flat.items() if k not in TRAIN_KEYS})
     train = {k: flat[k] for k in TRAIN_KEYS if k in flat}
     train["average_decay"] = train["average_decay"] or None
     return params, train

@@ -356,6 +356,9 @@ def _describe(exc: ValidationError, path: Path | None, overridden: set[str]) -> 
             lines.append(f"{key} ({where}): unknown key; allowed keys here: {allowed}")
             continue
         message = error["msg"].removeprefix("Value error, ")
+        if isinstance(error.get("ctx", {}).get("error"), ConfigError):  # a model's own message names its values
+            lines.append(f"{key or '(whole config)'} ({where}): {message}")
+            continue
         lines.append(f"{key or '(whole config)'} ({where}): got {error.get('input')!r}; {message}")
     count = len(lines)
     return f"invalid experiment configuration ({count} problem{'s' * (count != 1)}):\n  " + "\n  ".join(lines)

@@ -138,9 +138,10 @@ def test_ablation_removes_each_modality_and_the_channels_only_where_the_flagship
     labels = [label for label, _, _ in ablation.variants(split, channel=False)]
     assert labels == ["all", *[f"-{m}" for m in modalities], "content only", "behaviour only"]
     with_channels = {label: params for label, _, params in ablation.variants(split, channel=True, ease=True)}
-    assert with_channels["no content channel"] == {"content_similarity_weight": 0.0}
-    assert with_channels["no EASE channel"] == {"ease_weight": 0.0}
-    assert with_channels["content only"] == {"item_ids": False, "ease_weight": 0.0}  # EASE reads item identities
+    assert with_channels["no content channel"] == {"content_channel": {"weight": 0.0}}
+    assert with_channels["no EASE channel"] == {"ease_channel": {"weight": 0.0}}
+    content_only = {"core": {"item_ids": False, "unit_layer0": False}, "ease_channel": {"weight": 0.0}}
+    assert with_channels["content only"] == content_only  # EASE reads item identities; unit_layer0 needs IDs
     assert ablation._uses_channel("tiktok") and not ablation._uses_channel("ml100k-mm")
     assert ablation._uses_ease("tiktok") and not ablation._uses_ease("ml100k-mm")
     staged = {label: params for label, _, params in ablation.variants(split, stage=True)}

@@ -51,7 +51,7 @@ def test_tiktoks_recipe_is_a_point_of_the_search_space(tune: Any) -> None:
 
 def test_settings_tuned_for_a_dataset_start_its_study(tune: Any) -> None:
     flat = tune.defaults_trial("ml100k-mm-cold", "fusiongraph")
-    assert flat["content_similarity_weight"] == 4.0 and flat["negatives"] == "all"
+    assert flat["content_channel.weight"] == 4.0 and flat["loss.negatives"] == "all"
     assert tune.defaults_trial("ml100k-mm", "lightgcn")["reg_weight"] == 0.3
 
 

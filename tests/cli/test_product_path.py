@@ -54,7 +54,7 @@ def test_every_recipe_is_a_valid_experiment_before_any_data_is_read(name: str) -
 
 def test_set_changes_one_key_of_a_recipe() -> None:
     config = load_config(None, {"model.params.second_stage": "false"}, recipe="tiktok")
-    assert config.model.params["second_stage"] is False and config.model.params["members"] == 2
+    assert config.model.params["second_stage"] is False and config.model.params["members"]["count"] == 2
     assert config.train.batch_size == 2048
 
 

@@ -44,7 +44,7 @@ def test_warm_data_tries_the_flagship_ease_and_itemknn() -> None:
 
 def test_data_without_content_trains_the_flagship_on_behaviour_only() -> None:
     listed, _ = candidates(_stats(modalities=()))
-    assert listed[0].params == {"modalities": []}
+    assert listed[0].params == {"content": {"modalities": []}}
 
 
 def test_a_catalog_too_large_for_ease_says_why_it_is_left_out() -> None:

@@ -1,4 +1,4 @@
-"""The reusable contract suite, applied to the five ID baselines on the checkerboard split."""
+"""The reusable contract suite, applied to the ID baselines and the add-ons that wrap them on the checkerboard split."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ TINY_TRAINING = {"epochs": 3, "batch_size": 16, "progress": False, "seed": 7, "t
 
 def _factories() -> dict[str, ModelFactory]:
     from fusionrec.models.bpr import BPRMF
+    from fusionrec.models.channels import ContentChanneled, EaseChanneled
     from fusionrec.models.ease import EASE
     from fusionrec.models.itemknn import ItemKNN
     from fusionrec.models.lightgcn import LightGCN
@@ -38,6 +39,17 @@ def _factories() -> dict[str, ModelFactory]:
             min_leaf=2,
             train_config=TINY_TRAINING,
         ),
+        "ease-channel-lightgcn": lambda: EaseChanneled(
+            base="lightgcn", base_params={"embedding_dim": 8}, weight=0.05, l2=5.0, train_config=TINY_TRAINING
+        ),
+        "content-channel-itemknn": lambda: ContentChanneled(base="itemknn", base_params={"k": 5}, weight=0.5),
+        "staged-ease-channel": lambda: Staged(
+            base="ease-channel",
+            base_params={"base": "itemknn", "base_params": {"k": 5}, "l2": 5.0},
+            candidates=8,
+            trees=5,
+            min_leaf=2,
+        ),
     }
 
 
@@ -47,7 +59,21 @@ def split() -> Split:
 
 
 @pytest.mark.parametrize("check", CONTRACT_CHECKS, ids=lambda check: check.__name__)
-@pytest.mark.parametrize("model", ["pop", "itemknn", "ease", "bpr", "lightgcn", "staged", "staged-lightgcn"])
+@pytest.mark.parametrize(
+    "model",
+    [
+        "pop",
+        "itemknn",
+        "ease",
+        "bpr",
+        "lightgcn",
+        "staged",
+        "staged-lightgcn",
+        "ease-channel-lightgcn",
+        "content-channel-itemknn",
+        "staged-ease-channel",
+    ],
+)
 def test_baseline_meets_contract(model: str, check: Callable[[ModelFactory, Split], None], split: Split) -> None:
     check(_factories()[model], split)
 

@@ -54,5 +54,5 @@ def test_an_empty_history_adds_nothing(train: sp.csr_matrix) -> None:
 
 
 def test_a_catalog_above_max_items_names_the_memory_and_the_fix(train: sp.csr_matrix) -> None:
-    with pytest.raises(ConfigError, match=r"dense 12 x 12 .* max_items is 10; set ease_weight=0"):
+    with pytest.raises(ConfigError, match=r"dense 12 x 12 .* max_items is 10; set ease_channel.weight=0"):
         EaseChannel.fit(train, l2=5.0, weight=0.3, max_items=10)

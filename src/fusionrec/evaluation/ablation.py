@@ -6,14 +6,15 @@ seed, early stopping on valid, test read once at the valid-chosen point):
 * ``all``: the experiment as configured;
 * ``-<modality>``: that modality removed (the model never sees it);
 * ``content only``: no item ID embeddings (items are known only by their
-  features) and no EASE channel (it reads item identities);
+  features), no EASE channel (it reads item identities) and no
+  ``core.unit_layer0`` (refused without item IDs);
 * ``behaviour only``: no content at all;
 * ``no content channel`` / ``no EASE channel`` / ``no second stage``: the
   add-on removed, where the experiment's settings use it.
 
 Example:
-    >>> [label for label, _ in ablation_variants(["image", "text"], {"ease_weight": 0.005})]
-    ['all', '-image', '-text', 'content only', 'behaviour only', 'no EASE channel']
+    >>> [label for label, _ in ablation_variants(["image", "text"], {"ease_channel": {"weight": 0.005}})]
+    ['all', '-image', '-text', 'content only', 'behaviour only', 'no content channel', 'no EASE channel']
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from fusionrec.errors import ConfigError
 from fusionrec.evaluation.benchmark import prepare_split, run_benchmark
+from fusionrec.models.fusion_graph_config import fusion_graph_config, merge_params
 
 if TYPE_CHECKING:
     from fusionrec.config import ExperimentConfig
@@ -32,20 +34,30 @@ FLAGSHIP = "fusiongraph"
 
 
 def ablation_variants(modalities: Sequence[str], params: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """``(label, parameters)`` of every variant for data with ``modalities`` and the flagship's ``params``."""
-    base = dict(params)
-    used = list(base.get("modalities") or modalities)
+    """``(label, parameters)`` of every variant for data with ``modalities`` and the flagship's ``params``.
+
+    ``params`` may use the flat keys of earlier versions; every variant's parameters are nested tables.
+    """
+    config = fusion_graph_config(params)
+    base = merge_params(params, {})
+    used = list(config.content.modalities or modalities)
+
+    def variant(**tables: Any) -> dict[str, Any]:
+        return merge_params(base, tables)
+
     variants: list[tuple[str, dict[str, Any]]] = [("all", base)]
     for modality in used:
-        variants.append((f"-{modality}", {**base, "modalities": [m for m in used if m != modality]}))
-    variants.append(("content only", {**base, "item_ids": False, "ease_weight": 0.0}))
-    variants.append(("behaviour only", {**base, "modalities": []}))
-    if base.get("content_similarity_weight", 0.2) and used:
-        variants.append(("no content channel", {**base, "content_similarity_weight": 0.0}))
-    if base.get("ease_weight"):
-        variants.append(("no EASE channel", {**base, "ease_weight": 0.0}))
-    if base.get("second_stage"):
-        variants.append(("no second stage", {**base, "second_stage": False}))
+        variants.append((f"-{modality}", variant(content={"modalities": [m for m in used if m != modality]})))
+    # unit_layer0 is refused without item IDs (the content-only variant collapses with it)
+    content_only = variant(core={"item_ids": False, "unit_layer0": False}, ease_channel={"weight": 0.0})
+    variants.append(("content only", content_only))
+    variants.append(("behaviour only", variant(content={"modalities": []})))
+    if config.content_channel.weight and used:
+        variants.append(("no content channel", variant(content_channel={"weight": 0.0})))
+    if config.ease_channel.weight:
+        variants.append(("no EASE channel", variant(ease_channel={"weight": 0.0})))
+    if config.second_stage:
+        variants.append(("no second stage", variant(second_stage=False)))
     return variants
 
 

@@ -159,12 +159,12 @@ def candidates(stats: DataStatistics, max_items: int = DEFAULT_MAX_ITEMS) -> tup
             Candidate(
                 "fusiongraph, strong content channel",
                 "fusiongraph",
-                {"content_similarity_weight": 4.0, "negatives": "all", "embedding_noise": 0.0},
+                {"content_channel": {"weight": 4.0}, "loss": {"negatives": "all"}, "core": {"embedding_noise": 0.0}},
             )
         )
         listed.append(Candidate("content-knn", "content-knn"))
         return listed, left_out
-    flagship_params: dict[str, Any] = {} if stats.modalities else {"modalities": []}
+    flagship_params: dict[str, Any] = {} if stats.modalities else {"content": {"modalities": []}}
     label = "fusiongraph" if stats.modalities else "fusiongraph, behaviour only"
     listed.append(Candidate(label, "fusiongraph", flagship_params))
     for l2 in EASE_PENALTIES:

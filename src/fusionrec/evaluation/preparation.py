@@ -55,10 +55,12 @@ def prepare_split(config: ExperimentConfig) -> tuple[Split, ExperimentConfig]:
 def require_content(split: Split, config: ExperimentConfig) -> None:
     """Raise when a content model (one of :data:`~fusionrec.models.CONTENT_MODELS`) would train without content.
 
-    FusionGraph trained on behaviour alone on purpose says so with ``modalities = []``.
+    FusionGraph trained on behaviour alone on purpose says so with ``content.modalities = []``.
     """
     name, params = config.model.name, config.model.params
-    if name not in CONTENT_MODELS or split.dataset.features or params.get("modalities") == []:
+    content = params.get("content")
+    chosen = content.get("modalities") if isinstance(content, dict) else params.get("modalities")  # flat key too
+    if name not in CONTENT_MODELS or split.dataset.features or chosen == []:
         return
     table = split.dataset.item_table
     columns = [] if table is None else [str(c) for c in table.columns]

@@ -36,7 +36,7 @@ from fusionrec.config import ExperimentConfig, dump_toml
 from fusionrec.errors import ConfigError, FusionrecError
 from fusionrec.evaluation.benchmark import build_for_seed
 from fusionrec.evaluation.protocol import evaluate_model
-from fusionrec.models import build_model
+from fusionrec.models import build_model, canonical_params, dotted, with_dotted
 
 if TYPE_CHECKING:
     from fusionrec.data.dataset import Split
@@ -50,7 +50,8 @@ STUDY_FILE = "study.journal"
 
 
 def search_space(model: str) -> dict[str, Any]:
-    """Optuna distributions searched for ``model``: its parameters, then training settings (:data:`TRAIN_KEYS`)."""
+    """Optuna distributions searched for ``model``: its parameters (``table.key`` for a model whose typed config
+    has tables), then training settings (:data:`TRAIN_KEYS`)."""
     spaces: dict[str, dict[str, Any]] = {
         "pop": {},
         "random": {},
@@ -70,14 +71,14 @@ def search_space(model: str) -> dict[str, Any]:
         },
         "bm3": {"lr": FloatDistribution(1e-4, 1e-2, log=True)},
         "fusiongraph": {
-            "n_layers": IntDistribution(1, 3),
-            "knn_k": CategoricalDistribution([5, 10, 20]),
-            "item_graph_weight": FloatDistribution(0.25, 2.0, log=True),
-            "content_dropout": FloatDistribution(0.2, 0.7),
-            "temperature": FloatDistribution(0.1, 0.35, log=True),
-            "content_similarity_weight": FloatDistribution(0.0, 0.5),
-            "embedding_noise": FloatDistribution(0.0, 0.3),
-            "ease_weight": CategoricalDistribution([0.0, 0.002, 0.005, 0.01]),
+            "core.n_layers": IntDistribution(1, 3),
+            "item_graph.k": CategoricalDistribution([5, 10, 20]),
+            "item_graph.weight": FloatDistribution(0.25, 2.0, log=True),
+            "content.dropout": FloatDistribution(0.2, 0.7),
+            "loss.temperature": FloatDistribution(0.1, 0.35, log=True),
+            "content_channel.weight": FloatDistribution(0.0, 0.5),
+            "core.embedding_noise": FloatDistribution(0.0, 0.3),
+            "ease_channel.weight": CategoricalDistribution([0.0, 0.002, 0.005, 0.01]),
             "lr": FloatDistribution(3e-3, 3e-2, log=True),
             "average_decay": CategoricalDistribution([0.0, 0.9, 0.94, 0.97]),
         },
@@ -138,7 +139,8 @@ def tune(
     study = _study(folder, model, seed)
     if not study.trials and space:
         study.enqueue_trial(_current_point(model, space, base_params, base_train), skip_if_exists=True)
-    objective = _Objective(split, model, space, seed, metric, dict(base_params or {}), dict(base_train or {}))
+    base = canonical_params(model, base_params or {})  # nested tables, which the space's dotted keys go into
+    objective = _Objective(split, model, space, seed, metric, base, dict(base_train or {}))
     remaining = trials - _finished(study)
     deadline = None if timeout is None else time.monotonic() + timeout
     while remaining > 0 and (deadline is None or time.monotonic() < deadline):
@@ -168,7 +170,7 @@ class _Objective:
 
     def settings(self, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """``(params, train)`` of a point of the space over the base settings."""
-        params = {**self.base_params, **{k: v for k, v in values.items() if k not in TRAIN_KEYS}}
+        params = with_dotted(self.base_params, {k: v for k, v in values.items() if k not in TRAIN_KEYS})
         train = {**self.base_train, "progress": False, **{k: v for k, v in values.items() if k in TRAIN_KEYS}}
         if "average_decay" in train and not train["average_decay"]:
             train["average_decay"] = None
@@ -219,7 +221,8 @@ def _current_point(
     built = build_model(model, **dict(base_params or {}))
     train_config = getattr(built, "train_config", None)
     trained = train_config.model_dump() if train_config is not None else {}
-    current = {**built.params, **trained, **dict(base_train or {})}
+    own = {key: value for key, value in built.get_params().items() if key != "train_config"}
+    current = {**dotted(own), **trained, **dict(base_train or {})}
     current["average_decay"] = current.get("average_decay") or 0.0
     point = {}
     for name, distribution in space.items():

@@ -6,8 +6,10 @@ nothing heavy is imported until a model is built).
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
+from collections.abc import Mapping
 from typing import Any
 
 from fusionrec.errors import ConfigError
@@ -26,10 +28,12 @@ MODEL_REGISTRY: dict[str, str] = {
     "bm3": "fusionrec.models.bm3:BM3",
     "fusiongraph": "fusionrec.models.fusion_graph:FusionGraph",
     "staged": "fusionrec.models.staged:Staged",
+    "ease-channel": "fusionrec.models.channels:EaseChanneled",
+    "content-channel": "fusionrec.models.channels:ContentChanneled",
 }
 """``{name: "module:Class"}``; models register here by name."""
 
-CONTENT_MODELS: frozenset[str] = frozenset({"vbpr", "freedom", "bm3", "fusiongraph", "content-knn"})
+CONTENT_MODELS: frozenset[str] = frozenset({"vbpr", "freedom", "bm3", "fusiongraph", "content-knn", "content-channel"})
 """Registered models that read item content features (the others use interactions only)."""
 
 DEFAULT_MODEL = "fusiongraph"
@@ -46,8 +50,16 @@ def model_class(name: str) -> type[Recommender]:
 
 
 def model_parameters(name: str) -> list[str]:
-    """The keyword hyper-parameters model ``name`` takes (``train_config`` aside)."""
-    signature = inspect.signature(model_class(name).__init__)
+    """The keyword hyper-parameters model ``name`` takes (``train_config`` aside).
+
+    A model that declares a pydantic ``config_type`` (its typed config) takes that config's fields;
+    the others take their constructor's keyword arguments.
+    """
+    cls = model_class(name)
+    config_type = getattr(cls, "config_type", None)
+    if config_type is not None:
+        return list(config_type.model_fields)
+    signature = inspect.signature(cls.__init__)
     return [p for p in signature.parameters if p not in ("self", "train_config") and not p.startswith("_")]
 
 
@@ -64,12 +76,63 @@ def check_model_params(name: str, params: dict[str, Any]) -> None:
     """
     allowed = model_parameters(name)
     unknown = sorted(set(params) - set(allowed))
-    if unknown:
+    if unknown and getattr(model_class(name), "config_type", None) is None:  # a typed config names its own
         raise ConfigError(f"model {name!r} takes no parameter {unknown}; its parameters are {allowed}")
     try:
         build_model(name, **params)
     except TypeError as exc:
         raise ConfigError(f"model {name!r} refused parameters {params}: {exc}") from None
+
+
+def canonical_params(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` as model ``name``'s typed config writes them (nested tables, only what differs from its
+    defaults), so that dotted keys (:func:`with_dotted`) can be laid over them; unchanged for a model without one.
+
+    Example:
+        >>> canonical_params("fusiongraph", {"knn_k": 5})
+        {'item_graph': {'k': 5}}
+    """
+    config_type = getattr(model_class(name), "config_type", None)
+    if config_type is None:
+        return dict(params)
+    build_model(name, **params)  # a ConfigError naming the key, for bad parameters
+    dumped: dict[str, Any] = config_type.model_validate(dict(params)).model_dump(
+        exclude_none=True, exclude_defaults=True
+    )
+    return dumped
+
+
+def dotted(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested parameters as ``{"table.key": value}`` (tables of tables too); flat ones are unchanged.
+
+    Example:
+        >>> dotted({"item_graph": {"k": 5}, "l2": 3.0})
+        {'item_graph.k': 5, 'l2': 3.0}
+    """
+    result: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, Mapping):
+            result |= dotted(value, f"{prefix}{key}.")
+        else:
+            result[prefix + key] = value
+    return result
+
+
+def with_dotted(params: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of nested ``params`` with each ``"table.key"`` of ``values`` set (tables created as needed).
+
+    Example:
+        >>> with_dotted({"item_graph": {"k": 5}}, {"item_graph.weight": 2.0, "l2": 1.0})
+        {'item_graph': {'k': 5, 'weight': 2.0}, 'l2': 1.0}
+    """
+    result = copy.deepcopy(dict(params))
+    for key, value in values.items():
+        *tables, last = key.split(".")
+        node = result
+        for table in tables:
+            node = node.setdefault(table, {})
+        node[last] = value
+    return result
 
 
 def build_model(name: str, **params: Any) -> Recommender:
@@ -84,7 +147,10 @@ __all__ = [
     "MODEL_REGISTRY",
     "Recommender",
     "build_model",
+    "canonical_params",
     "check_model_params",
+    "dotted",
     "model_class",
     "model_parameters",
+    "with_dotted",
 ]

@@ -49,7 +49,7 @@ class EaseChannel:
     @classmethod
     def fit(cls, train: sp.csr_matrix, l2: float, weight: float, max_items: int = DEFAULT_MAX_ITEMS) -> EaseChannel:
         """Fit ``B`` on a user-item training matrix (nonzero = interacted)."""
-        check_catalog_size(train.shape[1], max_items, "set ease_weight=0 to train without the EASE channel")
+        check_catalog_size(train.shape[1], max_items, "set ease_channel.weight=0 to train without the EASE channel")
         return cls(ease_weights(train, l2), weight)
 
     @property

@@ -1,6 +1,6 @@
 """Members trained apart: the flagship's ensemble whose members each train as a model of their own.
 
-With ``members=N, member_training="apart"`` a :class:`~fusionrec.models.fusion_graph.FusionGraph`
+With ``members = { count = N, training = "apart" }`` a :class:`~fusionrec.models.fusion_graph.FusionGraph`
 trains N single-member copies one after another, each with its own seed,
 optimiser and early stopping on valid, and scores by the mean of their
 cosines (the same :class:`~fusionrec.models.fusion_graph_net.FusionGraphMembers`
@@ -14,29 +14,27 @@ so member 0 is exactly the single model of seed ``s``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TypeVar
 
 from fusionrec.models.training import History
-
-if TYPE_CHECKING:
-    from fusionrec.data.dataset import Split
-    from fusionrec.models.fusion_graph import FusionGraph
 
 MEMBER_SEED_STRIDE = 1000
 """Seed offset between members trained apart."""
 
+Fitted = TypeVar("Fitted")
 
-def fit_members_apart(model: FusionGraph, split: Split) -> list[FusionGraph]:
-    """Train ``model``'s members one by one as single-member copies; returns the fitted copies."""
-    params = {**model.params, "members": 1, "member_training": "joint", "ease_weight": 0.0, "second_stage": False}
-    # the whole adds EASE and the second stage
-    base_seed = model.train_config.seed
-    fitted = []
-    for k in range(model.params["members"]):
-        config = model.train_config.model_copy(update={"seed": base_seed + MEMBER_SEED_STRIDE * k})
-        single = type(model)(**params, train_config=config)
-        fitted.append(single.fit(split))
-    return fitted
+
+def fit_members_apart(fit_single: Callable[[int], Fitted], count: int, base_seed: int) -> list[Fitted]:
+    """Fit ``count`` single-member models one by one; member ``k`` is ``fit_single(base_seed + STRIDE * k)``.
+
+    Args:
+        fit_single: fits a single-member model (no EASE channel, no second stage: the whole adds them)
+            with the given training seed and returns it.
+        count: members.
+        base_seed: the ensemble's training seed (member 0 is the single model of that seed).
+    """
+    return [fit_single(base_seed + MEMBER_SEED_STRIDE * k) for k in range(count)]
 
 
 def merged_history(histories: list[History]) -> History:

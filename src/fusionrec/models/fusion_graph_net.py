@@ -8,53 +8,111 @@ after propagation.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import nn
 
 from fusionrec.fusion.base import SHARED
-from fusionrec.models.graph import propagate
+from fusionrec.models.content import content_tensors, interaction_fade, trained_items
+from fusionrec.models.graph import Perturbation, SparseOperator, normalized_adjacency, propagate
+from fusionrec.models.item_graph_registry import get_item_graph
 
 if TYPE_CHECKING:
+    from fusionrec.data.dataset import Split
     from fusionrec.fusion.base import ModalityFusion
-    from fusionrec.models.graph import Perturbation, SparseOperator
+    from fusionrec.models.fusion_graph_config import CoreConfig, FusionGraphConfig, ItemGraphConfig
 
 ID = "id"
 
 
+@dataclass
+class GraphInputs:
+    """The fixed inputs of the flagship's networks, shared by every member (not learned, not saved).
+
+    Attributes:
+        n_users, n_items: table sizes.
+        features: ``{modality: float (n_items, d_m)}`` content; masks: ``{modality: bool (n_items,)}`` usable rows.
+        warm: bool (n_items,) items with an ID part (a training interaction, and ``core.item_ids``).
+        user_graph: the normalised user-item graph, ``(n_users + n_items)`` square.
+        item_graph: the item-item content graph; None = no content graph.
+        content_scale: float (n_items, 1) weight of each item's content; None = 1.
+        item_graph_scale: float (n_items, 1) weight of each item's content-graph term; None = 1.
+    """
+
+    n_users: int
+    n_items: int
+    features: dict[str, torch.Tensor]
+    masks: dict[str, torch.Tensor]
+    warm: torch.Tensor
+    user_graph: SparseOperator
+    item_graph: SparseOperator | None = None
+    content_scale: torch.Tensor | None = None
+    item_graph_scale: torch.Tensor | None = None
+
+
+def graph_inputs(split: Split, config: FusionGraphConfig) -> GraphInputs:
+    """The fixed inputs of ``split`` under ``config``: content tensors, the normalised user-item graph, the
+    item-item graph of the configured builder (when the data has content and ``item_graph.weight`` > 0),
+    and the per-item weights of content (``content.prior``) and of the content graph (``item_graph.boost``)."""
+    dataset, settings = split.dataset, config.item_graph
+    features, masks = content_tensors(dataset)
+    item_graph = None
+    if features and settings.weight:
+        builder = get_item_graph(settings.builder)
+        item_graph = SparseOperator(builder.catalog(dataset.features, dataset.all_feature_masks(), settings))
+    prior, boost = config.content.prior, settings.boost
+    return GraphInputs(
+        n_users=split.n_users,
+        n_items=split.n_items,
+        features=features,
+        masks=masks,
+        warm=torch.from_numpy(trained_items(split) & config.core.item_ids),
+        user_graph=SparseOperator(normalized_adjacency(split.train.to_csr())),
+        item_graph=item_graph,
+        content_scale=torch.from_numpy(interaction_fade(split, prior)) if prior else None,  # (n_items, 1)
+        item_graph_scale=torch.from_numpy(1.0 + boost * interaction_fade(split, settings.prior)) if boost else None,
+    )
+
+
 class FusionGraphNet(nn.Module):
-    """ID embeddings + a fusion module; the graphs and features are attached inputs, not learned state.
+    """ID embeddings + a fusion module, built from its configs; the graphs and features are inputs, not state.
 
     Args:
-        n_users, n_items: table sizes.
-        dim: vector size.
-        fusion: the content fusion (None when the data has no content).
-        warm: bool (n_items,) items with a training interaction (the others have no ID part).
-        init_std: standard deviation of the ID embeddings' normal initialisation.
+        core: the graph model's settings (dimension, layers, initialisation, noise, ``unit_layer0``).
+        item_graph: the content graph's settings (its weight and layers).
+        inputs: the shared fixed inputs.
+        fusion: the content fusion (None when the data has no content), built before the embeddings
+            so that a seed gives the same initialisation as it always has.
     """
 
     warm: torch.Tensor
 
     def __init__(
-        self, n_users: int, n_items: int, dim: int, fusion: ModalityFusion | None, warm: torch.Tensor, init_std: float
+        self, core: CoreConfig, item_graph: ItemGraphConfig, inputs: GraphInputs, fusion: ModalityFusion | None
     ) -> None:
         super().__init__()
-        self.n_users = n_users
-        self.user_embedding = nn.Parameter(torch.randn(n_users, dim) * init_std)
-        self.item_embedding = nn.Parameter(torch.randn(n_items, dim) * init_std)
+        self.n_users = inputs.n_users
+        self.user_embedding = nn.Parameter(torch.randn(inputs.n_users, core.embedding_dim) * core.init_std)
+        self.item_embedding = nn.Parameter(torch.randn(inputs.n_items, core.embedding_dim) * core.init_std)
         self.fusion = fusion
-        self.register_buffer("warm", warm.float()[:, None], persistent=False)  # (n_items, 1)
-        self.features: dict[str, torch.Tensor] = {}
-        self.masks: dict[str, torch.Tensor] = {}
-        self.user_graph: SparseOperator | None = None
-        self.full_graph: SparseOperator | None = None  # user_graph outside training epochs (edge dropout)
-        self.item_graph: SparseOperator | None = None
-        self.content_scale: torch.Tensor | None = None  # (n_items, 1) weight of each item's content; None = 1
-        self.item_graph_scale: torch.Tensor | None = None  # (n_items, 1) weight of each item's content-graph term
-        self.n_layers, self.n_item_graph_layers, self.item_graph_weight = 2, 1, 1.0
+        self.register_buffer("warm", inputs.warm.float()[:, None], persistent=False)  # (n_items, 1)
+        self.features, self.masks = inputs.features, inputs.masks
+        self.user_graph: SparseOperator = inputs.user_graph
+        self.full_graph = inputs.user_graph  # user_graph outside training epochs (edge dropout)
+        self.item_graph = inputs.item_graph
+        self.content_scale, self.item_graph_scale = inputs.content_scale, inputs.item_graph_scale
+        self.n_layers, self.n_item_graph_layers = core.n_layers, item_graph.n_layers
+        self.item_graph_weight = item_graph.weight
+        self.unit_layer0 = core.unit_layer0  # layer-0 vectors scaled to unit length x their kind's mean length
         self.perturbation: Perturbation | None = None  # of each propagated layer, in training mode only
-        self.unit_layer0 = False  # layer-0 vectors scaled to unit length x their kind's mean length (layer0_scales)
+        if core.embedding_noise > 0:
+            self.perturbation = Perturbation(core.embedding_noise, int(torch.randint(2**62, ())))
+
+    def use_user_graph(self, graph: SparseOperator | None) -> None:
+        """Propagate over ``graph`` (a pruned one, for one training epoch); None restores the full graph."""
+        self.user_graph = self.full_graph if graph is None else graph
 
     def item_parts(self, id_keep: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Layer-0 item vectors split by source: ``{"id": (n_items, d), modality: (n_items, d)}``.
@@ -91,7 +149,6 @@ class FusionGraphNet(nn.Module):
         With ``unit_layer0`` the layer-0 vectors are first multiplied by ``scales`` (default:
         :meth:`layer0_scales` of these vectors; parts of a vector pass the scales of the whole).
         """
-        assert self.user_graph is not None, "build() attaches the user-item graph"
         if self.unit_layer0:
             user_scale, item_scale = scales if scales is not None else self.layer0_scales(users, items)
             users, items = users * user_scale, items * item_scale

@@ -20,12 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from fusionrec.errors import ConfigError, FeatureShapeError
 from fusionrec.models.graph import symmetric_normalize
+
+if TYPE_CHECKING:
+    from fusionrec.models.fusion_graph_config import ItemGraphConfig
 
 
 def knn_graph(
@@ -223,3 +227,51 @@ def normalized_weights(names: list[str], weights: Mapping[str, float] | None) ->
         raise ConfigError(f"modality graph weights must be >= 0 for every modality {names}; got {dict(weights)}")
     total = sum(weights[name] for name in names)
     return {name: weights[name] / total for name in names}
+
+
+class KnnItemGraph:
+    """The built-in item-graph builder ``"knn"`` (:mod:`~fusionrec.models.item_graph_registry`).
+
+    The catalog graph is :func:`modality_graph` (each modality's top-``k`` cosine graph, symmetric-normalised,
+    summed with ``modality_weights``; ``whitening`` modalities compared after :class:`Whitening`). A new item's
+    row holds ``weight / k`` on each of its top-``k`` catalog neighbours in each modality it has, which is the
+    catalog graph's normalisation for an item with ``k`` neighbours.
+    """
+
+    def catalog(
+        self, features: Mapping[str, np.ndarray], masks: Mapping[str, np.ndarray], settings: ItemGraphConfig
+    ) -> sp.csr_matrix:
+        """float32 CSR (n_items, n_items)."""
+        whiten = settings.whitening or ()
+        return modality_graph(features, settings.k, masks, settings.modality_weights, whiten=whiten)
+
+    def query(
+        self,
+        features: Mapping[str, np.ndarray],
+        masks: Mapping[str, np.ndarray],
+        catalog_features: Mapping[str, np.ndarray],
+        catalog_masks: Mapping[str, np.ndarray],
+        settings: ItemGraphConfig,
+    ) -> sp.csr_matrix:
+        """float32 CSR (n, n_items) rows for new items."""
+        whiten = settings.whitening or ()
+        share = normalized_weights(sorted(catalog_features), settings.modality_weights)
+        n = len(next(iter(features.values())))
+        n_items = len(next(iter(catalog_features.values())))
+        total: sp.csr_matrix | None = None
+        for name in sorted(catalog_features):
+            if name not in features:
+                continue
+            catalog_mask, queries, catalog = catalog_masks[name], features[name], catalog_features[name]
+            if name in whiten:  # compared in the catalog graph's space
+                transform = Whitening.fit(catalog, catalog_mask)
+                queries, catalog = transform(queries), transform(catalog)
+            graph = knn_query(queries, catalog, settings.k, masks.get(name), catalog_mask)
+            k = max(1, min(settings.k, int(catalog_mask.sum())))
+            graph = graph * (share[name] / k)  # = D^-1/2 A D^-1/2 with k neighbours per row
+            total = graph if total is None else total + graph
+        return (total if total is not None else sp.csr_matrix((n, n_items))).astype(np.float32)
+
+
+KNN_ITEM_GRAPH = KnnItemGraph()
+"""The instance registered as ``"knn"``."""

@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import threading
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    from fusionrec.models.fusion_graph_config import LossConfig
 
 
 def softmax_loss(
@@ -150,3 +153,12 @@ def bf16_supported() -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):  # a torch build without oneDNN
         return False
+
+
+def catalog_softmax(
+    users: torch.Tensor, items: torch.Tensor, rows: torch.Tensor, positives: torch.Tensor, settings: LossConfig
+) -> torch.Tensor:
+    """The built-in loss ``"softmax"`` (:mod:`~fusionrec.models.loss_registry`): :func:`softmax_loss` at
+    ``settings.temperature``, in bfloat16 where ``settings.bf16_scores`` says (None = :func:`bf16_supported`)."""
+    bf16 = bf16_supported() if settings.bf16_scores is None else settings.bf16_scores
+    return softmax_loss(users, items, rows, positives, settings.temperature, bf16)

@@ -25,21 +25,21 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from fusionrec.errors import ConfigError
-from fusionrec.models import build_model, check_model_params, model_class
 from fusionrec.models.base import Recommender
 from fusionrec.models.second_stage import BoostedTrees, Candidates, fit_trees, reranked_scores
+from fusionrec.models.wrapper import ScorerWrapper, own_params
 
 if TYPE_CHECKING:
     from fusionrec.data.dataset import Split
     from fusionrec.models.training import TrainConfig
 
-_BASE, _STAGE = "base.", "stage."
+_STAGE = "stage."
 _ROWS = 512  # users whose candidates are built at once: bounds the (rows x n_items) temporaries
 
 
@@ -55,7 +55,7 @@ class StageConfig(BaseModel):
     min_leaf: int = Field(200, ge=1, description="fewest candidates per leaf")
 
 
-class Staged(Recommender):
+class Staged(ScorerWrapper):
     """Any registered model with a second stage fitted on valid.
 
     Args:
@@ -66,7 +66,6 @@ class Staged(Recommender):
     """
 
     name: ClassVar[str] = "staged"
-    takes_train_config: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -79,43 +78,15 @@ class Staged(Recommender):
         min_leaf: int = 200,
         train_config: TrainConfig | dict[str, Any] | None = None,
     ) -> None:
-        if base == self.name:
-            raise ConfigError("a staged model's base cannot itself be 'staged'; name the model to reorder")
-        self.stage = StageConfig(
-            candidates=candidates, trees=trees, learning_rate=learning_rate, leaves=leaves, min_leaf=min_leaf
-        )
-        super().__init__(base=base, base_params=dict(base_params or {}), **self.stage.model_dump())
-        check_model_params(base, dict(base_params or {}))
-        base_kwargs = dict(base_params or {})
-        if getattr(model_class(base), "takes_train_config", False):
-            base_kwargs["train_config"] = train_config
-        self.base_: Recommender = build_model(base, **base_kwargs)
+        stage = {"candidates": candidates, "trees": trees, "learning_rate": learning_rate, "leaves": leaves}
+        super().__init__(base, base_params, train_config, StageConfig, **stage, min_leaf=min_leaf)
+        self.stage = cast(StageConfig, self.settings)
         self.trees_: BoostedTrees | None = None
-
-    @property
-    def scores_cold_items(self) -> bool:  # type: ignore[override]
-        return self.base_.scores_cold_items
-
-    @property
-    def history_(self) -> Any:
-        """The base model's training history (None for models that do not train by epochs)."""
-        return getattr(self.base_, "history_", None)
-
-    @property
-    def train_config(self) -> Any:
-        return getattr(self.base_, "train_config", None)
-
-    def get_params(self) -> dict[str, Any]:
-        params = dict(self.params)
-        config = self.train_config
-        if config is not None:
-            params["train_config"] = config.model_dump()
-        return params
 
     @classmethod
     def around(cls, fitted: Recommender, split: Split, **stage: Any) -> Staged:
         """A stage fitted on ``split.valid`` around an already fitted ``fitted`` model (no retraining)."""
-        staged = cls(base=fitted.name, base_params=_own_params(fitted), **stage)
+        staged = cls(base=fitted.name, base_params=own_params(fitted), **stage)
         staged.base_ = fitted
         staged.split_, staged.train_matrix_ = split, split.train.to_csr()
         staged._fit_stage(split)
@@ -172,19 +143,11 @@ class Staged(Recommender):
     def state_arrays(self) -> dict[str, np.ndarray]:
         """The base model's arrays (``base.*``) and the trees (``stage.*``)."""
         assert self.trees_ is not None
-        arrays = {_BASE + name: value for name, value in self.base_.state_arrays().items()}
-        return arrays | self.trees_.arrays(_STAGE)
+        return self.base_arrays() | self.trees_.arrays(_STAGE)
 
     def load_state_arrays(self, split: Split, arrays: dict[str, np.ndarray]) -> None:
-        self.split_, self.train_matrix_ = split, split.train.to_csr()
-        base = {name[len(_BASE) :]: value for name, value in arrays.items() if name.startswith(_BASE)}
-        self.base_.load_state_arrays(split, base)
+        self.load_base(split, arrays)
         self.trees_ = BoostedTrees.from_arrays(arrays, _STAGE)
-
-
-def _own_params(model: Recommender) -> dict[str, Any]:
-    """``model``'s hyper-parameters without its training settings."""
-    return {k: v for k, v in model.get_params().items() if k != "train_config"}
 
 
 __all__ = ["StageConfig", "Staged"]
