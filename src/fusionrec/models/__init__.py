@@ -26,6 +26,7 @@ MODEL_REGISTRY: dict[str, str] = {
     "bm3": "fusionrec.models.bm3:BM3",
     "fusiongraph": "fusionrec.models.fusion_graph:FusionGraph",
     "staged": "fusionrec.models.staged:Staged",
+    "llm-rerank": "fusionrec.models.llm_rerank:LLMReranked",
 }
 """``{name: "module:Class"}``; models register here by name."""
 
@@ -34,6 +35,21 @@ CONTENT_MODELS: frozenset[str] = frozenset({"vbpr", "freedom", "bm3", "fusiongra
 
 DEFAULT_MODEL = "fusiongraph"
 """The model fusionrec trains when none is named."""
+
+WRAPPER_MODELS: frozenset[str] = frozenset({"staged", "llm-rerank"})
+"""Registered models that wrap a base model named by their ``base`` parameter (default :data:`DEFAULT_MODEL`)."""
+
+
+def reads_content(name: str, params: dict[str, Any] | None = None) -> bool:
+    """Whether model ``name`` with ``params`` reads item content (a wrapper reads what its base reads).
+
+    Example:
+        >>> reads_content("staged", {"base": "ease"}), reads_content("llm-rerank", {})
+        (False, True)
+    """
+    if name in WRAPPER_MODELS:
+        return str((params or {}).get("base", DEFAULT_MODEL)) in CONTENT_MODELS
+    return name in CONTENT_MODELS
 
 
 def model_class(name: str) -> type[Recommender]:
@@ -82,9 +98,11 @@ __all__ = [
     "CONTENT_MODELS",
     "DEFAULT_MODEL",
     "MODEL_REGISTRY",
+    "WRAPPER_MODELS",
     "Recommender",
     "build_model",
     "check_model_params",
     "model_class",
     "model_parameters",
+    "reads_content",
 ]
