@@ -46,14 +46,23 @@ class RerankConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    n_candidates: int = Field(10, ge=2, le=50, description="each user's best model items the language model reorders")
-    repeats: int = Field(3, ge=1, le=20, description="shuffles shown per user; their rankings are aggregated")
-    llm_weight: float = Field(
-        0.5, ge=0.0, le=1.0, description="share of the language model's Borda points in the final order (1: its alone)"
+    n_candidates: int = Field(
+        default=10, ge=2, le=50, description="each user's best model items the language model reorders"
     )
-    seed: int = Field(0, description="seed of the shuffles (with the user's key, so a user's shuffles never change)")
-    history: int = Field(10, ge=1, le=50, description="most recent training items shown per user")
-    prompt_version: int | None = Field(None, ge=1, description="version of the rerank prompt; None takes the newest")
+    repeats: int = Field(default=3, ge=1, le=20, description="shuffles shown per user; their rankings are aggregated")
+    llm_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="share of the language model's Borda points in the final order (1: its alone)",
+    )
+    seed: int = Field(
+        default=0, description="seed of the shuffles (with the user's key, so a user's shuffles never change)"
+    )
+    history: int = Field(default=10, ge=1, le=50, description="most recent training items shown per user")
+    prompt_version: int | None = Field(
+        default=None, ge=1, description="version of the rerank prompt; None takes the newest"
+    )
 
     def max_tokens(self) -> int:
         """Tokens enough for a JSON list of every candidate number (a number and a separator are ~3 tokens)."""

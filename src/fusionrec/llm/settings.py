@@ -31,12 +31,20 @@ class GeneratorSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    gguf: str = Field("smollm2", description="a packaged GGUF model name or a .gguf path (used when url is empty)")
-    url: str = Field("", description="base URL of an OpenAI-compatible server; empty runs the GGUF model locally")
-    url_model: str = Field("default", description="the model name sent to the server")
-    cache: str = Field("", description="SQLite cache file; empty: $FUSIONREC_CACHE/llm/generations.sqlite; 'none'")
-    threads: int | None = Field(None, ge=1, description="CPU threads of the local model; None lets llama.cpp choose")
-    timeout_s: float = Field(60.0, gt=0, description="seconds per request to the server")
+    gguf: str = Field(
+        default="smollm2", description="a packaged GGUF model name or a .gguf path (used when url is empty)"
+    )
+    url: str = Field(
+        default="", description="base URL of an OpenAI-compatible server; empty runs the GGUF model locally"
+    )
+    url_model: str = Field(default="default", description="the model name sent to the server")
+    cache: str = Field(
+        default="", description="SQLite cache file; empty: $FUSIONREC_CACHE/llm/generations.sqlite; 'none'"
+    )
+    threads: int | None = Field(
+        default=None, ge=1, description="CPU threads of the local model; None lets llama.cpp choose"
+    )
+    timeout_s: float = Field(default=60.0, gt=0, description="seconds per request to the server")
 
     def cache_path(self) -> Path | None:
         """The cache file, or None when caching is off."""
