@@ -109,6 +109,7 @@ class CatalogNames:
 def main() -> int:
     args = _parser().parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     if not os.environ.get("FUSIONREC_DATA"):
         print("set FUSIONREC_DATA to the benchmark data folder", file=sys.stderr)
         return 2
@@ -119,12 +120,13 @@ def main() -> int:
             pairs = sample_pairs(client, list(loaded.split.dataset.users.ids), args.pairs, args.seed)
             template = [template_path(client, user, item) for user, item in pairs]
         cache = Path(args.cache) if args.cache else Path(folder) / "generations.sqlite"
-        facts = [facts_of(answer) for answer, _ in template[: args.llm_pairs]]
+        all_facts = [facts_of(answer) for answer, _ in template]
+        facts = all_facts[: args.llm_pairs]
         checker = catalog_checker(loaded.split.dataset.item_table)
         with LlamaCppGenerator("smollm2", cache=GenerationCache(cache), n_threads=args.threads or None) as model:
             llm = timed_words(facts, model, checker)
             cached = timed_words(facts, model, checker)
-    record = summary(args, loaded.split.dataset.item_table, template, facts, llm, cached)
+    record = summary(args, loaded.split.dataset.item_table, template, all_facts, llm, cached)
     print(json.dumps(record, indent=2))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -207,10 +209,11 @@ def summary(
     args: argparse.Namespace,
     table: Any,
     template: list[tuple[dict[str, Any], float]],
-    facts: list[ExplanationFacts],
+    all_facts: list[ExplanationFacts],
     llm: list[Any],
     cached: list[Any],
 ) -> dict[str, Any]:
+    facts = all_facts[: len(llm)]
     attributes = {a for row in _metadata_rows(table) for a in item_attributes(row)}
     names = CatalogNames([str(t) for t in table["title"]], attributes)
     shown = [(a["text"], [a["item"]["title"], *(b["item"]["title"] for b in a["because"])]) for a, _ in template]
@@ -218,10 +221,7 @@ def summary(
     checks = [names.check(sentence, allowed) for sentence, allowed in shown]
     violations = [(s, v) for (s, _), (v, _) in zip(shown, checks, strict=True) if v]
     unverified = collections.Counter(span for _, spans in checks for span in spans)
-    reasons = collections.Counter(w.rejected.split(":")[0] for w, _ in llm if w.source == "template")
-    started = time.perf_counter()
-    for one in facts or []:
-        template_sentence(one)
+    reasons = collections.Counter(_reason(w.rejected) for w, _ in llm if w.source == "template")
     return {
         "artifact": args.artifact,
         "pairs": len(template),
@@ -237,13 +237,24 @@ def summary(
         "llm_kept_examples": [w.sentence for w, _ in llm if w.source == "llm"][:5],
         "latency_s": {
             "template_service": _quantiles([s for _, s in template]),
-            "template_sentence_only_mean": (time.perf_counter() - started) / max(len(facts), 1),
+            "template_sentence_only": _quantiles([_seconds(template_sentence, one) for one in all_facts]),
             "llm_local": _quantiles([s for _, s in llm]),
             "llm_from_cache": _quantiles([s for _, s in cached]),
         },
         "cache_hits_identical": all(a.sentence == b.sentence for (a, _), (b, _) in zip(llm, cached, strict=True)),
         "load_average_1_5_15": list(os.getloadavg()),
     }
+
+
+def _reason(rejected: str) -> str:
+    """The kind of a rejection, without the sentence and the values it names."""
+    return re.sub(r"'[^']*'|\"[^\"]*\"", "…", rejected.split(": ")[0])
+
+
+def _seconds(function: Any, *args: Any) -> float:
+    started = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - started
 
 
 def _quantiles(seconds: list[float]) -> dict[str, float]:
