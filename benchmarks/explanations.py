@@ -4,8 +4,8 @@ Serves an artifact in process (``create_app``, no language model configured),
 samples ``--pairs`` distinct (user, recommended item) pairs with ``--seed``
 (a random trained user, a random item of their top 10), and for each asks
 ``GET /v1/users/{u}/explanations/{i}?format=text`` (the template path). For the
-first ``--llm-pairs`` it then words the same facts with the packaged local
-model (:func:`~fusionrec.llm.explain_in_words`, the catalog-wide
+first ``--llm-pairs`` (fewer when ``--llm-budget-min`` minutes pass first) it
+then words the same facts with the packaged local model (:func:`~fusionrec.llm.explain_in_words`, the catalog-wide
 :class:`~fusionrec.llm.explanations.SentenceChecker`, a fresh generation
 cache) and once more from that cache.
 
@@ -124,8 +124,8 @@ def main() -> int:
         facts = all_facts[: args.llm_pairs]
         checker = catalog_checker(loaded.split.dataset.item_table)
         with LlamaCppGenerator("smollm2", cache=GenerationCache(cache), n_threads=args.threads or None) as model:
-            llm = timed_words(facts, model, checker)
-            cached = timed_words(facts, model, checker)
+            llm = timed_words(facts, model, checker, time.perf_counter() + 60 * args.llm_budget_min)
+            cached = timed_words(facts[: len(llm)], model, checker)
     record = summary(args, loaded.split.dataset.item_table, template, all_facts, llm, cached)
     print(json.dumps(record, indent=2))
     if args.out:
@@ -141,6 +141,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--pairs", type=int, default=1000, help="(user, recommended item) pairs sampled")
     parser.add_argument("--llm-pairs", type=int, default=100, help="of those, how many the local model words")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample")
+    parser.add_argument(
+        "--llm-budget-min", type=float, default=600.0, help="stop asking the local model after this many minutes"
+    )
     parser.add_argument("--threads", type=int, default=0, help="CPU threads of the local model (0: llama.cpp's)")
     parser.add_argument("--cache", help="generation cache to use (default: a fresh one, so the first pass generates)")
     parser.add_argument("--out", help="write the JSON record here too")
@@ -193,10 +196,15 @@ def _metadata_rows(table: Any) -> list[dict[str, str]]:
     return [{c: str(v) for c, v in zip(columns, row, strict=True)} for row in table[columns].itertuples(index=False)]
 
 
-def timed_words(facts: list[ExplanationFacts], model: LlamaCppGenerator, checker: SentenceChecker) -> list[Any]:
-    """(worded explanation, seconds) of each facts object, one request at a time."""
+def timed_words(
+    facts: list[ExplanationFacts], model: LlamaCppGenerator, checker: SentenceChecker, deadline: float = float("inf")
+) -> list[Any]:
+    """(worded explanation, seconds) of each facts object in order, one request at a time, until ``deadline``."""
     out = []
     for index, one in enumerate(facts):
+        if time.perf_counter() > deadline:
+            logger.info("time budget spent after %d of %d", index, len(facts))
+            break
         started = time.perf_counter()
         [worded] = explain_in_words([one], model, checker)
         out.append((worded, time.perf_counter() - started))
