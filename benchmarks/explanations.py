@@ -109,7 +109,6 @@ class CatalogNames:
 def main() -> int:
     args = _parser().parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     if not os.environ.get("FUSIONREC_DATA"):
         print("set FUSIONREC_DATA to the benchmark data folder", file=sys.stderr)
         return 2
@@ -117,6 +116,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         settings = ServeSettings(artifact=Path(args.artifact), store_url=f"sqlite:///{folder}/events.sqlite3")
         with TestClient(create_app(settings)) as client:
+            logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
             pairs = sample_pairs(client, list(loaded.split.dataset.users.ids), args.pairs, args.seed)
             template = [template_path(client, user, item) for user, item in pairs]
         cache = Path(args.cache) if args.cache else Path(folder) / "generations.sqlite"
