@@ -78,32 +78,35 @@ class CatalogNames:
         self.text = "\n".join([*self.forms, *self.attributes])
 
     def check(self, sentence: str, allowed_titles: Sequence[str]) -> tuple[list[str], list[str]]:
-        """(violations, unverified capitalised spans) of ``sentence`` whose facts hold ``allowed_titles``."""
+        """(violations, unverified capitalised spans) of ``sentence`` whose facts hold ``allowed_titles``.
+
+        A ``Title (YYYY)`` span may begin with words of the sentence ("The user took Psycho (1960)"): it names
+        the longest catalog title it ends with, and is a violation only when it ends with none.
+        """
         allowed = {form for title in allowed_titles for form in normalised_titles(title)}
-        spans = [(span, False) for span in _QUOTED.findall(sentence)]
-        spans += [(span, True) for span in _YEAR_TITLE.findall(sentence)]  # may start inside a title ("Mr. X")
+        spans = [(span.strip().lower(), False) for span in _QUOTED.findall(sentence)]
+        spans += [(span.strip().lower(), True) for span in _YEAR_TITLE.findall(sentence)]
         violations = []
-        for span, partial in spans:
-            key = span.strip().lower()
+        for key, partial in spans:
             if key in self.attributes:
                 continue
-            titles = self.titles_named(key, partial)
-            if not titles:
-                violations.append(f"names {span.strip()!r}, which is no catalog title or attribute")
-            elif not any(self._named(key, form, partial) for form in allowed):
-                violations.append(f"names the catalog title {titles[0]!r}, which is not among its facts")
+            form = self.form_named(key, partial)
+            if form is None:
+                violations.append(f"names {key!r}, which is no catalog title or attribute")
+            elif form not in allowed:
+                violations.append(f"names the catalog title {self.forms[form]!r}, which is not among its facts")
         unverified = [s for s in _CAPITALISED.findall(sentence) if s.lower() not in self.text]
         return violations, unverified
 
-    def titles_named(self, key: str, partial: bool) -> list[str]:
-        """The catalog titles ``key`` names: equal to one of their forms, or (``partial``) ending one."""
-        if key in self.forms:
-            return [self.forms[key]]
-        return [title for form, title in self.forms.items() if partial and self._named(key, form, partial)]
-
-    @staticmethod
-    def _named(key: str, form: str, partial: bool) -> bool:
-        return key == form or (partial and form.endswith(" " + key))
+    def form_named(self, key: str, partial: bool) -> str | None:
+        """The catalog form ``key`` is, or (``partial``) one that ends with it, or the longest it ends with."""
+        if key in self.forms or not partial:
+            return key if key in self.forms else None
+        inside = next((form for form in self.forms if form.endswith(" " + key)), None)  # began inside ("Mr. X")
+        if inside is not None:
+            return inside
+        words = key.split(" ")
+        return next((" ".join(words[i:]) for i in range(1, len(words)) if " ".join(words[i:]) in self.forms), None)
 
 
 def main() -> int:
@@ -242,7 +245,7 @@ def summary(
         "llm_sentences_kept": sum(w.source == "llm" for w, _ in llm),
         "llm_fallbacks": sum(w.source == "template" for w, _ in llm),
         "llm_fallback_reasons": dict(reasons.most_common()),
-        "llm_kept_examples": [w.sentence for w, _ in llm if w.source == "llm"][:5],
+        "llm_sentences": [{"sentence": w.sentence, "source": w.source, "rejected": w.rejected} for w, _ in llm],
         "latency_s": {
             "template_service": _quantiles([s for _, s in template]),
             "template_sentence_only": _quantiles([_seconds(template_sentence, one) for one in all_facts]),
