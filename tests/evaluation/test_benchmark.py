@@ -225,9 +225,17 @@ def test_model_train_defaults_fill_only_the_keys_left_unset(warm_split, tiny_mf)
     assert as_config["per_seed"][0]["seed"] == 0
 
 
-@pytest.mark.parametrize(("model", "encoded"), [("fusiongraph", True), ("bpr", False)])
+@pytest.mark.parametrize(
+    ("model", "params", "encoded"),
+    [
+        ("fusiongraph", {}, True),
+        ("bpr", {}, False),
+        ("llm-rerank", {"base": "fusiongraph"}, True),
+        ("staged", {"base": "bpr"}, False),
+    ],
+)
 def test_content_models_get_the_item_tables_content_encoded_by_default(
-    model: str, encoded: bool, monkeypatch: pytest.MonkeyPatch
+    model: str, params: dict[str, Any], encoded: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import pandas as pd
 
@@ -245,7 +253,8 @@ def test_content_models_get_the_item_tables_content_encoded_by_default(
     monkeypatch.setattr(
         fusionrec.evaluation.preparation, "encode_dataset", lambda dataset, specs: calls.append(specs) or _Report()
     )
-    specs = attach_encoded_features(split, ExperimentConfig.model_validate({"model": {"name": model}}))
+    config = ExperimentConfig.model_validate({"model": {"name": model, "params": params}})
+    specs = attach_encoded_features(split, config)
     assert bool(calls) is encoded
     assert [s.modality for s in specs] == (["text"] if encoded else [])
 
@@ -253,3 +262,22 @@ def test_content_models_get_the_item_tables_content_encoded_by_default(
 class _Report:
     def to_text(self) -> str:
         return ""
+
+
+def test_a_wrapper_of_a_content_model_without_content_is_refused_and_its_base_may_opt_out() -> None:
+    from fusionrec.config import ExperimentConfig
+    from fusionrec.errors import ConfigError
+    from fusionrec.evaluation.preparation import require_content
+    from fusionrec.testing.datasets import checkerboard_split
+
+    split = checkerboard_split()
+    split.dataset.features.clear()
+    split.dataset.feature_masks.clear()
+
+    def config(params: dict[str, Any]) -> ExperimentConfig:
+        return ExperimentConfig.model_validate({"model": {"name": "llm-rerank", "params": params}})
+
+    with pytest.raises(ConfigError, match="reads item content"):
+        require_content(split, config({"base": "fusiongraph"}))
+    require_content(split, config({"base": "fusiongraph", "base_params": {"modalities": []}}))
+    require_content(split, config({"base": "ease"}))

@@ -22,6 +22,7 @@ from fusionrec.llm import (
     profile_items,
     resolve_gguf,
 )
+from fusionrec.llm.rerank import ListwiseReranker, RerankConfig, RerankInput
 from tests.llm.conftest import ROWS
 
 pytest.importorskip("llama_cpp", reason="the local backend needs llama-cpp-python (pip install 'fusionrec[llm]')")
@@ -142,3 +143,11 @@ def test_a_local_explanation_is_checked_or_replaced_by_the_template(local: Llama
         assert result.sentence and checker.problem(result.sentence, facts) == ""
     else:
         assert result.sentence == template_sentence(facts) and result.rejected
+
+
+def test_the_packaged_model_answers_a_listwise_ranking_that_reads_as_a_full_order(local: LlamaCppGenerator) -> None:
+    candidates = ["Heat (1995)", "Babe (1995)", "Fargo (1996)", "Aliens (1986)"]
+    reranker = ListwiseReranker(local, RerankConfig(n_candidates=4, repeats=1))
+    [outcome] = reranker.rerank([RerankInput("u1", ["Alien (1979)", "Terminator, The (1984)"], candidates)])
+    assert (outcome.answered, outcome.failed, outcome.invented) == (1, 0, 0), outcome.errors
+    assert sorted(outcome.order) == [0, 1, 2, 3]

@@ -29,7 +29,7 @@ from fusionrec.encoders.behaviour import behaviour_tuned_specs
 from fusionrec.encoders.config import default_specs
 from fusionrec.errors import ConfigError, DataFileError
 from fusionrec.evaluation.auto import choose_settings
-from fusionrec.models import CONTENT_MODELS
+from fusionrec.models import WRAPPER_MODELS, reads_content
 
 if TYPE_CHECKING:
     from fusionrec.config import DataSettings, ExperimentConfig
@@ -53,14 +53,16 @@ def prepare_split(config: ExperimentConfig) -> tuple[Split, ExperimentConfig]:
 
 
 def require_content(split: Split, config: ExperimentConfig) -> None:
-    """Raise when a content model (one of :data:`~fusionrec.models.CONTENT_MODELS`) would train without content.
+    """Raise when a content model (:func:`~fusionrec.models.reads_content`) would train without content.
 
-    FusionGraph trained on behaviour alone on purpose says so with ``content.modalities = []``.
+    FusionGraph trained on behaviour alone on purpose says so with ``content.modalities = []`` (in
+    ``base_params`` of a wrapper such as ``staged``).
     """
     name, params = config.model.name, config.model.params
-    content = params.get("content")
-    chosen = content.get("modalities") if isinstance(content, dict) else params.get("modalities")  # flat key too
-    if name not in CONTENT_MODELS or split.dataset.features or chosen == []:
+    own = (params.get("base_params") or {}) if name in WRAPPER_MODELS else params
+    content = own.get("content")
+    chosen = content.get("modalities") if isinstance(content, dict) else own.get("modalities")  # flat key too
+    if not reads_content(name, params) or split.dataset.features or chosen == []:
         return
     table = split.dataset.item_table
     columns = [] if table is None else [str(c) for c in table.columns]
@@ -93,15 +95,15 @@ def attach_encoded_features(split: Split, config: ExperimentConfig) -> list[Enco
     """Encode (or read from the cache) the content features of the experiment; returns the specs used.
 
     The config's ``[[encoders]]`` tables decide. Without any, for a content
-    model (:data:`~fusionrec.models.CONTENT_MODELS`, the default model among
-    them) a dataset that has no precomputed features but an item table with
+    model (:func:`~fusionrec.models.reads_content`: the default model, and a
+    wrapper of a content model) a dataset that has no precomputed features but an item table with
     known content columns (text fields, posters, audio...) is encoded with
     the default specs those columns imply, so the model sees the content the
     data has; precomputed features and ID-only models are left as they are.
     """
     dataset = split.dataset
     specs = list(config.encoders)
-    wants_content = config.model.name in CONTENT_MODELS or config.model.name == AUTO
+    wants_content = reads_content(config.model.name, config.model.params) or config.model.name == AUTO
     if not specs and wants_content and not dataset.features and dataset.item_table is not None:
         specs = default_specs(list(dataset.item_table.columns), dataset.item_table)
     if not specs:

