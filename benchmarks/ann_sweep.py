@@ -93,7 +93,8 @@ def built_index(items: np.ndarray, options: IndexOptions, args: argparse.Namespa
     """The index, its build seconds (from the work dir's record when it was reused) and its size in MiB."""
     record_path = args.work_dir / "builds.json"
     records = json.loads(record_path.read_text()) if record_path.is_file() else {}
-    key = f"{len(items)}-{items.shape[1]}-{args.unit_items}-{options.kind}-{options.hnsw_m}-{options.hnsw_ef_construction}"
+    shape = f"{len(items)}-{items.shape[1]}-{args.unit_items}"
+    key = f"{shape}-{options.kind}-{options.hnsw_m}-{options.hnsw_ef_construction}"
     rss_before, started = psutil.Process().memory_info().rss, time.perf_counter()
     index = ItemIndex(items, options)
     build_s, rss_growth = time.perf_counter() - started, psutil.Process().memory_info().rss - rss_before
@@ -178,8 +179,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> list[Row]:
     args = parse_args(argv)
     args.work_dir.mkdir(parents=True, exist_ok=True)
-    print(f"{args.items:,} items, d={args.dim}, {'unit' if args.unit_items else 'free'}-length; cores {os.cpu_count()}, "
-          f"load average {os.getloadavg()}", flush=True)
+    print(
+        f"{args.items:,} items, d={args.dim}, {'unit' if args.unit_items else 'free'}-length; cores {os.cpu_count()}, "
+        f"load average {os.getloadavg()}",
+        flush=True,
+    )
     rows = sweep(args)
     print(f"load average at the end {os.getloadavg()}")
     if args.json:

@@ -160,15 +160,20 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     print(f"{size}; cores {os.cpu_count()}, load average {os.getloadavg()}", flush=True)
     rows = []
     for name in args.stages.split(","):
-        row = {"items": args.items, "users": args.users, "interactions": args.interactions, **stage_in_subprocess(name, args)}
+        row = {
+            "items": args.items,
+            "users": args.users,
+            "interactions": args.interactions,
+            **stage_in_subprocess(name, args),
+        }
         row["load_average"] = os.getloadavg()[0]
         rows.append(row)
         if "error" in row:
             print(f"{name:18s} FAILED {row['error']}", flush=True)
             break
         print(
-            f"{name:18s} {row['seconds']:9.1f} s  inputs {row['inputs_mib']:8.0f} MiB  peak {row['peak_mib']:8.0f} MiB  "
-            f"stage {row['stage_mib']:8.0f} MiB  (load avg {row['load_average']:.1f})",
+            f"{name:18s} {row['seconds']:9.1f} s  inputs {row['inputs_mib']:8.0f} MiB  "
+            f"peak {row['peak_mib']:8.0f} MiB  stage {row['stage_mib']:8.0f} MiB  (load avg {row['load_average']:.1f})",
             flush=True,
         )
         if args.json:

@@ -40,7 +40,6 @@ from urllib.parse import quote
 import httpx
 import numpy as np
 import psutil
-from load import Connections, free_port, known_users, run, served_recall
 
 from fusionrec.data import Dataset, Interactions, Split, Vocabulary
 from fusionrec.data.synthetic import synthetic_factors
@@ -48,6 +47,7 @@ from fusionrec.models.artifact import load_artifact, save_artifact
 from fusionrec.serve.demo import ContentFactors
 from fusionrec.serve.index import ItemIndex
 from fusionrec.serve.settings import ServeSettings
+from load import Connections, free_port, known_users, run, served_recall
 
 API_KEY = "serve-load-benchmark-key"
 REQUEST_TIMEOUT_S = 5.0
@@ -64,7 +64,10 @@ def build_artifacts(args: argparse.Namespace) -> tuple[Path, Path]:
     rng = np.random.default_rng(args.seed)
     n_seen = 20  # items each user has seen, excluded from their lists
     train = Interactions(
-        np.repeat(np.arange(args.users), n_seen), rng.integers(0, args.items, args.users * n_seen), args.users, args.items
+        np.repeat(np.arange(args.users), n_seen),
+        rng.integers(0, args.items, args.users * n_seen),
+        args.users,
+        args.items,
     )
     user_ids = Vocabulary(tuple(f"u{u}" for u in range(args.users)), "user")
     item_ids = Vocabulary(tuple(f"i{i}" for i in range(args.items)), "item")
@@ -81,7 +84,7 @@ def build_artifacts(args: argparse.Namespace) -> tuple[Path, Path]:
 def prebuild_index(artifact: Path, args: argparse.Namespace) -> None:
     """Build (or find) the artifact's index in the cache with the settings the server will use."""
     started = time.perf_counter()
-    settings = ServeSettings(artifact=artifact, index="hnsw", index_cache_dir=args.work_dir / "index-cache")
+    settings = ServeSettings(artifact=artifact, index="hnsw", index_cache_dir=args.index_cache_dir)
     loaded = load_artifact(artifact)
     assert loaded.item_vectors is not None, "the synthetic artifact stores its vectors"
     ItemIndex(loaded.item_vectors, settings.index_options())
@@ -98,7 +101,7 @@ class Server:
         env = {**os.environ, "FUSIONREC_API_KEY": API_KEY, "FUSIONREC_MODEL_CHECK_S": str(args.model_check_s)}
         command = [sys.executable, "-m", "fusionrec", "serve", str(artifact), "--port", str(self.port)]
         command += ["--workers", str(args.workers), "--index", "hnsw", "--store-url", f"sqlite:///{store}"]
-        command += ["--index-cache-dir", str(args.work_dir / "index-cache"), "--log-level", "warning"]
+        command += ["--index-cache-dir", str(args.index_cache_dir), "--log-level", "warning"]
         self.log = (args.work_dir / "server.log").open("ab")
         self.process = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
@@ -247,8 +250,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     try:
         ready_s = server.wait_ready()
         model = httpx.get(f"{server.url}/v1/model").json()
-        print(f"serving {model['n_items']:,} items ({model['index']}, version {model['version'][:12]}) "
-              f"with {args.workers} workers, ready in {ready_s:.1f} s; worker RSS {server.worker_rss_mib()} MiB")
+        print(
+            f"serving {model['n_items']:,} items ({model['index']}, version {model['version'][:12]}) "
+            f"with {args.workers} workers, ready in {ready_s:.1f} s; worker RSS {server.worker_rss_mib()} MiB"
+        )
         users = known_users(first)
         recall = served_recall(first, server.url, args.k, n_users=args.recall_users)
         print(f"recall@{args.k} of the served lists against exact search ({args.recall_users} users): {recall:.4f}")
@@ -275,15 +280,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
-    parser.add_argument("--swap-at", type=float, default=30.0, help="seconds into the load to swap to B (>= duration: no swap)")
+    parser.add_argument(
+        "--swap-at", type=float, default=30.0, help="seconds into the load to swap to B (>= duration: no swap)"
+    )
     parser.add_argument("--model-check-s", type=float, default=1.0, help="how often workers follow a swap")
     parser.add_argument("--warmup-s", type=float, default=5.0, help="seconds of light load before measuring")
     parser.add_argument("--k", type=int, default=20)
     parser.add_argument("--recall-users", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/fusionrec-serve-load"))
+    parser.add_argument("--index-cache-dir", type=Path, default=None, help="default: <work-dir>/index-cache")
     parser.add_argument("--json", type=Path, default=None)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.index_cache_dir = args.index_cache_dir or args.work_dir / "index-cache"
+    return args
 
 
 if __name__ == "__main__":

@@ -29,7 +29,12 @@ def test_every_setting_gets_a_row_and_a_rerun_reuses_the_built_indexes(sweep: An
     argv = ["--items", "3000", "--dim", "16", "--queries", "40", "--m", "8", "--ef-construction", "40"]
     argv += ["--ef-search", "16,64", "--nprobe", "4", "--work-dir", str(tmp_path), "--json", str(tmp_path / "r.json")]
     rows = sweep.main(argv)
-    assert [(r.kind, r.ef_search, r.nprobe) for r in rows] == [("exact", 0, 0), ("hnsw", 16, 0), ("hnsw", 64, 0), ("ivf", 0, 4)]
+    assert [(r.kind, r.ef_search, r.nprobe) for r in rows] == [
+        ("exact", 0, 0),
+        ("hnsw", 16, 0),
+        ("hnsw", 64, 0),
+        ("ivf", 0, 4),
+    ]
     assert rows[0].recall == 1.0
     assert all(0.0 <= r.recall <= 1.0 and r.p99_ms >= r.p50_ms > 0 for r in rows)
     assert rows[2].recall >= rows[1].recall  # a wider search finds at least as much

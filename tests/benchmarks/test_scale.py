@@ -16,6 +16,14 @@ def scale() -> Any:
     return benchmark_module("scale")
 
 
+def test_the_first_stages_report_seconds_and_memory(scale: Any, tmp_path: Path) -> None:
+    argv = ["--items", "300", "--users", "200", "--interactions", "3000", "--work-dir", str(tmp_path)]
+    rows = scale.main([*argv, "--stages", "generate,load,graph-user-item"])
+    assert [r["stage"] for r in rows] == ["generate", "load", "graph-user-item"], rows[-1].get("error")
+    assert all(r["seconds"] > 0 and r["peak_mib"] >= r["inputs_mib"] > 0 for r in rows)
+
+
+@pytest.mark.slow
 def test_every_stage_reports_seconds_and_memory(scale: Any, tmp_path: Path) -> None:
     out = tmp_path / "rows.jsonl"
     argv = ["--items", "300", "--users", "200", "--interactions", "3000", "--epochs", "1", "--work-dir", str(tmp_path)]

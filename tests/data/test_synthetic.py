@@ -74,7 +74,11 @@ def test_written_folder_reads_back_as_the_same_split(tmp_path: Path) -> None:
     path = write_synthetic(config, tmp_path / "synth")
     assert path == tmp_path / "synth" / "synth.inter"
     loaded, made = read_mmrec(tmp_path / "synth"), generate_synthetic(config)
-    assert (len(loaded.train), len(loaded.valid), len(loaded.test)) == (len(made.train), len(made.valid), len(made.test))
+    assert (len(loaded.train), len(loaded.valid), len(loaded.test)) == (
+        len(made.train),
+        len(made.valid),
+        len(made.test),
+    )
     np.testing.assert_array_equal(loaded.dataset.features["text"], made.dataset.features["text"])
 
 

@@ -36,6 +36,6 @@ __all__ = [
     "split_from_file",
     "temporal_split",
     "validate_split",
-    "write_synthetic",
     "write_mmrec",
+    "write_synthetic",
 ]

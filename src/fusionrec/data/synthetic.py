@@ -62,12 +62,12 @@ class SyntheticConfig(BaseModel):
     n_items: int = Field(ge=10)
     n_users: int = Field(ge=2)
     n_interactions: int = Field(ge=10)
-    n_topics: int | None = Field(None, ge=2)
-    popularity_exponent: float = Field(1.0, ge=0.0, le=3.0)
-    activity_sigma: float = Field(1.0, ge=0.0, le=3.0)
-    taste_share: float = Field(0.8, ge=0.0, le=1.0)
+    n_topics: int | None = Field(default=None, ge=2)
+    popularity_exponent: float = Field(default=1.0, ge=0.0, le=3.0)
+    activity_sigma: float = Field(default=1.0, ge=0.0, le=3.0)
+    taste_share: float = Field(default=0.8, ge=0.0, le=1.0)
     modalities: dict[str, int] = Field(default_factory=lambda: {"image": 128, "text": 384})
-    feature_noise: float = Field(1.0, ge=0.0)
+    feature_noise: float = Field(default=1.0, ge=0.0)
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
     seed: int = 0
 
