@@ -157,7 +157,8 @@ async def drive(url: str, users: list[str], args: argparse.Namespace, swap_to: P
             failures[f"HTTP {status}" if status != 200 else f"fewer than {args.k} items"] += 1
 
     versions: list[tuple[float, str]] = []
-    polling = asyncio.create_task(poll_versions(host, int(port), start, args.duration, versions))
+    finished = asyncio.Event()
+    polling = asyncio.create_task(poll_versions(host, int(port), start, finished, versions))
     swap = asyncio.create_task(swap_model(url, swap_to, start + args.swap_at)) if swap_to else None
     tasks: set[asyncio.Task[None]] = set()
     for i in range(int(args.rate * args.duration)):
@@ -170,9 +171,11 @@ async def drive(url: str, users: list[str], args: argparse.Namespace, swap_to: P
     if tasks:
         await asyncio.wait(tasks, timeout=REQUEST_TIMEOUT_S + 1)
     elapsed = clock() - start
-    await polling
     connections.close()
     swap_result = await swap if swap else None
+    await asyncio.sleep(args.model_check_s + 1.5)  # time for every worker to follow the swap
+    finished.set()
+    await polling
     sent = int(args.rate * args.duration)
     values = np.array(latencies) * 1000.0 if latencies else np.array([np.inf])
     p50, p99 = np.percentile(values, [50, 99])
@@ -192,9 +195,11 @@ async def drive(url: str, users: list[str], args: argparse.Namespace, swap_to: P
     }
 
 
-async def poll_versions(host: str, port: int, start: float, duration: float, out: list[tuple[float, str]]) -> None:
+async def poll_versions(
+    host: str, port: int, start: float, finished: asyncio.Event, out: list[tuple[float, str]]
+) -> None:
     """Append ``(seconds since start, version)`` from ``GET /v1/model`` on a fresh connection, 4 times a second."""
-    while time.perf_counter() - start < duration + 2.0:
+    while not finished.is_set():
         connection = Connections(host, port)  # a new connection: whichever worker accepts it answers
         try:
             status, body = await asyncio.wait_for(connection.get("/v1/model"), REQUEST_TIMEOUT_S)
@@ -225,18 +230,16 @@ async def swap_model(url: str, artifact: Path, at: float) -> dict[str, Any]:
 
 
 def version_segments(samples: list[tuple[float, str]]) -> list[str]:
-    """Runs of polls that saw the same set of versions, e.g. ``'0.0-30.1 s: abc'``."""
-    segments: list[str] = []
-    window: list[tuple[float, str]] = []
-    for sample in samples:
-        window.append(sample)
-        recent = {v for _, v in window[-4:]}  # the last second of polls: both workers, most likely
+    """Runs of polls that saw the same set of versions, e.g. ``'0.0 to 30.1 s: abc'``."""
+    runs: list[list[Any]] = []  # [first seconds, last seconds, label]
+    for at, sample in enumerate(samples):
+        recent = {v for _, v in samples[max(0, at - 3) : at + 1]}  # the last second of polls: most likely both workers
         label = " + ".join(sorted(recent))
-        if segments and segments[-1].endswith(f": {label}"):
-            segments[-1] = f"{segments[-1].split('-')[0]}-{sample[0]:.1f} s: {label}"
+        if runs and runs[-1][2] == label:
+            runs[-1][1] = sample[0]
         else:
-            segments.append(f"{sample[0]:.1f}-{sample[0]:.1f} s: {label}")
-    return segments
+            runs.append([sample[0], sample[0], label])
+    return [f"{max(first, 0.0):.1f} to {last:.1f} s: {label}" for first, last, label in runs]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

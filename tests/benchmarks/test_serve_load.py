@@ -16,8 +16,8 @@ def serve_load() -> Any:
 
 
 def test_version_segments_show_when_each_version_was_seen(serve_load: Any) -> None:
-    samples = [(0.0, "a"), (0.25, "a"), (0.5, "b"), (0.75, "a"), (1.0, "b"), (1.25, "b"), (1.5, "b"), (1.75, "b")]
-    assert serve_load.version_segments(samples) == ["0.0-0.2 s: a", "0.5-1.5 s: a + b", "1.8-1.8 s: b"]
+    samples = [(-0.01, "a"), (0.25, "a"), (0.5, "b"), (0.75, "a"), (1.0, "b"), (1.25, "b"), (1.5, "b"), (1.75, "b")]
+    assert serve_load.version_segments(samples) == ["0.0 to 0.2 s: a", "0.5 to 1.5 s: a + b", "1.8 to 1.8 s: b"]
 
 
 def test_a_swap_under_load_loses_no_request_and_every_worker_follows(serve_load: Any, tmp_path: Path) -> None:

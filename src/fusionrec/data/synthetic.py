@@ -150,13 +150,19 @@ def _interactions(
             _popular_in_topic(chosen_topic, topic, config.topics, popularity, rng),
             _popular_anywhere(wanted, popularity, rng),
         )
-        pairs = np.union1d(pairs, users.astype(np.int64) * config.n_items + items)  # distinct pairs, sorted
+        pairs = _sorted_distinct(np.concatenate([pairs, users.astype(np.int64) * config.n_items + items]))
         if len(pairs) >= config.n_interactions:
             pairs = np.sort(rng.choice(pairs, size=config.n_interactions, replace=False))
             break
     else:
         logger.warning("drew %d distinct pairs of the %d asked for", len(pairs), config.n_interactions)
     return pairs // config.n_items, pairs % config.n_items
+
+
+def _sorted_distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted (a sort and a comparison: faster than np.unique's hashing here)."""
+    ordered = np.sort(values)
+    return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])] if len(ordered) else ordered
 
 
 def _popular_in_topic(
