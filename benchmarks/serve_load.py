@@ -118,6 +118,19 @@ class Server:
             time.sleep(0.5)
         raise TimeoutError(f"server not ready after {READY_TIMEOUT_S} s")
 
+    def wait_for_workers(self, workers: int, timeout_s: float = READY_TIMEOUT_S) -> float:
+        """Wait until ``workers`` processes each hold 90% of the largest one's memory (all loaded the model).
+
+        ``/ready`` answers as soon as one worker is up; the others may still be loading.
+        """
+        started = time.monotonic()
+        while time.monotonic() - started < timeout_s:
+            sizes = [c.memory_info().rss for c in psutil.Process(self.process.pid).children(recursive=True)]
+            if sum(size >= 0.9 * max(sizes, default=0) for size in sizes) >= workers:
+                return time.monotonic() - started
+            time.sleep(1.0)
+        raise TimeoutError(f"{workers} workers did not all load the model in {timeout_s} s")
+
     def worker_rss_mib(self) -> list[float]:
         """Resident memory of each process under the server holding over 100 MiB (the workers), in MiB."""
         children = psutil.Process(self.process.pid).children(recursive=True)
@@ -141,6 +154,7 @@ async def drive(url: str, users: list[str], args: argparse.Namespace, swap_to: P
     start = clock() + 0.05
     latencies: list[float] = []
     failures: Counter[str] = Counter()
+    outcomes: list[tuple[float, float]] = []  # (seconds since start when sent, latency or inf when failed)
     expected = f'"rank":{args.k},'.encode()
 
     async def one(user: str) -> None:
@@ -150,11 +164,14 @@ async def drive(url: str, users: list[str], args: argparse.Namespace, swap_to: P
             status, body = await asyncio.wait_for(connections.get(path), REQUEST_TIMEOUT_S)
         except (OSError, asyncio.TimeoutError, ValueError, IndexError, asyncio.IncompleteReadError) as exc:
             failures[type(exc).__name__] += 1
+            outcomes.append((sent - start, np.inf))
             return
         if status == 200 and expected in body:
             latencies.append(clock() - sent)
+            outcomes.append((sent - start, latencies[-1]))
         else:
             failures[f"HTTP {status}" if status != 200 else f"fewer than {args.k} items"] += 1
+            outcomes.append((sent - start, np.inf))
 
     versions: list[tuple[float, str]] = []
     finished = asyncio.Event()
@@ -192,7 +209,23 @@ async def drive(url: str, users: list[str], args: argparse.Namespace, swap_to: P
         "max_ms": float(values.max()),
         "swap": swap_result,
         "versions": version_segments(versions),
+        "timeline": timeline(outcomes),
     }
+
+
+def timeline(outcomes: list[tuple[float, float]], window_s: float = 5.0) -> list[str]:
+    """Per ``window_s`` of sending time: requests, failures and p99 of the successful ones."""
+    if not outcomes:
+        return []
+    sent_at, latency = np.array(outcomes).T
+    lines = []
+    for first in np.arange(0.0, sent_at.max() + 1e-9, window_s):
+        inside = (sent_at >= first) & (sent_at < first + window_s)
+        ok = latency[inside & np.isfinite(latency)] * 1000.0
+        p99 = f"{np.percentile(ok, 99):.1f} ms" if len(ok) else "-"
+        sent = int(inside.sum())
+        lines.append(f"{first:.0f}-{first + window_s:.0f} s: {sent} sent, {sent - len(ok)} failed, p99 {p99}")
+    return lines
 
 
 async def poll_versions(
@@ -252,6 +285,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     server = Server(first, args)
     try:
         ready_s = server.wait_ready()
+        ready_s += server.wait_for_workers(args.workers)
         model = httpx.get(f"{server.url}/v1/model").json()
         print(
             f"serving {model['n_items']:,} items ({model['index']}, version {model['version'][:12]}) "

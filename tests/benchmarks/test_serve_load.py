@@ -30,3 +30,10 @@ def test_a_swap_under_load_loses_no_request_and_every_worker_follows(serve_load:
     assert result["versions"][-1].endswith(f": {result['swap']['version']}")  # in the end every worker serves B
     assert 0.0 <= result["recall"] <= 1.0
     assert len(result["worker_rss_mib"]) == 2
+
+
+def test_the_timeline_counts_failures_per_window(serve_load: Any) -> None:
+    outcomes = [(0.5, 0.010), (1.0, float("inf")), (5.5, 0.020), (6.0, 0.030)]
+    lines = serve_load.timeline(outcomes, window_s=5.0)
+    assert lines[0].startswith("0-5 s: 2 sent, 1 failed, p99 10.0 ms")
+    assert lines[1].startswith("5-10 s: 2 sent, 0 failed, p99 29.9 ms")
