@@ -27,9 +27,11 @@ def test_public_names_are_pinned() -> None:
         "Dataset",
         "Interactions",
         "Split",
+        "SyntheticConfig",
         "Vocabulary",
         "cold_start_split",
         "demo_split",
+        "generate_synthetic",
         "inspect_dataset",
         "leave_one_out_split",
         "make_demo_catalog",
@@ -40,6 +42,7 @@ def test_public_names_are_pinned() -> None:
         "temporal_split",
         "validate_split",
         "write_mmrec",
+        "write_synthetic",
     ]
     for name in fusionrec.data.__all__:
         assert getattr(fusionrec.data, name) is not None

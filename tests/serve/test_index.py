@@ -95,3 +95,28 @@ def test_approximate_indexes_are_reused_from_the_cache(vectors: np.ndarray, tmp_
     second = ItemIndex(vectors, options)
     query = vectors[5]
     assert first.search(query, 10)[0].tolist() == second.search(query, 10)[0].tolist()
+
+
+def test_items_added_at_run_time_are_found_without_a_rebuild(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hundreds of items added one by one to a built HNSW index are each found first for their own direction."""
+    rng = np.random.default_rng(2)
+    vectors = rng.standard_normal((6000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = ItemIndex(vectors[:5000], IndexOptions(kind="hnsw"))
+
+    def no_rebuild(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the index was built again")
+
+    monkeypatch.setattr("fusionrec.serve.index._build", no_rebuild)
+    for item in range(5000, 6000):
+        index.upsert(item, vectors[item])
+    assert index.n_items == 6000
+    found = [index.search(vectors[item], k=1)[0].tolist() == [item] for item in range(5000, 6000)]
+    assert np.mean(found) >= 0.99
+
+
+def test_search_width_grows_with_the_catalog_unless_it_is_set() -> None:
+    derived = IndexOptions()
+    widths = [derived.ef_search(n) for n in (1_000, 250_000, 1_000_000, 4_000_000, 10**9)]
+    assert widths == [128, 128, 256, 512, 2048]
+    assert IndexOptions(hnsw_ef_search=64).ef_search(10**7) == 64

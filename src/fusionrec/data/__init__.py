@@ -1,4 +1,4 @@
-"""Data layer: vocabularies, interactions, datasets, readers, validation, splitters and the demo catalog."""
+"""Data layer: vocabularies, interactions, datasets, readers, validation, splitters, demo and synthetic catalogs."""
 
 from fusionrec.data.catalog import CatalogColumns, read_catalog
 from fusionrec.data.dataset import Dataset, Split
@@ -13,6 +13,7 @@ from fusionrec.data.splits import (
     split_from_file,
     temporal_split,
 )
+from fusionrec.data.synthetic import SyntheticConfig, generate_synthetic, write_synthetic
 from fusionrec.data.validation import validate_split
 from fusionrec.data.vocabulary import Vocabulary
 
@@ -21,9 +22,11 @@ __all__ = [
     "Dataset",
     "Interactions",
     "Split",
+    "SyntheticConfig",
     "Vocabulary",
     "cold_start_split",
     "demo_split",
+    "generate_synthetic",
     "inspect_dataset",
     "leave_one_out_split",
     "make_demo_catalog",
@@ -34,4 +37,5 @@ __all__ = [
     "temporal_split",
     "validate_split",
     "write_mmrec",
+    "write_synthetic",
 ]

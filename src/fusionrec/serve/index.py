@@ -35,13 +35,19 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class IndexOptions:
-    """How to build the index; ``kind="auto"`` picks exact up to ``exact_max_items`` items, else HNSW."""
+    """How to build the index; ``kind="auto"`` picks exact up to ``exact_max_items`` items, else HNSW.
+
+    ``hnsw_ef_search=None`` sizes the search to the catalog (:meth:`ef_search`).
+    The defaults come from ``benchmarks/ann_sweep.py`` (``docs/capacity.md``):
+    efConstruction 40 capped recall@20 at 0.94 on 200,000 items whatever the
+    search width; 100 reaches 0.97 at efSearch 128 there.
+    """
 
     kind: str = "auto"
     exact_max_items: int = 20_000
     hnsw_m: int = 16
-    hnsw_ef_construction: int = 40
-    hnsw_ef_search: int = 128
+    hnsw_ef_construction: int = 100
+    hnsw_ef_search: int | None = None
     ivf_nprobe: int = 16
     cache_dir: Path | None = None
     search_threads: int = 1
@@ -51,6 +57,26 @@ class IndexOptions:
         if self.kind != "auto":
             return self.kind
         return "exact" if n_items <= self.exact_max_items else "hnsw"
+
+    def ef_search(self, n_items: int) -> int:
+        """HNSW search width: ``hnsw_ef_search``, or by catalog size when it is None.
+
+        The width needed for a given recall grows with the catalog: 128 up to
+        250,000 items, doubling with every 4-fold growth (256 at 1,000,000), at most 2,048.
+
+        Example:
+            >>> IndexOptions().ef_search(100_000), IndexOptions().ef_search(1_000_000)
+            (128, 256)
+        """
+        if self.hnsw_ef_search is not None:
+            return self.hnsw_ef_search
+        return int(min(MAX_AUTO_EF_SEARCH, BASE_EF_SEARCH * max(1.0, np.sqrt(n_items / BASE_EF_ITEMS))))
+
+
+BASE_EF_SEARCH = 128
+"""efSearch of catalogs up to :data:`BASE_EF_ITEMS` items when it is derived from the catalog size."""
+BASE_EF_ITEMS = 250_000
+MAX_AUTO_EF_SEARCH = 2048
 
 
 class ItemIndex:
@@ -126,7 +152,7 @@ class ItemIndex:
         faiss = _faiss()
         params: Any = None
         if self.kind == "hnsw":
-            params = faiss.SearchParametersHNSW(efSearch=max(self.options.hnsw_ef_search, fetch))
+            params = faiss.SearchParametersHNSW(efSearch=max(self.options.ef_search(self._n_items), fetch))
         elif self.kind == "ivf":
             params = faiss.SearchParametersIVF(nprobe=self.options.ivf_nprobe)
         return self._index.search(query, fetch, params=params)[1]

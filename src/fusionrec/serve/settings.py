@@ -49,8 +49,10 @@ class ServeSettings(BaseSettings):
     index: IndexKind = Field("auto", description="retrieval index: exact, hnsw, ivf, or auto (by catalog size)")
     exact_max_items: int = Field(20_000, ge=1, description="auto uses an exact index up to this many items")
     hnsw_m: int = Field(16, ge=4, le=128)
-    hnsw_ef_construction: int = Field(40, ge=8)
-    hnsw_ef_search: int = Field(128, ge=8)
+    hnsw_ef_construction: int = Field(100, ge=8, description="HNSW build width (see docs/capacity.md)")
+    hnsw_ef_search: int | None = Field(
+        None, ge=8, description="HNSW search width; None: by catalog size (128 up to 250,000 items, 256 at 1,000,000)"
+    )
     ivf_nprobe: int = Field(16, ge=1)
     index_cache_dir: Path | None = Field(None, description="folder where built approximate indexes are reused")
     max_k: int = Field(1000, ge=1, le=100_000, description="largest k a request may ask for")
