@@ -40,6 +40,7 @@ from fusionrec.evaluation.ranking import evaluate_scores
 from fusionrec.models.base import Recommender
 from fusionrec.models.sampling import NegativePool, NegativeSampler
 from fusionrec.models.train_config import History, TrainConfig
+from fusionrec.models.training_loop import active_training_loop
 from fusionrec.models.weight_average import WeightAverage
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ class TorchRecommender(Recommender):
 
     def _fit(self, split: Split) -> None:
         self._user_vectors = self._item_vectors = None
-        self.history_ = train(self, split, self.train_config)
+        self.history_ = active_training_loop(train)(self, split, self.train_config)
 
     def refresh_vectors(self) -> None:
         """Recompute the cached user and item vectors from the module (eval mode, no grad)."""
