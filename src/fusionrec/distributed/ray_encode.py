@@ -107,7 +107,10 @@ def encode_missing(
         return 0
     size = chunk_size(encoder)
     rows = [
-        {"items": np.asarray(todo[start : start + size], dtype=np.int64), "inputs": _plain(inputs, todo[start : start + size])}
+        {
+            "items": np.asarray(todo[start : start + size], dtype=np.int64),
+            "inputs": _plain(inputs, todo[start : start + size]),
+        }
         for start in range(0, len(todo), size)
     ]
     logger.info("encoding %d %s items in %d batches on %d Ray actors", len(todo), spec.modality, len(rows), actors)
@@ -122,8 +125,8 @@ def encode_missing(
         num_cpus=cpus_per_actor,
     )
     for batch in stream.iter_batches(batch_size=None, batch_format="numpy"):
-        items = batch["items"].astype(np.int64)
-        store.add([keys[i] for i in items], batch["values"], batch["mask"], [str(r) for r in batch["reasons"]])
+        items, values, mask = (np.asarray(batch[name]) for name in ("items", "values", "mask"))
+        store.add([keys[int(i)] for i in items], values, mask, [str(r) for r in batch["reasons"]])
     return len(todo)
 
 

@@ -223,7 +223,7 @@ def shared_epoch(
     module.train()
     rank = dist.get_rank() if world > 1 else 0
     parameters = [p for p in module.parameters() if p.requires_grad]
-    batches = _own_batches(iter(model.batches(split, rng)), rank, world)
+    batches = own_batches(iter(model.batches(split, rng)), rank, world)
     totals = torch.zeros(2, dtype=torch.float64)  # (loss sum, batches)
     while True:
         optimizer.zero_grad()
@@ -242,7 +242,7 @@ def shared_epoch(
     return float(totals[0] / max(float(totals[1]), 1.0))
 
 
-def _own_batches(batches: Iterator[Any], rank: int, world: int) -> Iterator[Any]:
+def own_batches(batches: Iterator[Any], rank: int, world: int) -> Iterator[Any]:
     """Batch ``rank`` of every ``world`` consecutive ones, then None for ever.
 
     Every batch is drawn, each in its turn (the generator advances the same on every worker, a batch is drawn
