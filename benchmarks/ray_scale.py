@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -49,6 +50,8 @@ def main() -> int:
         return 2
     from fusionrec.distributed import connect
 
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("fusionrec").setLevel(logging.INFO)  # training's per-epoch lines show progress
     connect(args.address)
     figures = encode(Path(data) / args.dataset, args.actors) if args.job == "encode" else train(args)
     figures["load_average"] = [round(value, 2) for value in os.getloadavg()]

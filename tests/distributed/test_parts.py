@@ -94,3 +94,10 @@ def test_a_folder_that_is_no_checkpoint_is_named(tmp_path: Path) -> None:
 def test_an_empty_address_is_refused() -> None:
     with pytest.raises(ConfigError, match="ray address is empty"):
         connect(" ")
+
+
+def test_every_lazy_distributed_name_resolves() -> None:
+    import fusionrec.distributed
+
+    for name in fusionrec.distributed.__all__:
+        assert getattr(fusionrec.distributed, name) is not None, name

@@ -31,6 +31,7 @@ import contextlib
 import logging
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,9 +44,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from ray.train.torch import TorchConfig, TorchTrainer
 
 from fusionrec.distributed.checkpoint import LoopState, read_final_state, restore_worker, save_worker
-from fusionrec.distributed.cluster import connect
+from fusionrec.distributed.cluster import LOCAL, connect
 from fusionrec.encoders.cache import default_cache_dir
-from fusionrec.errors import ModelError
+from fusionrec.errors import ConfigError, ModelError
 from fusionrec.evaluation.ranking import evaluate_scores
 from fusionrec.models.train_config import History, TrainConfig
 from fusionrec.models.training import TorchRecommender, seed_everything
@@ -68,7 +69,9 @@ class RayTrainConfig(BaseModel):
 
     workers: int = Field(2, ge=1, description="Ray Train workers (processes); each holds a copy of the model")
     cpus_per_worker: float = Field(1.0, gt=0, description="CPUs Ray reserves for each worker (its torch threads)")
-    address: str | None = Field(None, description="cluster to join first (see connect); None = already connected")
+    address: str | None = Field(
+        None, description="cluster to join first (see connect); None = the one connected, else a local one"
+    )
     storage_path: Path | None = Field(
         None, description="checkpoint folder, shared by every node (default: $FUSIONREC_CACHE/ray)"
     )
@@ -94,8 +97,7 @@ class RayTrainingLoop:
     def __call__(self, model: TorchRecommender, split: Split, train_config: TrainConfig) -> History:
         """Train ``model`` on ``split`` with ``train_config``; leaves the best state in ``model.module_``."""
         started = time.perf_counter()
-        if self.config.address is not None:
-            connect(self.config.address)
+        connect(self.config.address or LOCAL)  # nothing to do when already connected
         settings = {
             "model_class": type(model),
             "params": {**model.get_params(), "train_config": train_config.model_dump()},
@@ -139,7 +141,7 @@ class RayTrainingLoop:
                 num_workers=self.config.workers, resources_per_worker={"CPU": self.config.cpus_per_worker}
             ),
             run_config=ray.train.RunConfig(
-                name=self.config.run_name or f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{np.random.randint(1 << 30)}",
+                name=self.config.run_name or f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}",
                 storage_path=str(storage.resolve()),
                 checkpoint_config=ray.train.CheckpointConfig(num_to_keep=self.config.keep_checkpoints),
             ),
@@ -302,7 +304,7 @@ class ShardedValidator:
     def __init__(self, model: TorchRecommender, split: Split, valid_metric: str, rank: int, world: int) -> None:
         name, _, cutoff = valid_metric.partition("@")
         if not cutoff.isdigit():
-            raise ModelError(f"valid_metric must look like 'recall@20', got {valid_metric!r}")
+            raise ConfigError(f"valid_metric must look like 'recall@20', got {valid_metric!r}")
         self.model, self.metric, self.name, self.k = model, valid_metric, name, int(cutoff)
         self.rank, self.world = rank, world
         self.train_matrix = split.train.to_csr()
