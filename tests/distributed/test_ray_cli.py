@@ -40,7 +40,9 @@ def test_train_on_the_cluster_with_two_workers(ray_cluster: str, catalog: tuple[
 
 
 def test_encode_on_the_cluster_writes_the_cache(ray_cluster: str, catalog: tuple[Path, Path], tmp_path: Path) -> None:
-    _, items = catalog
+    items = tmp_path / "catalog" / "items.csv"
+    items.parent.mkdir()
+    items.write_text(catalog[1].read_text().replace("mid,title", "movie_id,title"))
     config = tmp_path / "encoders.toml"
     config.write_text('[[encoders]]\nmodality = "text"\nname = "minilm"\ntemplate = "{title}"\n')
     first = json.loads(invoke("encode", str(items), "--config", str(config), "--cache-dir", str(tmp_path / "cache"),
