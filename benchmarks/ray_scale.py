@@ -42,6 +42,7 @@ def main() -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="train: key=value")
     parser.add_argument("--workers", type=int, default=2, help="train: Ray Train workers")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--modes", nargs="+", choices=["one", "ray"], default=["one", "ray"], help="train: which")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
     data = os.environ.get("FUSIONREC_DATA")
@@ -112,7 +113,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     split, config = prepare_split(config)
     runs = []
     for seed in args.seeds:
-        for mode in ("one process", f"{args.workers} Ray workers"):
+        for mode in [{"one": "one process", "ray": f"{args.workers} Ray workers"}[m] for m in args.modes]:
             fit = (config.model.name, config.model.params, config.train, seed, config.evaluation.ks)
             if mode == "one process":
                 model, run = fit_and_evaluate(split, *fit, config.evaluation.metrics)
