@@ -38,6 +38,7 @@ def main() -> int:
     parser.add_argument("--address", default="auto", help="Ray cluster ('local' starts one in this process)")
     parser.add_argument("--dataset", default="ml100k-mm", help="encode: MMRec folder under $FUSIONREC_DATA")
     parser.add_argument("--actors", type=int, default=2, help="encode: actors per encoder")
+    parser.add_argument("--modality", action="append", default=None, help="encode: only this modality (repeatable)")
     parser.add_argument("--recipe", default="tiktok", help="train: a recipe (fusionrec recipes)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="train: key=value")
     parser.add_argument("--workers", type=int, default=2, help="train: Ray Train workers")
@@ -54,7 +55,7 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("fusionrec").setLevel(logging.INFO)  # training's per-epoch lines show progress
     connect(args.address)
-    figures = encode(Path(data) / args.dataset, args.actors) if args.job == "encode" else train(args)
+    figures = encode(Path(data) / args.dataset, args.actors, args.modality) if args.job == "encode" else train(args)
     figures["load_average"] = [round(value, 2) for value in os.getloadavg()]
     print(json.dumps(figures, indent=2))
     if args.json is not None:
@@ -62,7 +63,7 @@ def main() -> int:
     return 0
 
 
-def encode(folder: Path, actors: int) -> dict[str, Any]:
+def encode(folder: Path, actors: int, modalities: list[str] | None) -> dict[str, Any]:
     import numpy as np
 
     from fusionrec.distributed import encode_dataset_on_ray
@@ -70,7 +71,7 @@ def encode(folder: Path, actors: int) -> dict[str, Any]:
     from fusionrec.encoders.loading import read_items
 
     alone, on_ray = read_items(folder), read_items(folder)
-    specs = resolve_specs(alone)
+    specs = resolve_specs(alone, None, modalities)
     started = time.perf_counter()
     single = encode_dataset(alone, specs, use_cache=False)
     single_seconds = time.perf_counter() - started
