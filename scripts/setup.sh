@@ -46,7 +46,7 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then
 fi
 # torch first, pinned, so that no other package pulls a CUDA build.
 "${PIP[@]}" install "torch==2.13.0"
-"${PIP[@]}" install -c constraints.txt -e ".[encoders,serve,llm,tune,dev]"
+"${PIP[@]}" install -c constraints.txt -e ".[encoders,serve,llm,tune,ray,dev]"
 # aisfx declares heavy, unpinned dependencies it does not need at inference time.
 "${PIP[@]}" install -c constraints.txt --no-deps aisfx
 echo "$digest" > "$stamp"

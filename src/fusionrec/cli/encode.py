@@ -11,8 +11,10 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from fusionrec import distributed  # its names load ray on first use (lazy_loader)
 from fusionrec.cli.app import app
 from fusionrec.cli.output import console, fail_on_library_errors
+from fusionrec.cli.ray_options import RayActorsOption, RayAddressOption
 from fusionrec.encoders import encode_dataset, resolve_specs, write_features
 from fusionrec.encoders.cache import default_cache_dir
 from fusionrec.encoders.loading import read_items
@@ -36,6 +38,8 @@ def encode(
     out: Annotated[Path | None, typer.Option(help="Also write <modality>_feat.npy and _mask.npy here.")] = None,
     threads: Annotated[int | None, typer.Option(help="Torch CPU threads.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    ray_address: RayAddressOption = None,
+    ray_actors: RayActorsOption = 2,
 ) -> None:
     """Encode item text, images, audio and video; report what was encoded, cached and masked (and why)."""
     if threads:
@@ -50,7 +54,12 @@ def encode(
     bars = console.is_terminal and not as_json  # elsewhere the library logs plain progress lines
     with _progress(disable=not bars) as progress:
         tracker = _tracker(progress) if bars else None
-        report = encode_dataset(dataset, specs, cache, use_cache=not no_cache, progress=tracker)
+        if ray_address is None:
+            report = encode_dataset(dataset, specs, cache, use_cache=not no_cache, progress=tracker)
+        else:
+            report = distributed.encode_dataset_on_ray(
+                dataset, specs, cache, actors=ray_actors, use_cache=not no_cache, progress=tracker, address=ray_address
+            )
     seconds = time.perf_counter() - started
     written = write_features(dataset, out, [s.modality for s in specs], report) if out else []
     if as_json:

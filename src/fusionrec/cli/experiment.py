@@ -21,6 +21,7 @@ import typer
 from fusionrec import evaluation  # its names load on first use (lazy_loader): --help stays light
 from fusionrec.cli.app import app
 from fusionrec.cli.output import console, fail_on_library_errors, print_rows
+from fusionrec.cli.ray_options import RayAddressOption, RayWorkersOption, training_on_ray
 from fusionrec.config import AUTO, dump_config, load_config, read_config_file
 from fusionrec.errors import ConfigError, DataError
 from fusionrec.models import DEFAULT_MODEL, MODEL_REGISTRY
@@ -83,6 +84,8 @@ def train(
     save: Annotated[Path | None, typer.Option(help="Save the trained model as an artifact folder here.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing artifact folder.")] = False,
     out_dir: Annotated[Path | None, typer.Option(help="Folder for per-user values and configs.")] = None,
+    ray_address: RayAddressOption = None,
+    ray_workers: RayWorkersOption = 2,
 ) -> None:
     """Train one model (early stopping on valid), report valid and test, optionally save an artifact."""
     flags = {
@@ -104,15 +107,16 @@ def train(
     split, resolved = evaluation.prepare_split(resolved)
     resolved = evaluation.resolve_auto(split, resolved)
     console.print(f"training {resolved.model.name} on {split.dataset.name} ({split.protocol}), seed {chosen_seed}")
-    recommender, run = evaluation.fit_and_evaluate(
-        split,
-        resolved.model.name,
-        resolved.model.params,
-        resolved.train,
-        chosen_seed,
-        resolved.evaluation.ks,
-        resolved.evaluation.metrics,
-    )
+    with training_on_ray(ray_address, ray_workers):
+        recommender, run = evaluation.fit_and_evaluate(
+            split,
+            resolved.model.name,
+            resolved.model.params,
+            resolved.train,
+            chosen_seed,
+            resolved.evaluation.ks,
+            resolved.evaluation.metrics,
+        )
     result = evaluation.summarise(
         split.dataset.name, resolved.model.name, split.protocol, [run], _config_record(resolved)
     )
@@ -154,6 +158,8 @@ def benchmark(
     set_: SetOption = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the result(s) as JSON here.")] = None,
     out_dir: Annotated[Path | None, typer.Option(help="Folder for per-user values and configs.")] = None,
+    ray_address: RayAddressOption = None,
+    ray_workers: RayWorkersOption = 2,
 ) -> None:
     """Run models x datasets (or recipes) x seeds; print a table; write JSON (one object, or a list)."""
     target = out_dir or (json_path.with_suffix("") if json_path else Path("runs") / "benchmark")
@@ -169,7 +175,8 @@ def benchmark(
         name = resolved.data.dataset or "data"
         folder = target / name / (job.get("recipe") or resolved.model.name)
         resolved.output.dir = folder
-        results.append(evaluation.run_experiment(resolved))
+        with training_on_ray(ray_address, ray_workers):
+            results.append(evaluation.run_experiment(resolved))
     print_report(results, "benchmark (test at the valid-chosen point, mean ± std over seeds)")
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)

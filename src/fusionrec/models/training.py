@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import logging
 import random
 import time
@@ -41,6 +42,7 @@ from fusionrec.models.base import Recommender
 from fusionrec.models.callbacks import Callback, CallbackList, ProgressCallback, TrainingRun
 from fusionrec.models.sampling import NegativePool, NegativeSampler
 from fusionrec.models.train_config import History, TrainConfig
+from fusionrec.models.training_loop import active_training_loop
 from fusionrec.models.weight_average import WeightAverage
 
 if TYPE_CHECKING:
@@ -113,7 +115,8 @@ class TorchRecommender(Recommender):
 
     def _fit(self, split: Split) -> None:
         self._user_vectors = self._item_vectors = None
-        self.history_ = train(self, split, self.train_config, self.callbacks)
+        loop = active_training_loop(functools.partial(train, callbacks=self.callbacks))
+        self.history_ = loop(self, split, self.train_config)
 
     def refresh_vectors(self) -> None:
         """Recompute the cached user and item vectors from the module (eval mode, no grad)."""
