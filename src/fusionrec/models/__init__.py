@@ -122,8 +122,10 @@ def with_dotted(params: Mapping[str, Any], values: Mapping[str, Any]) -> dict[st
 
 
 def build_model(name: str, **params: Any) -> Recommender:
-    """Build a registered model by name with keyword hyper-parameters (validated by its typed config)."""
-    model: Recommender = model_class(name)(**params)
+    """Build a registered model by name with keyword hyper-parameters (validated first by its typed config)."""
+    cls = model_class(name)
+    validated_config(name, config_of(cls), {key: value for key, value in params.items() if key != "train_config"})
+    model: Recommender = cls(**params)
     return model
 
 
