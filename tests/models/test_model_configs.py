@@ -81,6 +81,15 @@ def test_freedom_constraints_match_its_constructor() -> None:
     check_model_params("freedom", {"modality_weights": {"image": 1.0}, "edge_dropout": 0.0})
     with pytest.raises(ConfigError, match=r"modality_weights.image: got 'heavy'"):
         check_model_params("freedom", {"modality_weights": {"image": "heavy"}})
+    with pytest.raises(ConfigError, match=r"modality_weights.text: got -1.0; Input should be greater than or equal"):
+        check_model_params("freedom", {"modality_weights": {"image": 1.0, "text": -1.0}})
+
+
+@pytest.mark.parametrize(("name", "key"), [("ease", "l2"), ("lightgcn", "reg_weight"), ("itemknn", "shrinkage")])
+def test_a_non_finite_number_is_refused(name: str, key: str) -> None:
+    for value in (float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match=rf"{key}: got {value}; Input should be a finite number"):
+            check_model_params(name, {key: value})
 
 
 class _PlugIn(Recommender):

@@ -17,6 +17,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field
 
 from fusionrec.models.model_config import STRICT
@@ -101,7 +103,7 @@ class FreedomConfig(BaseModel):
     n_ui_layers: int = Field(default=2, ge=0, description="propagations over the user-item graph")
     n_mm_layers: int = Field(default=1, ge=0, description="propagations over the item-item content graph")
     knn_k: int = Field(default=10, ge=1, description="neighbours per item in each modality graph")
-    modality_weights: dict[str, float] | None = Field(
+    modality_weights: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = Field(
         default=None, description="{modality: weight} of the modality graphs; None = equal"
     )
     edge_dropout: float = Field(default=0.8, ge=0, lt=1, description="share of user-item edges pruned per epoch")

@@ -28,8 +28,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from fusionrec.errors import ConfigError
 
-STRICT = ConfigDict(extra="forbid", frozen=True)
-"""The ``model_config`` of every model config: unknown keys are errors, a validated config is not changed."""
+STRICT = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+"""The ``model_config`` of every model config: unknown keys and non-finite numbers are errors; frozen."""
 
 _NOT_PARAMETERS = ("self", "train_config")
 
