@@ -134,8 +134,14 @@ def test_valid_metric_is_shared_by_evaluation_and_train(experiment_file):
         ({"data.protocol": "lukewarm"}, r"data\.protocol \(override\): got 'lukewarm'; Input should be 'warm' or"),
         ({"data.split.ratios": "[0.5, 0.1, 0.1]"}, r"summing to 1"),
         ({"data.dataset": "baby", "data.interactions": "r.csv"}, r"either dataset .* or interactions"),
-        ({"model.name": "ease", "model.params.l3": "5"}, r"model 'ease' takes no parameter \['l3'\]; its parameters"),
-        ({"model.name": "ease", "model.params.l2": "-1"}, r"EASE needs l2 > 0"),
+        (
+            {"model.name": "ease", "model.params.l3": "5"},
+            r"model 'ease' got invalid parameters: l3: unknown key; allowed here: l2, max_items",
+        ),
+        (
+            {"model.name": "ease", "model.params.l2": "-1"},
+            r"model 'ease' got invalid parameters: l2: got -1; Input should be greater than 0",
+        ),
         ({"model.name": "auto", "model.params.l2": "5"}, r"model.params \['l2'\] were given with model.name = 'auto'"),
     ],
 )

@@ -39,7 +39,7 @@ def test_the_content_channel_adds_the_faded_content_similarity_to_any_base() -> 
 
 
 def test_a_channel_refuses_bad_settings_and_data_without_content() -> None:
-    with pytest.raises(ConfigError, match=r"'ease-channel' got invalid settings: l2: got 0"):
+    with pytest.raises(ConfigError, match=r"'ease-channel' got invalid parameters: l2: got 0"):
         build_model("ease-channel", base="pop", l2=0.0)
     with pytest.raises(ConfigError, match="cannot itself be 'content-channel'"):
         build_model("content-channel", base="content-channel")

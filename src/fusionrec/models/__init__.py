@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import copy
 import importlib
-import inspect
 from collections.abc import Mapping
 from typing import Any
 
 from fusionrec.errors import ConfigError
 from fusionrec.models.base import Recommender
+from fusionrec.models.model_config import config_of, validated_config
 
 MODEL_REGISTRY: dict[str, str] = {
     "pop": "fusionrec.models.popularity:Popularity",
@@ -76,55 +76,41 @@ def model_class(name: str) -> type[Recommender]:
 
 
 def model_parameters(name: str) -> list[str]:
-    """The keyword hyper-parameters model ``name`` takes (``train_config`` aside).
-
-    A model that declares a pydantic ``config_type`` (its typed config) takes that config's fields;
-    the others take their constructor's keyword arguments.
-    """
-    cls = model_class(name)
-    config_type = getattr(cls, "config_type", None)
-    if config_type is not None:
-        return list(config_type.model_fields)
-    signature = inspect.signature(cls.__init__)
-    return [p for p in signature.parameters if p not in ("self", "train_config") and not p.startswith("_")]
+    """The keyword hyper-parameters model ``name`` takes (``train_config`` aside): its typed config's fields."""
+    return list(config_of(model_class(name)).model_fields)
 
 
-def check_model_params(name: str, params: dict[str, Any]) -> None:
+def check_model_params(name: str, params: Mapping[str, Any]) -> None:
     """Raise a :class:`ConfigError` naming every key ``name`` does not take, or the value it refuses.
 
-    Building a model does no work, so this checks a configuration before any data is read.
+    One path for every model: its typed config (``config_type``, see :mod:`~fusionrec.models.model_config`)
+    validates ``params``, then the model is built (which does no work). So a configuration is checked before
+    any data is read.
 
     Example:
         >>> check_model_params("ease", {"l3": 5})
         Traceback (most recent call last):
         ...
-        fusionrec.errors.ConfigError: model 'ease' takes no parameter ['l3']; its parameters are ['l2', 'max_items']
+        fusionrec.errors.ConfigError: model 'ease' got invalid parameters: l3: unknown key; allowed here: l2, max_items
     """
-    allowed = model_parameters(name)
-    unknown = sorted(set(params) - set(allowed))
-    if unknown and getattr(model_class(name), "config_type", None) is None:  # a typed config names its own
-        raise ConfigError(f"model {name!r} takes no parameter {unknown}; its parameters are {allowed}")
+    validated_config(name, config_of(model_class(name)), params)
     try:
         build_model(name, **params)
     except TypeError as exc:
-        raise ConfigError(f"model {name!r} refused parameters {params}: {exc}") from None
+        raise ConfigError(f"model {name!r} refused parameters {dict(params)}: {exc}") from None
 
 
 def canonical_params(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """``params`` as model ``name``'s typed config writes them (nested tables, only what differs from its
-    defaults), so that dotted keys (:func:`with_dotted`) can be laid over them; unchanged for a model without one.
+    defaults), so that dotted keys (:func:`with_dotted`) can be laid over them.
 
     Example:
         >>> canonical_params("fusiongraph", {"knn_k": 5})
         {'item_graph': {'k': 5}}
     """
-    config_type = getattr(model_class(name), "config_type", None)
-    if config_type is None:
-        return dict(params)
-    build_model(name, **params)  # a ConfigError naming the key, for bad parameters
-    dumped: dict[str, Any] = config_type.model_validate(dict(params)).model_dump(
-        exclude_none=True, exclude_defaults=True
-    )
+    check_model_params(name, params)  # a ConfigError naming the key, for bad parameters
+    config = config_of(model_class(name)).model_validate(dict(params))
+    dumped: dict[str, Any] = config.model_dump(exclude_none=True, exclude_defaults=True)
     return dumped
 
 
@@ -162,8 +148,10 @@ def with_dotted(params: Mapping[str, Any], values: Mapping[str, Any]) -> dict[st
 
 
 def build_model(name: str, **params: Any) -> Recommender:
-    """Build a registered model by name with keyword hyper-parameters."""
-    model: Recommender = model_class(name)(**params)
+    """Build a registered model by name with keyword hyper-parameters (validated first by its typed config)."""
+    cls = model_class(name)
+    validated_config(name, config_of(cls), {key: value for key, value in params.items() if key != "train_config"})
+    model: Recommender = cls(**params)
     return model
 
 

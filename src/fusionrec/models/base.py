@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 
 from fusionrec.errors import ModelError
+from fusionrec.models.model_config import validated_config
 
 if TYPE_CHECKING:
     from typing import Self
 
     import scipy.sparse as sp
+    from pydantic import BaseModel
 
     from fusionrec.data.dataset import Split
 
@@ -34,7 +36,9 @@ class Recommender(ABC):
 
     Subclasses set ``name`` (the registry key), accept their
     hyper-parameters as keyword arguments in ``__init__`` and implement
-    :meth:`_fit` and :meth:`score_users`.
+    :meth:`_fit` and :meth:`score_users`. A model declares its typed config
+    as ``config_type`` (fields = those keyword arguments); the parameters are
+    validated by it here, so a bad key or value is a ConfigError naming it.
     """
 
     name: ClassVar[str] = "base"
@@ -42,8 +46,12 @@ class Recommender(ABC):
     scores_cold_items: ClassVar[bool] = False
     #: True when the constructor takes ``train_config`` (models trained by gradient descent, and wrappers of them).
     takes_train_config: ClassVar[bool] = False
+    #: The pydantic config of the keyword hyper-parameters (``extra="forbid"``); None for a plug-in without one.
+    config_type: ClassVar[type[BaseModel] | None] = None
 
     def __init__(self, **params: Any) -> None:
+        if self.config_type is not None:
+            validated_config(self.name, self.config_type, params)
         self.params: dict[str, Any] = dict(params)
         self.split_: Split | None = None
         self.train_matrix_: sp.csr_matrix | None = None

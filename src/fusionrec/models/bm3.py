@@ -38,6 +38,7 @@ import torch  # this module is imported only when a BM3 is built (see MODEL_REGI
 import torch.nn.functional as F
 
 from fusionrec.errors import ConfigError
+from fusionrec.models.baseline_configs import BM3Config
 from fusionrec.models.content import content_tensors, require_features
 from fusionrec.models.graph import SparseOperator, normalized_adjacency, propagate
 from fusionrec.models.training import PairwiseRecommender, TrainConfig, embedding_penalty
@@ -59,6 +60,7 @@ class BM3(PairwiseRecommender):
     """
 
     name: ClassVar[str] = "bm3"
+    config_type: ClassVar[type[BM3Config]] = BM3Config
     train_defaults: ClassVar[dict[str, Any]] = {"lr": 1e-3}
 
     def __init__(

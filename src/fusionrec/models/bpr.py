@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 import numpy as np
 import torch  # this module is imported only when a BPR-MF is built (see MODEL_REGISTRY)
 
+from fusionrec.models.baseline_configs import BPRConfig
 from fusionrec.models.training import PairwiseRecommender, TrainConfig, bpr_loss, embedding_penalty
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ class BPRMF(PairwiseRecommender):
     """
 
     name: ClassVar[str] = "bpr"
+    config_type: ClassVar[type[BPRConfig]] = BPRConfig
 
     collapse_hint: ClassVar[str] = "lower reg_weight (e.g. --set model.params.reg_weight=1e-3) or train.lr"
 

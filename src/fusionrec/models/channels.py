@@ -27,16 +27,32 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+from pydantic import Field
 
 from fusionrec.errors import ModelError
 from fusionrec.models.content_channel import ContentChannel
 from fusionrec.models.ease_channel import EaseChannel
 from fusionrec.models.fusion_graph_config import ContentChannelConfig, EaseChannelConfig
-from fusionrec.models.wrapper import ScorerWrapper
+from fusionrec.models.wrapper import ScorerWrapper, WrapperConfig
 
 if TYPE_CHECKING:
     from fusionrec.data.dataset import Split
     from fusionrec.models.training import TrainConfig
+
+
+class EaseChanneledConfig(WrapperConfig, EaseChannelConfig):
+    """The whole ``ease-channel`` model: the base, its parameters and the channel's settings."""
+
+    wrapper_name: ClassVar[str] = "ease-channel"
+    base: str = Field("lightgcn", description="the registered name of the model whose score the channel adds to")
+    weight: float = Field(default=0.005, ge=0, description="weight of the channel (0 = off)")
+
+
+class ContentChanneledConfig(WrapperConfig, ContentChannelConfig):
+    """The whole ``content-channel`` model: the base, its parameters and the channel's settings."""
+
+    wrapper_name: ClassVar[str] = "content-channel"
+    base: str = Field("lightgcn", description="the registered name of the model whose score the channel adds to")
 
 
 class EaseChanneled(ScorerWrapper):
@@ -50,6 +66,7 @@ class EaseChanneled(ScorerWrapper):
     """
 
     name: ClassVar[str] = "ease-channel"
+    config_type: ClassVar[type[EaseChanneledConfig]] = EaseChanneledConfig
 
     def __init__(
         self,
@@ -106,6 +123,7 @@ class ContentChanneled(ScorerWrapper):
     """
 
     name: ClassVar[str] = "content-channel"
+    config_type: ClassVar[type[ContentChanneledConfig]] = ContentChanneledConfig
 
     def __init__(
         self,
@@ -146,4 +164,4 @@ class ContentChanneled(ScorerWrapper):
         self._fit_channel(split)
 
 
-__all__ = ["ContentChanneled", "EaseChanneled"]
+__all__ = ["ContentChanneled", "ContentChanneledConfig", "EaseChanneled", "EaseChanneledConfig"]

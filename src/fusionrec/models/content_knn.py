@@ -24,6 +24,7 @@ import scipy.sparse as sp
 
 from fusionrec.errors import ArtifactError, FeatureShapeError
 from fusionrec.models.base import Recommender
+from fusionrec.models.baseline_configs import ContentKNNConfig
 from fusionrec.models.content import require_features
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class ContentKNN(Recommender):
     """Mean content similarity between a candidate and the user's training items (no learning)."""
 
     name: ClassVar[str] = "content-knn"
+    config_type: ClassVar[type[ContentKNNConfig]] = ContentKNNConfig
     scores_cold_items: ClassVar[bool] = True
 
     def __init__(self) -> None:

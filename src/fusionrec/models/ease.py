@@ -25,14 +25,12 @@ import scipy.linalg
 
 from fusionrec.errors import ArtifactError, ConfigError
 from fusionrec.models.base import Recommender
+from fusionrec.models.baseline_configs import DEFAULT_MAX_ITEMS, EASEConfig
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
     from fusionrec.data.dataset import Split
-
-DEFAULT_MAX_ITEMS = 30_000
-"""The largest catalog whose dense ``B`` is fitted unless told otherwise."""
 
 
 class EASE(Recommender):
@@ -45,6 +43,7 @@ class EASE(Recommender):
     """
 
     name: ClassVar[str] = "ease"
+    config_type: ClassVar[type[EASEConfig]] = EASEConfig
 
     def __init__(self, l2: float = 200.0, max_items: int = DEFAULT_MAX_ITEMS) -> None:
         if l2 <= 0 or max_items < 1:

@@ -36,6 +36,7 @@ import scipy.sparse as sp
 import torch  # this module is imported only when a FREEDOM is built (see MODEL_REGISTRY)
 
 from fusionrec.errors import ConfigError
+from fusionrec.models.baseline_configs import FreedomConfig
 from fusionrec.models.content import content_tensors, require_features
 from fusionrec.models.graph import SparseOperator, normalized_adjacency, propagate
 from fusionrec.models.knn_graph import modality_graph
@@ -61,6 +62,7 @@ class FREEDOM(PairwiseRecommender):
     """
 
     name: ClassVar[str] = "freedom"
+    config_type: ClassVar[type[FreedomConfig]] = FreedomConfig
 
     def __init__(
         self,

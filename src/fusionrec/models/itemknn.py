@@ -22,6 +22,7 @@ import scipy.sparse as sp
 
 from fusionrec.errors import ArtifactError, ConfigError
 from fusionrec.models.base import Recommender
+from fusionrec.models.baseline_configs import ItemKNNConfig
 
 if TYPE_CHECKING:
     from fusionrec.data.dataset import Split
@@ -43,6 +44,7 @@ class ItemKNN(Recommender):
     """
 
     name: ClassVar[str] = "itemknn"
+    config_type: ClassVar[type[ItemKNNConfig]] = ItemKNNConfig
 
     def __init__(self, k: int = 200, shrinkage: float = 500.0, chunk_size: int = 1024) -> None:
         if k < 1 or chunk_size < 1 or shrinkage < 0:

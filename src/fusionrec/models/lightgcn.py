@@ -28,6 +28,7 @@ import numpy as np
 import torch  # this module is imported only when a LightGCN is built (see MODEL_REGISTRY)
 
 from fusionrec.errors import ConfigError
+from fusionrec.models.baseline_configs import LightGCNConfig
 from fusionrec.models.graph import SparseOperator, normalized_adjacency, propagate
 from fusionrec.models.training import PairwiseRecommender, TrainConfig, bpr_loss, embedding_penalty
 
@@ -46,6 +47,7 @@ class LightGCN(PairwiseRecommender):
     """
 
     name: ClassVar[str] = "lightgcn"
+    config_type: ClassVar[type[LightGCNConfig]] = LightGCNConfig
     train_defaults: ClassVar[dict[str, Any]] = {"lr": 5e-3}
     collapse_hint: ClassVar[str] = "lower reg_weight (e.g. --set model.params.reg_weight=1e-4) or train.lr"
 

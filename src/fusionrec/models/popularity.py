@@ -16,6 +16,7 @@ import numpy as np
 
 from fusionrec.errors import ArtifactError
 from fusionrec.models.base import Recommender
+from fusionrec.models.baseline_configs import PopularityConfig
 
 if TYPE_CHECKING:
     from fusionrec.data.dataset import Split
@@ -25,6 +26,7 @@ class Popularity(Recommender):
     """Scores every item by its number of training interactions (the same list for every user)."""
 
     name: ClassVar[str] = "pop"
+    config_type: ClassVar[type[PopularityConfig]] = PopularityConfig
 
     def __init__(self) -> None:
         super().__init__()

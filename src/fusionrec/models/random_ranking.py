@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from fusionrec.models.base import Recommender
+from fusionrec.models.baseline_configs import RandomConfig
 
 if TYPE_CHECKING:
     from fusionrec.data.dataset import Split
@@ -27,6 +28,7 @@ class RandomRanking(Recommender):
     """
 
     name: ClassVar[str] = "random"
+    config_type: ClassVar[type[RandomConfig]] = RandomConfig
     scores_cold_items: ClassVar[bool] = True
 
     def __init__(self, seed: int = 0) -> None:

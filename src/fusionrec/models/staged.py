@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from fusionrec.errors import ConfigError
 from fusionrec.models.base import Recommender
 from fusionrec.models.second_stage import BoostedTrees, Candidates, fit_trees, reranked_scores
-from fusionrec.models.wrapper import ScorerWrapper, own_params
+from fusionrec.models.wrapper import ScorerWrapper, WrapperConfig, own_params
 
 if TYPE_CHECKING:
     from fusionrec.data.dataset import Split
@@ -55,6 +55,13 @@ class StageConfig(BaseModel):
     min_leaf: int = Field(200, ge=1, description="fewest candidates per leaf")
 
 
+class StagedConfig(WrapperConfig, StageConfig):
+    """The whole ``staged`` model: the base whose scores the stage reorders, its parameters and the stage."""
+
+    wrapper_name: ClassVar[str] = "staged"
+    base: str = Field("fusiongraph", description="the registered name of the model whose scores are reordered")
+
+
 class Staged(ScorerWrapper):
     """Any registered model with a second stage fitted on valid.
 
@@ -66,6 +73,7 @@ class Staged(ScorerWrapper):
     """
 
     name: ClassVar[str] = "staged"
+    config_type: ClassVar[type[StagedConfig]] = StagedConfig
 
     def __init__(
         self,

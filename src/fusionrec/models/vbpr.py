@@ -22,6 +22,7 @@ import numpy as np
 import torch  # this module is imported only when a VBPR is built (see MODEL_REGISTRY)
 
 from fusionrec.fusion.concat import ConcatFusion
+from fusionrec.models.baseline_configs import VBPRConfig
 from fusionrec.models.content import content_tensors, require_features, trained_items
 from fusionrec.models.training import PairwiseRecommender, TrainConfig, bpr_loss, embedding_penalty
 
@@ -39,6 +40,7 @@ class VBPR(PairwiseRecommender):
     """
 
     name: ClassVar[str] = "vbpr"
+    config_type: ClassVar[type[VBPRConfig]] = VBPRConfig
     scores_cold_items: ClassVar[bool] = True
 
     collapse_hint: ClassVar[str] = "lower reg_weight (e.g. --set model.params.reg_weight=1e-4) or train.lr"

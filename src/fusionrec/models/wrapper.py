@@ -23,18 +23,44 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, model_validator
 
 from fusionrec.errors import ConfigError
 from fusionrec.models import build_model, check_model_params, model_class
 from fusionrec.models.base import Recommender
+from fusionrec.models.model_config import STRICT, validated_config
 
 if TYPE_CHECKING:
+    from typing import Self
+
     from fusionrec.data.dataset import Split
     from fusionrec.models.training import TrainConfig
 
 BASE_PREFIX = "base."
 """Prefix of the base model's arrays in a wrapper's saved state."""
+
+
+class WrapperConfig(BaseModel):
+    """What every add-on's config holds besides its own settings: the model it wraps and that model's parameters.
+
+    An add-on's ``config_type`` subclasses this and its settings config, and sets ``wrapper_name``
+    (its registered name) and the default ``base``; the base and its parameters are checked here too.
+    """
+
+    model_config = STRICT
+
+    wrapper_name: ClassVar[str]
+    base: str = Field(description="the registered name of the wrapped model (not the add-on's own)")
+    base_params: dict[str, Any] = Field(default_factory=dict, description="the base model's hyper-parameters")
+
+    @model_validator(mode="after")
+    def _base_is_another_registered_model(self) -> Self:
+        if self.base == self.wrapper_name:
+            raise ValueError(
+                f"a {self.wrapper_name!r} model's base cannot itself be {self.wrapper_name!r}; name the model to wrap"
+            )
+        check_model_params(self.base, self.base_params)
+        return self
 
 
 class ScorerWrapper(Recommender):
@@ -59,13 +85,7 @@ class ScorerWrapper(Recommender):
     ) -> None:
         if base == self.name:
             raise ConfigError(f"a {self.name!r} model's base cannot itself be {self.name!r}; name the model to wrap")
-        try:
-            self.settings = settings_type(**settings)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc']))}: got {e.get('input')!r}, {e['msg']}" for e in exc.errors()
-            )
-            raise ConfigError(f"model {self.name!r} got invalid settings: {problems}") from None
+        self.settings = validated_config(self.name, settings_type, settings)
         super().__init__(base=base, base_params=dict(base_params or {}), **self.settings.model_dump())
         check_model_params(base, dict(base_params or {}))
         base_kwargs = dict(base_params or {})
@@ -109,4 +129,4 @@ def own_params(model: Recommender) -> dict[str, Any]:
     return {k: v for k, v in model.get_params().items() if k != "train_config"}
 
 
-__all__ = ["BASE_PREFIX", "ScorerWrapper", "own_params"]
+__all__ = ["BASE_PREFIX", "ScorerWrapper", "WrapperConfig", "own_params"]

@@ -22,11 +22,14 @@ off) and loading gives identical scores; ``recommend`` never returns a
 training item; an unknown user raises :class:`~fusionrec.errors.UnknownIdError`;
 ``score_users`` returns float32 ``(n, n_items)``; a registered model's
 settings written to an experiment file (TOML) and read back build a model
-with the same parameters and the same scores.
+with the same parameters and the same scores; the model's typed config
+accepts its parameters, refuses an unknown key naming it and has the
+constructor's defaults.
 """
 
 from __future__ import annotations
 
+import inspect
 import io
 import tempfile
 from collections.abc import Callable
@@ -36,8 +39,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fusionrec.config import ExperimentConfig, dump_toml, load_config
-from fusionrec.errors import UnknownIdError
+from fusionrec.errors import ConfigError, UnknownIdError
 from fusionrec.models import MODEL_REGISTRY, build_model
+from fusionrec.models.model_config import config_of, validated_config
 
 if TYPE_CHECKING:
     from fusionrec.data.dataset import Split
@@ -156,6 +160,29 @@ def check_config_round_trip(factory: ModelFactory, split: Split) -> None:
     assert np.array_equal(before, after), f"{model.name}: scores changed through the experiment file"
 
 
+def check_typed_config(factory: ModelFactory, split: Split) -> None:
+    """The model's typed config accepts its parameters, refuses an unknown key naming it, and has its defaults."""
+    model = factory()
+    config_type = config_of(type(model))
+    params = {key: value for key, value in model.get_params().items() if key != "train_config"}
+    validated_config(model.name, config_type, params)
+    if config_type.model_config.get("extra") == "forbid":
+        try:
+            validated_config(model.name, config_type, {**params, "no_such_key": 1})
+        except ConfigError as exc:
+            assert "no_such_key" in str(exc), f"{model.name}: the unknown-key error does not name the key: {exc}"
+        else:
+            raise AssertionError(f"{model.name}: its config accepted the unknown key 'no_such_key'")
+    for name, parameter in inspect.signature(type(model).__init__).parameters.items():
+        if name not in config_type.model_fields or parameter.default is inspect.Parameter.empty:
+            continue
+        default = config_type.model_fields[name].get_default(call_default_factory=True)
+        same = default == parameter.default or (parameter.default is None and default == {})  # None = no parameters
+        assert same, (
+            f"{model.name}: config default {name}={default!r} differs from the constructor's {parameter.default!r}"
+        )
+
+
 CONTRACT_CHECKS: tuple[Callable[[ModelFactory, Split], None], ...] = (
     check_defaults_build,
     check_params_round_trip,
@@ -166,6 +193,7 @@ CONTRACT_CHECKS: tuple[Callable[[ModelFactory, Split], None], ...] = (
     check_unknown_user_raises,
     check_score_shape,
     check_config_round_trip,
+    check_typed_config,
 )
 """Every contract check, in a stable order."""
 
