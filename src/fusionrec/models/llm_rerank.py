@@ -34,7 +34,7 @@ import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from fusionrec.errors import ConfigError, ModelError
 from fusionrec.llm.base import Generator
@@ -42,6 +42,7 @@ from fusionrec.llm.rerank import ListwiseReranker, RerankConfig, RerankInput, Re
 from fusionrec.llm.settings import GeneratorSettings
 from fusionrec.models import build_model, check_model_params, model_class
 from fusionrec.models.base import Recommender, mask_seen, top_k
+from fusionrec.models.wrapper import WrapperConfig
 
 if TYPE_CHECKING:
     from fusionrec.data.dataset import Split
@@ -51,6 +52,18 @@ _BASE = "base."
 _USERS_PER_LOG = 10  # users whose requests go out together between two progress lines
 
 logger = logging.getLogger(__name__)
+
+
+class LLMRerankConfig(WrapperConfig, RerankConfig):
+    """The whole ``llm-rerank`` model: the base it reranks, the reranking and the language model asked."""
+
+    wrapper_name: ClassVar[str] = "llm-rerank"
+    base: str = Field("fusiongraph", description="the registered name of the model whose top items are reordered")
+    gguf: str = Field("smollm2", description="a packaged GGUF model name or a .gguf path (used when url is empty)")
+    url: str = Field("", description="base URL of an OpenAI-compatible server; empty runs the GGUF model locally")
+    url_model: str = Field("default", description="the model name sent to the server")
+    cache: str = Field("", description="SQLite cache file; empty: $FUSIONREC_CACHE/llm/generations.sqlite; 'none'")
+    threads: int | None = Field(None, ge=1, description="CPU threads of the local model; None lets llama.cpp choose")
 
 
 class LLMReranked(Recommender):
@@ -66,6 +79,7 @@ class LLMReranked(Recommender):
 
     name: ClassVar[str] = "llm-rerank"
     takes_train_config: ClassVar[bool] = True
+    config_type: ClassVar[type[LLMRerankConfig]] = LLMRerankConfig
 
     def __init__(
         self,
