@@ -20,9 +20,11 @@ from fusionrec.llm import (
     LLMError,
     OpenAIGenerator,
     profile_items,
+    profile_users,
     resolve_gguf,
 )
 from tests.llm.conftest import ROWS
+from tests.llm.test_user_profiles import make_split
 
 pytest.importorskip("llama_cpp", reason="the local backend needs llama-cpp-python (pip install 'fusionrec[llm]')")
 pytestmark = pytest.mark.llm
@@ -142,3 +144,15 @@ def test_a_local_explanation_is_checked_or_replaced_by_the_template(local: Llama
         assert result.sentence and checker.problem(result.sentence, facts) == ""
     else:
         assert result.sentence == template_sentence(facts) and result.rejected
+
+
+def test_user_profiles_from_the_packaged_model_and_again_from_the_cache(
+    local: LlamaCppGenerator, tmp_path: Path
+) -> None:
+    cached = LlamaCppGenerator("smollm2", cache=GenerationCache(tmp_path / "c.sqlite"))
+    cached._llama = local.load()  # share the loaded model: one load per test module
+    first = profile_users(make_split(), cached, users=["a", "c"], max_tokens=12)
+    second = profile_users(make_split(), cached, users=["a", "c"], max_tokens=12)
+    assert set(first.profiles) | {k for k, v in first.failures.items() if v.startswith("profile")} == {"a", "c"}
+    assert first.profiles and first.stats.completion_tokens > 0
+    assert second.stats.n_cached == 2 and second.profiles == first.profiles
