@@ -53,6 +53,7 @@ from fusionrec.models.knn_graph import Whitening, knn_query, modality_graph, nor
 from fusionrec.models.losses import bf16_supported, info_nce, softmax_loss
 from fusionrec.models.second_stage import BoostedTrees, Candidates, ScoreParts, fit_trees, reranked_scores
 from fusionrec.models.training import TorchRecommender, TrainConfig, valid_figure
+from fusionrec.models.user_content import build_user_content_path, user_alignment, user_content_config
 
 if TYPE_CHECKING:
     from fusionrec.data.dataset import Split
@@ -138,6 +139,9 @@ class FusionGraph(TorchRecommender):
             are placed with the catalog's mean length. False = the vectors as they are. Not for
             ``item_ids=False``: TikTok's content-only variant collapses with it
             (``docs/decisions/0002-content-path.md``).
+        user_content: settings of the user content path (:mod:`~fusionrec.models.user_content`): a user's layer-0
+            vector is its ID plus the projection of ``split.user_content``, aligned with the ID by InfoNCE
+            (``align_weight``); None = off. Needs a split with user content.
         train_config: optimisation settings; keys a dict leaves out take :attr:`train_defaults`
             (``batch_size`` counts users: a batch is every training item of that many users).
     """
@@ -180,6 +184,7 @@ class FusionGraph(TorchRecommender):
         ease_l2: float = 200.0,
         unit_layer0: bool = False,
         second_stage: bool = False,
+        user_content: dict[str, Any] | None = None,
         train_config: TrainConfig | dict[str, Any] | None = None,
     ) -> None:
         super().__init__(
@@ -216,6 +221,7 @@ class FusionGraph(TorchRecommender):
             ease_l2=ease_l2,
             unit_layer0=unit_layer0,
             second_stage=second_stage,
+            user_content=user_content,
         )
         _check(self.params)
         self._positives: tuple[np.ndarray, sp.csr_matrix] | None = None
@@ -441,6 +447,7 @@ class FusionGraph(TorchRecommender):
         net.item_graph_weight, net.item_graph = p["item_graph_weight"], graphs[1]
         net.content_scale, net.item_graph_scale = scales
         net.unit_layer0 = bool(p["unit_layer0"])
+        net.user_content = build_user_content_path(split, user_content_config(p["user_content"]), p["embedding_dim"])
         if p["embedding_noise"] > 0:
             net.perturbation = Perturbation(p["embedding_noise"], int(torch.randint(2**62, ())))
         return net
@@ -529,7 +536,7 @@ class FusionGraph(TorchRecommender):
         parts = net.item_parts(keep)
         layer0 = sum(parts.values())
         assert isinstance(layer0, torch.Tensor)
-        all_users, all_items = net.propagate_items(net.user_embedding, layer0)
+        all_users, all_items = net.propagate_items(net.layer0_users(), layer0)
         bf16 = self.params["bf16_scores"]
         bf16 = bf16_supported() if bf16 is None else bf16
         catalog, positives = all_items, items
@@ -541,7 +548,7 @@ class FusionGraph(TorchRecommender):
             content = layer0[batch_items] - parts[ID][batch_items]  # (m, d): the modalities' share
             alignment = info_nce(net.item_embedding[batch_items], content, self.params["temperature"])
             loss = loss + self.params["align_weight"] * alignment
-        return loss
+        return loss + user_alignment(net.user_content, users, net.user_embedding)
 
     def embed(self, module: torch.nn.Module) -> tuple[np.ndarray, np.ndarray]:
         """float32 user (n_users, D) and item (n_items, D) vectors; score = user . item.
@@ -760,5 +767,6 @@ def _check(params: dict[str, Any]) -> None:
         "item_graph_boost": "1 to 2",
     }
     problems += [f"{name}={p[name]} (>= 0; 0 = off, {hint} usual)" for name, hint in usual.items() if p[name] < 0]
+    user_content_config(p["user_content"])  # raises naming a bad setting
     if problems:
         raise ConfigError(f"FusionGraph got invalid hyper-parameters: {'; '.join(problems)}")

@@ -15,10 +15,12 @@ from torch import nn
 
 from fusionrec.fusion.base import SHARED
 from fusionrec.models.graph import propagate
+from fusionrec.models.user_content import with_user_content
 
 if TYPE_CHECKING:
     from fusionrec.fusion.base import ModalityFusion
     from fusionrec.models.graph import Perturbation, SparseOperator
+    from fusionrec.models.user_content import UserContentPath
 
 ID = "id"
 
@@ -55,6 +57,11 @@ class FusionGraphNet(nn.Module):
         self.n_layers, self.n_item_graph_layers, self.item_graph_weight = 2, 1, 1.0
         self.perturbation: Perturbation | None = None  # of each propagated layer, in training mode only
         self.unit_layer0 = False  # layer-0 vectors scaled to unit length x their kind's mean length (layer0_scales)
+        self.user_content: UserContentPath | None = None  # projected user content added to the user IDs
+
+    def layer0_users(self) -> torch.Tensor:
+        """Layer-0 user vectors (n_users, d): ID embeddings plus the projected user content, when there is some."""
+        return with_user_content(self.user_embedding, self.user_content)
 
     def item_parts(self, id_keep: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Layer-0 item vectors split by source: ``{"id": (n_items, d), modality: (n_items, d)}``.
@@ -124,21 +131,22 @@ class FusionGraphNet(nn.Module):
 
     def forward(self, id_keep: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Unnormalised final user (n_users, d) and item (n_items, d) vectors."""
-        return self.propagate_items(self.user_embedding, self.layer0_items(id_keep))
+        return self.propagate_items(self.layer0_users(), self.layer0_items(id_keep))
 
     def explained_items(self) -> dict[str, torch.Tensor]:
         """Final item vectors split by source; the parts sum to ``forward()[1]`` (linear propagation).
 
         The users' embeddings reach the items through the behaviour graph, so
-        they count as part of ``"id"`` (behaviour).
+        they count as part of ``"id"`` (behaviour), user content included.
         """
         parts = self.item_parts()
         whole = sum(parts.values())
         assert isinstance(whole, torch.Tensor)
-        scales = self.layer0_scales(self.user_embedding, whole) if self.unit_layer0 else None
+        layer0_users = self.layer0_users()
+        scales = self.layer0_scales(layer0_users, whole) if self.unit_layer0 else None
         result = {}
         for name, items in parts.items():
-            users = self.user_embedding if name == ID else torch.zeros_like(self.user_embedding)
+            users = layer0_users if name == ID else torch.zeros_like(layer0_users)
             result[name] = self.propagate_items(users, items, scales)[1]
         return result
 
