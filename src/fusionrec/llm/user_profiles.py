@@ -168,7 +168,7 @@ def training_histories(
     for row in order:
         history = histories[int(train.user_index[row])]
         if len(history) < max_items:
-            entry = dict(described[int(train.item_index[row])])
+            entry: dict[str, Any] = dict(described[int(train.item_index[row])])
             if train.rating is not None and np.isfinite(train.rating[row]):
                 entry["rating"] = float(train.rating[row])
             history.append(entry)
@@ -229,7 +229,7 @@ def profile_users(
     wanted = _wanted(ids, users)
     report = UserProfileReport(ids, template.id, generator.model_id)
     histories = training_histories(split, item_profiles, max_items)
-    requests = []
+    requests: list[GenerationRequest] = []
     for index in _request_order(split, fewest_first):
         user_id, history = ids[index], histories[index]
         if user_id not in wanted or (limit is not None and len(requests) >= limit):
@@ -347,7 +347,7 @@ def _item_descriptions(split: Split, item_profiles: ProfileReport | None) -> lis
     rows: list[dict[str, str]] = [{} for _ in range(dataset.n_items)]
     if table is not None and columns:
         cells = table[columns].astype(object).where(table[columns].notna(), "").to_dict("records")
-        rows = [{k: str(v).strip()[:MAX_FIELD_CHARS] for k, v in cell.items() if str(v).strip()} for cell in cells]
+        rows = [{str(k): str(v).strip()[:MAX_FIELD_CHARS] for k, v in cell.items() if str(v).strip()} for cell in cells]
     if item_profiles is not None:
         summaries = item_profiles.profiles
         for index, item_id in enumerate(dataset.items.ids):
