@@ -27,6 +27,7 @@ def test_public_names_are_pinned() -> None:
         "Dataset",
         "Interactions",
         "Split",
+        "UserContent",
         "Vocabulary",
         "cold_start_split",
         "demo_split",
