@@ -28,6 +28,7 @@ def test_public_names_are_pinned() -> None:
         "Interactions",
         "Split",
         "SyntheticConfig",
+        "UserContent",
         "Vocabulary",
         "cold_start_split",
         "demo_split",

@@ -9,7 +9,9 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from fusionrec.cli import app
-from tests.llm.conftest import ROWS, FakeServer, Reply
+from fusionrec.data import write_mmrec
+from tests.llm.conftest import ROWS, FakeServer, Reply, chat
+from tests.llm.test_user_profiles import make_split
 
 
 def test_profile_items_writes_profiles_and_a_report_and_reuses_the_cache(
@@ -38,3 +40,17 @@ def test_a_bad_option_exits_with_a_message(tmp_path: Path) -> None:
     args = ["profile", "items", str(tmp_path / "items.csv"), "--llm-url", "http://127.0.0.1:1", "--schema-mode", "xml"]
     result = CliRunner().invoke(app, [*args, "--no-cache", "--out", str(tmp_path / "p.jsonl")])
     assert result.exit_code == 2 and "--schema-mode is 'xml'" in result.output
+
+
+def test_profile_users_writes_a_line_per_user_fewest_history_first(fake_server: FakeServer, tmp_path: Path) -> None:
+    write_mmrec(make_split(), tmp_path / "tiny")
+    fake_server.default = lambda request: chat("Likes crime films.")
+    out, report = tmp_path / "users.jsonl", tmp_path / "report.json"
+    args = ["profile", "users", str(tmp_path / "tiny"), "--llm-url", fake_server.url, "--out", str(out)]
+    args += ["--report", str(report), "--no-cache", "--fewest-first", "--limit", "2", "--workers", "1"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    lines = {line["user_id"]: line for line in map(json.loads, out.read_text().splitlines())}
+    assert sorted(lines) == ["a", "b", "c", "d"] and lines["c"]["profile"]["summary"] == "Likes crime films."
+    assert "outside the requested" in lines["a"]["error"] and "no training interaction" in lines["d"]["error"]
+    assert json.loads(report.read_text())["n_profiled"] == 2 and len(fake_server.requests) == 2

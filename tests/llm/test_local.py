@@ -20,10 +20,12 @@ from fusionrec.llm import (
     LLMError,
     OpenAIGenerator,
     profile_items,
+    profile_users,
     resolve_gguf,
 )
 from fusionrec.llm.rerank import ListwiseReranker, RerankConfig, RerankInput
 from tests.llm.conftest import ROWS
+from tests.llm.test_user_profiles import make_split
 
 pytest.importorskip("llama_cpp", reason="the local backend needs llama-cpp-python (pip install 'fusionrec[llm]')")
 pytestmark = pytest.mark.llm
@@ -151,3 +153,15 @@ def test_the_packaged_model_answers_a_listwise_ranking_that_reads_as_a_full_orde
     [outcome] = reranker.rerank([RerankInput("u1", ["Alien (1979)", "Terminator, The (1984)"], candidates)])
     assert (outcome.answered, outcome.failed, outcome.invented) == (1, 0, 0), outcome.errors
     assert sorted(outcome.order) == [0, 1, 2, 3]
+
+
+def test_user_profiles_from_the_packaged_model_and_again_from_the_cache(
+    local: LlamaCppGenerator, tmp_path: Path
+) -> None:
+    cached = LlamaCppGenerator("smollm2", cache=GenerationCache(tmp_path / "c.sqlite"))
+    cached._llama = local.load()  # share the loaded model: one load per test module
+    first = profile_users(make_split(), cached, users=["a", "c"], max_tokens=12)
+    second = profile_users(make_split(), cached, users=["a", "c"], max_tokens=12)
+    assert set(first.profiles) | {k for k, v in first.failures.items() if v.startswith("profile")} == {"a", "c"}
+    assert first.profiles and first.stats.completion_tokens > 0
+    assert second.stats.n_cached == 2 and second.profiles == first.profiles

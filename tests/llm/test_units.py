@@ -21,7 +21,7 @@ def test_public_names_are_pinned() -> None:
 
 
 def test_shipped_prompts_load_render_and_name_their_version() -> None:
-    assert available_prompts() == {"explanation": [1], "item_profile": [1], "rerank": [1]}
+    assert available_prompts() == {"explanation": [1], "item_profile": [1], "rerank": [1], "user_profile": [1]}
     template = load_prompt("item_profile")
     system, user = template.render(metadata=quote_data({"title": "A $dollar {brace}"}))
     assert template.id == "item_profile.v1" and "never instructions" in system and "$dollar {brace}" in user

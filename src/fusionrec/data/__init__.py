@@ -1,7 +1,7 @@
 """Data layer: vocabularies, interactions, datasets, readers, validation, splitters, demo and synthetic catalogs."""
 
 from fusionrec.data.catalog import CatalogColumns, read_catalog
-from fusionrec.data.dataset import Dataset, Split
+from fusionrec.data.dataset import Dataset, Split, UserContent
 from fusionrec.data.demo import demo_split, make_demo_catalog
 from fusionrec.data.inspect import inspect_dataset
 from fusionrec.data.interactions import Interactions
@@ -23,6 +23,7 @@ __all__ = [
     "Interactions",
     "Split",
     "SyntheticConfig",
+    "UserContent",
     "Vocabulary",
     "cold_start_split",
     "demo_split",

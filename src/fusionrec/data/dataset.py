@@ -115,9 +115,47 @@ class Dataset:
         return shown
 
 
+@dataclass(frozen=True)
+class UserContent:
+    """What is known about each user besides their interactions, as one feature row per user.
+
+    Made from a split's TRAINING part only (e.g. an embedded language-model summary of each user's
+    training history, :mod:`fusionrec.llm.user_profiles`), so it belongs to the split, not the dataset.
+
+    Attributes:
+        values: float32 (n_users, d) features, in user-index order; rows of masked users are zero.
+        mask: bool (n_users,) True where the user's content is usable.
+        source: what made the features (shown in reports and errors).
+    """
+
+    values: np.ndarray
+    mask: np.ndarray
+    source: str = "user content"
+
+    def __post_init__(self) -> None:
+        values = np.asarray(self.values, dtype=np.float32)
+        mask = np.asarray(self.mask, dtype=bool)
+        if values.ndim != 2 or mask.shape != (values.shape[0],):
+            raise FeatureShapeError(
+                f"{self.source} has values of shape {values.shape} and a mask of shape {mask.shape}; "
+                "(n_users, dim) values and an (n_users,) mask are expected"
+            )
+        bad = ~np.isfinite(values[mask]).all(axis=1)
+        if bad.any():
+            raise FeatureShapeError(
+                f"{self.source} has {int(bad.sum()):,} usable rows with non-finite values; mask them or fix the encoder"
+            )
+        object.__setattr__(self, "values", np.where(mask[:, None], values, np.float32(0.0)).astype(np.float32))
+        object.__setattr__(self, "mask", mask)
+
+    @property
+    def dim(self) -> int:
+        return int(self.values.shape[1])
+
+
 @dataclass
 class Split:
-    """A dataset partitioned into train / valid / test interactions.
+    """A dataset partitioned into train / valid / test interactions, with optional per-user content.
 
     ``protocol`` is ``"warm"`` (every held-out item may be ranked against the
     whole catalog) or ``"cold"`` (valid and test items never occur in train;
@@ -130,6 +168,15 @@ class Split:
     test: Interactions
     protocol: Protocol = "warm"
     description: str = ""
+    user_content: UserContent | None = None
+
+    def __post_init__(self) -> None:
+        content = self.user_content
+        if content is not None and content.values.shape[0] != self.dataset.n_users:
+            raise FeatureShapeError(
+                f"{content.source} has {content.values.shape[0]:,} rows but the dataset has "
+                f"{self.dataset.n_users:,} users; one row per user is expected, in user-index order"
+            )
 
     @property
     def n_users(self) -> int:

@@ -4,7 +4,9 @@ What ``fusionrec train`` and ``fusionrec benchmark`` both run before any model
 is fitted (:func:`prepare_split`): a prepared data set (an MMRec folder or an
 ``.inter`` stem under the data folder) or a raw catalog split as configured;
 the content a content model reads, encoded through the feature cache (a
-content model without content is an error naming the fix); and, for
+content model without content is an error naming the fix); with a
+``[user_profiles]`` table, each user's training history summarised by a
+language model and embedded as ``split.user_content``; and, for
 ``model.name = "auto"``, the model and settings chosen on valid
 (:func:`resolve_auto`, evidence in ``auto.json``).
 
@@ -29,6 +31,7 @@ from fusionrec.encoders.behaviour import behaviour_tuned_specs
 from fusionrec.encoders.config import default_specs
 from fusionrec.errors import ConfigError, DataFileError
 from fusionrec.evaluation.auto import choose_settings
+from fusionrec.llm.user_step import attach_user_profiles
 from fusionrec.models import WRAPPER_MODELS, reads_content
 
 if TYPE_CHECKING:
@@ -49,6 +52,8 @@ def prepare_split(config: ExperimentConfig) -> tuple[Split, ExperimentConfig]:
     split = split_from_settings(config.data)
     encoders = attach_encoded_features(split, config)
     require_content(split, config)
+    if config.user_profiles is not None:  # summaries of the training histories as user content
+        attach_user_profiles(split, config.user_profiles)
     return split, config.model_copy(update={"encoders": encoders})
 
 

@@ -1,4 +1,4 @@
-"""Language models in the loop: generation backends, versioned prompts, item profiles, explanations in words.
+"""Language models in the loop: generation backends, versioned prompts, item and user profiles, explanations in words.
 
 One interface, :class:`Generator` (``generate(requests) -> generations``),
 with two backends: :class:`LlamaCppGenerator` runs a local GGUF model in this
@@ -33,12 +33,22 @@ from fusionrec.llm.profiles import (
     attach_profiles,
     item_metadata,
     profile_items,
+    read_profiles,
     write_profiles,
 )
 from fusionrec.llm.prompts import PromptTemplate, available_prompts, load_prompt, quote_data
 from fusionrec.llm.rerank import ListwiseReranker, RerankConfig, RerankInput, RerankOutcome, RerankReport
 from fusionrec.llm.settings import GeneratorSettings
 from fusionrec.llm.structured import Parsed, parse_structured
+from fusionrec.llm.user_profiles import (
+    UserProfile,
+    UserProfileReport,
+    profile_users,
+    read_user_profiles,
+    training_histories,
+    user_content,
+    write_user_profiles,
+)
 
 __all__ = [
     "PROFILE_MODALITY",
@@ -66,6 +76,8 @@ __all__ = [
     "RerankOutcome",
     "RerankReport",
     "RetryPolicy",
+    "UserProfile",
+    "UserProfileReport",
     "WordedExplanation",
     "attach_profiles",
     "available_prompts",
@@ -75,8 +87,14 @@ __all__ = [
     "load_prompt",
     "parse_structured",
     "profile_items",
+    "profile_users",
     "quote_data",
+    "read_profiles",
+    "read_user_profiles",
     "resolve_gguf",
     "template_sentence",
+    "training_histories",
+    "user_content",
     "write_profiles",
+    "write_user_profiles",
 ]

@@ -304,3 +304,32 @@ def write_profiles(report: ProfileReport, path: str | Path) -> Path:
             line = line or {"item_id": item_id, "error": report.failures.get(item_id, "no profile")}
             handle.write(json.dumps(line, ensure_ascii=False) + "\n")
     return target
+
+
+def read_profiles(path: str | Path, dataset: Dataset) -> ProfileReport:
+    """The report of a :func:`write_profiles` file, for ``dataset``'s items (items absent from it are failures).
+
+    Raises:
+        ConfigError: a line is not JSON or names an item the dataset does not know.
+    """
+    ids = [str(i) for i in dataset.items.ids]
+    known = set(ids)
+    report = ProfileReport(ids, "file", str(path))
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path} line {number} is not JSON ({exc}); write it with write_profiles") from exc
+        item_id = str(row.get("item_id"))
+        if item_id not in known:
+            raise ConfigError(f"{path} line {number} names item {item_id!r}, which dataset {dataset.name!r} lacks")
+        if "profile" in row:
+            report.profiles[item_id] = ItemProfile.model_validate(row["profile"])
+        else:
+            report.failures[item_id] = str(row.get("error", "no profile"))
+    for item_id in ids:
+        if item_id not in report.profiles and item_id not in report.failures:
+            report.failures[item_id] = f"not in {path}"
+    return report

@@ -96,7 +96,7 @@ def parse_prompt(name: str, version: int, text: str) -> PromptTemplate:
     return PromptTemplate(name, version, parts.get("system", ""), parts["user"])
 
 
-def quote_data(values: dict[str, Any]) -> str:
-    """``values`` as a JSON object in which no ``<`` or ``>`` survives, so no value can close a tag."""
-    text = json.dumps(values, ensure_ascii=False, indent=1)
+def quote_data(values: dict[str, Any] | list[Any], indent: int | None = 1) -> str:
+    """``values`` as JSON in which no ``<`` or ``>`` survives, so no value can close a tag (indent None: one line)."""
+    text = json.dumps(values, ensure_ascii=False, indent=indent)
     return text.replace("<", "\\u003c").replace(">", "\\u003e")

@@ -6,7 +6,7 @@ Layout of an artifact folder::
                          versions, data_fingerprint, created_at, media_root, files {name: sha256},
                          encoders (the EncoderSpec each modality's features were made with, or null)
     state.safetensors    model.state_arrays()
-    data.safetensors     train interactions, modality features and their masks
+    data.safetensors     train interactions, modality features and their masks, user content (when any)
     vocab.json           {"users": [...], "items": [...]} raw ids in index order
     items.json           the item table {"columns": [...], "rows": [[...], ...]} (when there is one)
     vectors.safetensors  user_vectors, item_vectors (when the model has embeddings)
@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 from safetensors.numpy import load_file, save
 
-from fusionrec.data.dataset import Dataset, Protocol, Split
+from fusionrec.data.dataset import Dataset, Protocol, Split, UserContent
 from fusionrec.data.interactions import Interactions
 from fusionrec.data.vocabulary import Vocabulary
 from fusionrec.errors import ArtifactError
@@ -73,6 +73,7 @@ logger = logging.getLogger(__name__)
 
 TRUSTED_MODULES = ("fusionrec.",)
 _VECTOR_TOLERANCE = 1e-4
+USER_VALUES, USER_MASK = "user_content/values", "user_content/mask"
 
 
 @dataclass
@@ -205,6 +206,8 @@ def _data_arrays(split: Split) -> dict[str, np.ndarray]:
     for modality in dataset.modalities:
         arrays[f"feature/{modality}"] = dataset.features[modality]
         arrays[f"mask/{modality}"] = dataset.feature_mask(modality)
+    if split.user_content is not None:
+        arrays[USER_VALUES], arrays[USER_MASK] = split.user_content.values, split.user_content.mask
     return arrays
 
 
@@ -290,7 +293,11 @@ def _rebuild_split(path: Path, manifest: dict[str, Any], arrays: dict[str, np.nd
             dataset.add_feature(modality, values, arrays.get(f"mask/{modality}"), source=f"{path / DATA}:{key}")
     empty = Interactions.empty(len(users), len(items))
     protocol: Protocol = "cold" if manifest.get("protocol") == "cold" else "warm"
-    return Split(dataset, train, empty, empty, protocol=protocol, description=f"train part restored from {path}")
+    content = None
+    if USER_VALUES in arrays:
+        content = UserContent(arrays[USER_VALUES], arrays[USER_MASK], source=f"{path / DATA}:{USER_VALUES}")
+    description = f"train part restored from {path}"
+    return Split(dataset, train, empty, empty, protocol=protocol, description=description, user_content=content)
 
 
 def _read_item_table(path: Path) -> pd.DataFrame:

@@ -59,6 +59,7 @@ from fusionrec.models.graph import SparseOperator
 from fusionrec.models.loss_registry import get_loss
 from fusionrec.models.losses import info_nce
 from fusionrec.models.training import TorchRecommender, TrainConfig, valid_figure
+from fusionrec.models.user_content import build_user_content_path, user_alignment
 
 if TYPE_CHECKING:
     from fusionrec.data.dataset import Split
@@ -76,8 +77,9 @@ class FusionGraph(TorchRecommender):
         **params: the settings, one table per component
             (:class:`~fusionrec.models.fusion_graph_config.FusionGraphConfig`:
             ``core``, ``loss``, ``content``, ``item_graph``, ``content_channel``, ``ease_channel``, ``members``,
-            ``second_stage``); the flat keys of earlier versions are read too. Validated here: a key that is
-            unknown, given twice, out of range or in conflict with another raises a ConfigError naming it.
+            ``second_stage``, and ``user_content``, the user content path of
+            :mod:`~fusionrec.models.user_content`, off unless set); the flat keys of earlier versions are read too.
+            Validated here: a key that is unknown, given twice, out of range or in conflict with another raises a ConfigError naming it.
     """
 
     name: ClassVar[str] = "fusiongraph"
@@ -194,21 +196,23 @@ class FusionGraph(TorchRecommender):
         config = self.config
         inputs = graph_inputs(split, config)
         trained, train = trained_items(split), split.train.to_csr()
-        nets = [self._member(inputs) for _ in range(config.members.count)]
+        nets = [self._member(split, inputs) for _ in range(config.members.count)]
         self._attach_content_channel(split)
         self._softmax_items = self._softmax_catalog(trained)
         edge_dropout = config.core.edge_dropout
         self._degree_pruner = DegreePruner(train, edge_dropout) if edge_dropout > 0 else None
         return nets[0] if len(nets) == 1 else FusionGraphMembers(nets)
 
-    def _member(self, inputs: GraphInputs) -> FusionGraphNet:
-        """One freshly initialised network over the shared inputs (its fusion module first, then its embeddings)."""
+    def _member(self, split: Split, inputs: GraphInputs) -> FusionGraphNet:
+        """One freshly initialised network over the shared inputs (its fusion module first, then its user content
+        path when ``user_content`` is set, then its embeddings)."""
         content = self.config.content
         dims = {m: int(v.shape[1]) for m, v in inputs.features.items()}
         fusion_params = {"dropout": content.dropout, **(content.fusion_params or {})}
         dim = self.config.core.embedding_dim
         fusion = build_fusion(content.fusion, dims, dim, **fusion_params) if dims else None
-        return FusionGraphNet(self.config.core, self.config.item_graph, inputs, fusion)
+        user_content = build_user_content_path(split, self.config.user_content, dim)
+        return FusionGraphNet(self.config.core, self.config.item_graph, inputs, fusion, user_content)
 
     def _softmax_catalog(self, trained: np.ndarray) -> tuple[torch.Tensor, torch.Tensor] | None:
         """``(items, position)`` of the loss's catalog: int64 item indices and each item's column (-1 = out).
@@ -275,7 +279,7 @@ class FusionGraph(TorchRecommender):
         parts = net.item_parts(keep)
         layer0 = sum(parts.values())
         assert isinstance(layer0, torch.Tensor)
-        all_users, all_items = net.propagate_items(net.user_embedding, layer0)
+        all_users, all_items = net.propagate_items(net.layer0_users(), layer0)
         catalog, positives = all_items, items
         if self._softmax_items is not None:
             catalog, positives = all_items[self._softmax_items[0]], self._softmax_items[1][items]
@@ -287,7 +291,7 @@ class FusionGraph(TorchRecommender):
             content = layer0[batch_items] - parts[ID][batch_items]  # (m, d): the modalities' share
             alignment = info_nce(net.item_embedding[batch_items], content, settings.temperature)
             loss = loss + align_weight * alignment
-        return loss
+        return loss + user_alignment(net.user_content, users, net.user_embedding)
 
     def embed(self, module: torch.nn.Module) -> tuple[np.ndarray, np.ndarray]:
         """float32 user (n_users, D) and item (n_items, D) vectors; score = user . item.

@@ -172,6 +172,24 @@ class MembersConfig(BaseModel):
     training: Literal["joint", "apart"] = Field(default="joint", description="side by side in one loop, or one by one")
 
 
+class UserContentConfig(BaseModel):
+    """Settings of the user content path.
+
+    Attributes:
+        align_weight: weight of the InfoNCE alignment between projected content and ID embeddings (0 = off).
+        temperature: the alignment's temperature.
+        dropout: dropout on the user content as it enters the projection (training only).
+        init_std: standard deviation of the projection's initial weights, times ``1 / sqrt(content dim)``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    align_weight: float = Field(default=0.0, ge=0.0)
+    temperature: float = Field(default=0.2, gt=0.0)
+    dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    init_std: float = Field(default=1.0, gt=0.0)
+
+
 class FusionGraphConfig(BaseModel):
     """Every setting of :class:`~fusionrec.models.fusion_graph.FusionGraph`, one table per component."""
 
@@ -186,6 +204,11 @@ class FusionGraphConfig(BaseModel):
     members: MembersConfig = Field(default_factory=MembersConfig)
     second_stage: bool = Field(
         default=False, description="fit a second stage on valid that reorders each user's best 100"
+    )
+    user_content: UserContentConfig | None = Field(
+        default=None,
+        description="the user content path: a user's layer-0 vector is its ID plus the projection of "
+        "split.user_content, aligned with the ID (fusionrec.models.user_content); None = off",
     )
 
     @model_validator(mode="before")

@@ -18,11 +18,13 @@ from fusionrec.fusion.base import SHARED
 from fusionrec.models.content import content_tensors, interaction_fade, trained_items
 from fusionrec.models.graph import Perturbation, SparseOperator, normalized_adjacency, propagate
 from fusionrec.models.item_graph_registry import get_item_graph
+from fusionrec.models.user_content import with_user_content
 
 if TYPE_CHECKING:
     from fusionrec.data.dataset import Split
     from fusionrec.fusion.base import ModalityFusion
     from fusionrec.models.fusion_graph_config import CoreConfig, FusionGraphConfig, ItemGraphConfig
+    from fusionrec.models.user_content import UserContentPath
 
 ID = "id"
 
@@ -90,9 +92,15 @@ class FusionGraphNet(nn.Module):
     warm: torch.Tensor
 
     def __init__(
-        self, core: CoreConfig, item_graph: ItemGraphConfig, inputs: GraphInputs, fusion: ModalityFusion | None
+        self,
+        core: CoreConfig,
+        item_graph: ItemGraphConfig,
+        inputs: GraphInputs,
+        fusion: ModalityFusion | None,
+        user_content: UserContentPath | None = None,
     ) -> None:
         super().__init__()
+        self.user_content = user_content  # projected user content added to the user IDs (None = off)
         self.n_users = inputs.n_users
         self.user_embedding = nn.Parameter(torch.randn(inputs.n_users, core.embedding_dim) * core.init_std)
         self.item_embedding = nn.Parameter(torch.randn(inputs.n_items, core.embedding_dim) * core.init_std)
@@ -181,7 +189,11 @@ class FusionGraphNet(nn.Module):
 
     def forward(self, id_keep: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Unnormalised final user (n_users, d) and item (n_items, d) vectors."""
-        return self.propagate_items(self.user_embedding, self.layer0_items(id_keep))
+        return self.propagate_items(self.layer0_users(), self.layer0_items(id_keep))
+
+    def layer0_users(self) -> torch.Tensor:
+        """Layer-0 user vectors (n_users, d): ID embeddings plus the projected user content, when there is some."""
+        return with_user_content(self.user_embedding, self.user_content)
 
     def explained_items(self) -> dict[str, torch.Tensor]:
         """Final item vectors split by source; the parts sum to ``forward()[1]`` (linear propagation).
@@ -192,10 +204,11 @@ class FusionGraphNet(nn.Module):
         parts = self.item_parts()
         whole = sum(parts.values())
         assert isinstance(whole, torch.Tensor)
-        scales = self.layer0_scales(self.user_embedding, whole) if self.unit_layer0 else None
+        layer0_users = self.layer0_users()
+        scales = self.layer0_scales(layer0_users, whole) if self.unit_layer0 else None
         result = {}
         for name, items in parts.items():
-            users = self.user_embedding if name == ID else torch.zeros_like(self.user_embedding)
+            users = layer0_users if name == ID else torch.zeros_like(layer0_users)
             result[name] = self.propagate_items(users, items, scales)[1]
         return result
 

@@ -1,0 +1,377 @@
+"""User profiles: a language model summarises each user's training history in one sentence.
+
+For each user, one request carries that user's history from the TRAINING
+part of a split only (valid and test items never enter a prompt): up to
+:data:`MAX_HISTORY_ITEMS` items, each one line with its title, genres, rating
+and item-profile summary where known, quoted as a JSON list between tags, so
+no user sees another's history and no title can close the tag. The answer is
+free text: its first line, at most :data:`MAX_SUMMARY_CHARS` characters, is
+the summary (a cut sentence still embeds). The summary is only ever embedded,
+never shown or parsed, so text injected through a title can at worst change
+that one user's summary. A user whose request failed, or who has no training
+interaction, is masked with the reason. :func:`user_content` embeds the
+summaries with a text encoder into a
+:class:`~fusionrec.data.dataset.UserContent` that models read from
+``split.user_content``.
+
+Example:
+    >>> from fusionrec.llm import LlamaCppGenerator, profile_users, user_content
+    >>> with LlamaCppGenerator("smollm2") as generator:  # doctest: +SKIP
+    ...     report = profile_users(split, generator)
+    >>> split.user_content = user_content(split, report, encoder="minilm")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from fusionrec.data.dataset import UserContent
+from fusionrec.encoders.cache import FeatureCache
+from fusionrec.encoders.inputs import ItemInputs
+from fusionrec.encoders.pipeline import encode_inputs
+from fusionrec.encoders.registry import build_encoder
+from fusionrec.errors import ConfigError
+from fusionrec.llm.base import Generation, GenerationRequest, GenerationStats, Generator, LLMError
+from fusionrec.llm.profiles import MAX_FIELD_CHARS, PROGRESS_CHUNK, ProfileReport
+from fusionrec.llm.prompts import PromptTemplate, load_prompt, quote_data
+
+if TYPE_CHECKING:
+    from fusionrec.data.dataset import Split
+
+USER_PROFILE_MODALITY = "user_profile"
+NO_HISTORY = "no training interaction to summarise"
+NOT_REQUESTED = "not profiled in this run (outside the requested users)"
+EXAMPLES_SHOWN = 3
+#: Most training items described per user (highest rated first, then the most recent).
+MAX_HISTORY_ITEMS = 10
+#: Longest summary kept, in characters (the first line of the answer).
+MAX_SUMMARY_CHARS = 240
+#: Longest item-profile summary quoted in a user's history, in characters.
+MAX_ITEM_SUMMARY_CHARS = 160
+#: Item-table columns quoted for each history item when present.
+HISTORY_FIELDS = ("title", "genres")
+
+
+class UserProfile(BaseModel):
+    """What the language model wrote about one user: a one-sentence summary of their taste."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    summary: str = Field(min_length=1, max_length=MAX_SUMMARY_CHARS)
+
+    @classmethod
+    def from_answer(cls, text: str) -> UserProfile | None:
+        """The profile in a free-text answer (its first non-empty line, cut to the longest kept); None if empty."""
+        lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+        return cls(summary=lines[0][:MAX_SUMMARY_CHARS]) if lines else None
+
+    def text(self) -> str:
+        """The profile as one text to embed."""
+        return self.summary.strip()
+
+
+@dataclass
+class UserProfileReport:
+    """What happened to every user of one :func:`profile_users` run.
+
+    Attributes:
+        user_ids: raw ids of all users, in user-index order.
+        template: the prompt template id (``user_profile.v1``).
+        model_id: the generator's model id.
+        profiles: raw id -> profile, for the users that have one.
+        failures: raw id -> what failed, for users without one.
+        stats: request totals (cached, tokens, time).
+        seconds: wall time of the run.
+    """
+
+    user_ids: list[str]
+    template: str
+    model_id: str
+    profiles: dict[str, UserProfile] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    stats: GenerationStats = field(default_factory=GenerationStats)
+    seconds: float = 0.0
+
+    @property
+    def profiles_per_minute(self) -> float:
+        """Users answered (profiled or failed, cached or fresh) per minute of wall time."""
+        answered = len(self.profiles) + sum(r not in (NO_HISTORY, NOT_REQUESTED) for r in self.failures.values())
+        return 60.0 * answered / self.seconds if self.seconds > 0 else float("inf")
+
+    def masked(self) -> dict[str, list[str]]:
+        """Reason -> raw ids of the users without a profile."""
+        grouped: dict[str, list[str]] = {}
+        for user_id, reason in self.failures.items():
+            grouped.setdefault(reason, []).append(user_id)
+        return grouped
+
+    def lines(self) -> list[str]:
+        """Human-readable summary: totals, then each failure reason with example ids."""
+        head = (
+            f"user profiles ({self.template}, {self.model_id}): {len(self.profiles):,} of {len(self.user_ids):,} "
+            f"users ({self.stats.n_cached:,} answers from cache), {len(self.failures):,} without a profile; "
+            f"{self.seconds:.1f} s, {self.profiles_per_minute:,.1f} profiles/min, "
+            f"{self.stats.tokens_per_second:,.1f} tokens/s"
+        )
+        details = [
+            f"  {len(ids):,} without a profile: {reason} (e.g. {', '.join(ids[:EXAMPLES_SHOWN])})"
+            for reason, ids in sorted(self.masked().items(), key=lambda kv: -len(kv[1]))
+        ]
+        return [head, *details]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "template": self.template,
+            "model": self.model_id,
+            "n_users": len(self.user_ids),
+            "n_profiled": len(self.profiles),
+            "n_cached": self.stats.n_cached,
+            "n_failed": len(self.failures),
+            "failures": self.failures,
+            "completion_tokens": self.stats.completion_tokens,
+            "tokens_per_second": round(self.stats.tokens_per_second, 2),
+            "profiles_per_minute": round(self.profiles_per_minute, 2),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def training_histories(
+    split: Split, item_profiles: ProfileReport | None = None, max_items: int = MAX_HISTORY_ITEMS
+) -> list[list[dict[str, Any]]]:
+    """Per user index, the training items to describe: ``[{"title", "genres", "rating", "profile"}...]``.
+
+    Only ``split.train`` is read. A user's items are ordered by rating (highest first) when the data has
+    ratings, then by time (latest first) when it has timestamps, then by a fixed shuffle (not by id), and
+    the first ``max_items`` are kept. Fields that are unknown or empty are left out; an item without any
+    known field is described by its raw id.
+    """
+    if max_items < 1:
+        raise ConfigError(f"max_items is {max_items}; at least 1 history item per user is expected")
+    train, dataset = split.train, split.dataset
+    described = _item_descriptions(split, item_profiles)
+    shuffle = (train.item_index * 2654435761 + train.user_index * 40503) % 4294967291  # fixed, not id order
+    keys = [shuffle]
+    if train.timestamp is not None:
+        keys.append(-train.timestamp.astype(np.float64))
+    if train.rating is not None:
+        keys.append(-train.rating.astype(np.float64))
+    order = np.lexsort((*keys, train.user_index))
+    histories: list[list[dict[str, Any]]] = [[] for _ in range(dataset.n_users)]
+    for row in order:
+        history = histories[int(train.user_index[row])]
+        if len(history) < max_items:
+            entry: dict[str, Any] = dict(described[int(train.item_index[row])])
+            if train.rating is not None and np.isfinite(train.rating[row]):
+                entry["rating"] = float(train.rating[row])
+            history.append(entry)
+    return histories
+
+
+def history_line(entry: dict[str, Any]) -> str:
+    """One history item as one line: ``"Heat (1995) [Action, Crime] rated 4: <profile summary>"``."""
+    text = entry.get("title") or f"item {entry.get('item', '?')}"
+    if entry.get("genres"):
+        text += " [" + ", ".join(g.strip() for g in str(entry["genres"]).split("|") if g.strip()) + "]"
+    if "rating" in entry:
+        text += f" rated {entry['rating']:g}"
+    return text + (f": {entry['profile']}" if entry.get("profile") else "")
+
+
+def user_profile_request(
+    user_id: str, history: list[dict[str, Any]], template: PromptTemplate, max_tokens: int
+) -> GenerationRequest:
+    """The request for one user: their training history alone, one line per item in a JSON list between tags."""
+    system, user = template.render(history=quote_data([history_line(entry) for entry in history], indent=None))
+    return GenerationRequest(key=user_id, prompt=user, system=system, max_tokens=max_tokens, template=template.id)
+
+
+def profile_users(
+    split: Split,
+    generator: Generator,
+    *,
+    users: Sequence[str] | None = None,
+    item_profiles: ProfileReport | None = None,
+    max_items: int = MAX_HISTORY_ITEMS,
+    template: PromptTemplate | None = None,
+    max_tokens: int = 40,
+    fewest_first: bool = False,
+    limit: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> UserProfileReport:
+    """Ask ``generator`` for a one-sentence taste summary of each user; never raises for a failed user.
+
+    Args:
+        split: the split whose TRAINING interactions describe each user (valid and test are never read).
+        generator: any backend.
+        users: raw ids to profile (default all); the others are reported as not requested.
+        item_profiles: item profiles to quote beside the titles (their summaries), where present.
+        max_items: most training items per user (see :func:`training_histories`).
+        template: the prompt; default the newest ``user_profile``.
+        max_tokens: most tokens per profile (a one-sentence summary takes 25 to 40).
+        fewest_first: ask for the users with the fewest training interactions first (they lean on their
+            profile most), so a run stopped early has served them; else in user-index order.
+        progress: called as ``progress(requests_done, requests_total)`` after each chunk of requests.
+
+    Returns:
+        A :class:`UserProfileReport` with a profile or a failure reason for every user.
+    """
+    started = time.perf_counter()
+    template = template or load_prompt("user_profile")
+    ids = [str(u) for u in split.dataset.users.ids]
+    wanted = _wanted(ids, users)
+    report = UserProfileReport(ids, template.id, generator.model_id)
+    histories = training_histories(split, item_profiles, max_items)
+    requests: list[GenerationRequest] = []
+    for index in _request_order(split, fewest_first):
+        user_id, history = ids[index], histories[index]
+        if user_id not in wanted or (limit is not None and len(requests) >= limit):
+            report.failures[user_id] = NOT_REQUESTED
+        elif not history:
+            report.failures[user_id] = NO_HISTORY
+        else:
+            requests.append(user_profile_request(user_id, history, template, max_tokens))
+    generations: list[Generation] = []
+    for start in range(0, len(requests), PROGRESS_CHUNK):
+        generations += generator.generate(requests[start : start + PROGRESS_CHUNK])
+        if progress is not None:
+            progress(len(generations), len(requests))
+    for generation in generations:
+        profile = UserProfile.from_answer(generation.text) if generation.ok else None
+        if profile is not None:
+            report.profiles[generation.key] = profile
+        else:
+            report.failures[generation.key] = f"profile generation failed: {generation.error or 'empty output'}"
+    report.stats = GenerationStats.of(generations)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def user_content(
+    split: Split,
+    report: UserProfileReport,
+    *,
+    encoder: str = "minilm",
+    cache_dir: str | Path | None = None,
+    **options: Any,
+) -> UserContent:
+    """The summaries embedded by a text encoder: one row per user, masked where there is no profile.
+
+    Args:
+        split: the split ``report`` was made from (its users, in index order).
+        report: the user profiles.
+        encoder: a text encoder's registry name (``"minilm"``, ``"tfidf"``...).
+        cache_dir: a feature cache folder; None encodes without a cache.
+        **options: options of the encoder's config (``batch_size``...).
+
+    Returns:
+        A :class:`~fusionrec.data.dataset.UserContent` to set as ``split.user_content``.
+
+    Raises:
+        LLMError: no user has a profile (the most common failure is named).
+    """
+    ids = [str(u) for u in split.dataset.users.ids]
+    if ids != report.user_ids:
+        raise ConfigError(
+            f"the user profile report covers {len(report.user_ids):,} users and the split has {len(ids):,} "
+            "(or in another order); profile this split's users and embed them for it"
+        )
+    if not report.profiles:
+        reason, examples = max(report.masked().items(), key=lambda kv: len(kv[1]), default=("no users", []))
+        raise LLMError(
+            f"no user of {len(ids):,} has a profile to embed ({len(examples):,} failed with: {reason}); "
+            "fix the cause in the report and profile again"
+        )
+    texts = [report.profiles[u].text() if u in report.profiles else None for u in ids]
+    reasons = ["" if u in report.profiles else report.failures.get(u, "no profile") for u in ids]
+    cache = FeatureCache(cache_dir) if cache_dir is not None else None
+    text_encoder = build_encoder(encoder, **options)
+    values, mask, _, _ = encode_inputs(text_encoder, ItemInputs(texts, reasons), USER_PROFILE_MODALITY, cache)
+    return UserContent(values, mask, source=f"user profiles ({report.template}, {encoder})")
+
+
+def read_user_profiles(path: str | Path, split: Split) -> UserProfileReport:
+    """The report of a :func:`write_user_profiles` file, for ``split``'s users (users absent from it are failures).
+
+    Raises:
+        ConfigError: a line is not JSON or names a user the split does not know.
+    """
+    ids = [str(u) for u in split.dataset.users.ids]
+    known = set(ids)
+    report = UserProfileReport(ids, "file", str(path))
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path} line {number} is not JSON ({exc}); write it with write_user_profiles") from exc
+        user_id = str(row.get("user_id"))
+        if user_id not in known:
+            raise ConfigError(f"{path} line {number} names user {user_id!r}, which the split does not have")
+        if "profile" in row:
+            report.profiles[user_id] = UserProfile.model_validate(row["profile"])
+        else:
+            report.failures[user_id] = str(row.get("error", "no profile"))
+    for user_id in ids:
+        if user_id not in report.profiles and user_id not in report.failures:
+            report.failures[user_id] = f"not in {path}"
+    return report
+
+
+def write_user_profiles(report: UserProfileReport, path: str | Path) -> Path:
+    """One JSON line per user: ``{"user_id", "profile"}`` or ``{"user_id", "error"}``; returns the path."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", encoding="utf-8") as handle:
+        for user_id in report.user_ids:
+            profile = report.profiles.get(user_id)
+            line = {"user_id": user_id, "profile": profile.model_dump()} if profile else None
+            line = line or {"user_id": user_id, "error": report.failures.get(user_id, "no profile")}
+            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+    return target
+
+
+def _item_descriptions(split: Split, item_profiles: ProfileReport | None) -> list[dict[str, str]]:
+    """Per item index, the known fields of :data:`HISTORY_FIELDS` and its profile summary."""
+    dataset = split.dataset
+    table = dataset.item_table
+    columns = [name for name in HISTORY_FIELDS if table is not None and name in table.columns]
+    rows: list[dict[str, str]] = [{} for _ in range(dataset.n_items)]
+    if table is not None and columns:
+        cells = table[columns].astype(object).where(table[columns].notna(), "").to_dict("records")
+        rows = [{str(k): str(v).strip()[:MAX_FIELD_CHARS] for k, v in cell.items() if str(v).strip()} for cell in cells]
+    if item_profiles is not None:
+        summaries = item_profiles.profiles
+        for index, item_id in enumerate(dataset.items.ids):
+            profile = summaries.get(str(item_id))
+            if profile is not None:
+                rows[index]["profile"] = profile.summary.strip()[:MAX_ITEM_SUMMARY_CHARS]
+    for index, item_id in enumerate(dataset.items.ids):
+        if not rows[index]:
+            rows[index]["item"] = str(item_id)
+    return rows
+
+
+def _request_order(split: Split, fewest_first: bool) -> np.ndarray:
+    """User indices in the order their requests are sent."""
+    if not fewest_first:
+        return np.arange(split.n_users)
+    counts = np.bincount(split.train.user_index, minlength=split.n_users)
+    return np.argsort(counts, kind="stable")
+
+
+def _wanted(ids: list[str], users: Sequence[str] | None) -> set[str]:
+    if users is None:
+        return set(ids)
+    unknown = sorted(set(map(str, users)) - set(ids))
+    if unknown:
+        raise ConfigError(f"{len(unknown):,} requested user ids are not in the dataset, e.g. {unknown[:3]}")
+    return set(map(str, users))
