@@ -110,9 +110,10 @@ class LlamaCppGenerator(BackendGenerator):
         """The ``llama_cpp.Llama`` model, loaded once."""
         if self._llama is None:
             try:
-                # deferred: llama-cpp-python is an optional extra and loads a native library
-                from llama_cpp import Llama
-                from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+                # llama-cpp-python is an optional extra with a native library: it loads with the first model
+                # (a lazy_loader proxy would sit in sys.modules as "llama_cpp" from `import fusionrec.cli` on)
+                from llama_cpp import Llama  # noqa: PLC0415  optional extra, native library
+                from llama_cpp.llama_chat_format import Jinja2ChatFormatter  # noqa: PLC0415  as above
             except ImportError as exc:
                 raise LLMError("the local backend needs llama-cpp-python: pip install 'fusionrec[llm]'") from exc
             logger.info("loading %s with llama.cpp (n_ctx=%d)", self.path, self.n_ctx)
