@@ -117,21 +117,24 @@ class LlamaCppGenerator(BackendGenerator):
             except ImportError as exc:
                 raise LLMError("the local backend needs llama-cpp-python: pip install 'fusionrec[llm]'") from exc
             logger.info("loading %s with llama.cpp (n_ctx=%d)", self.path, self.n_ctx)
-            self._llama = Llama(
+            llama = Llama(
                 model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.n_threads, seed=self.seed, verbose=False
             )
-            template = choose_chat_template(
-                self._llama.metadata, declared_chat_template(self.model), self.chat_template
-            )
-            if template is not None:
-                logger.info("formatting chats with the template %s", template.name)
-                formatter = Jinja2ChatFormatter(
-                    template.source,
-                    eos_token=template.stop_tokens[0],
-                    bos_token=template.bos_token,
-                    stop_token_ids=[_token_id(self._llama, token) for token in template.stop_tokens],
-                )
-                self._llama.chat_handler = formatter.to_chat_handler()
+            try:
+                template = choose_chat_template(llama.metadata, declared_chat_template(self.model), self.chat_template)
+                if template is not None:
+                    logger.info("formatting chats with the template %s", template.name)
+                    formatter = Jinja2ChatFormatter(
+                        template.source,
+                        eos_token=template.stop_tokens[0],
+                        bos_token=template.bos_token,
+                        stop_token_ids=[_token_id(llama, token) for token in template.stop_tokens],
+                    )
+                    llama.chat_handler = formatter.to_chat_handler()
+            except LLMError:
+                llama.close()  # not kept: the next request fails the same way instead of using a fallback format
+                raise
+            self._llama = llama
         return self._llama
 
     def complete(self, request: GenerationRequest) -> Completion:
