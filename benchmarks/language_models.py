@@ -3,8 +3,10 @@
 Usage::
 
     FUSIONREC_DATA=../shared/data python benchmarks/language_models.py [--items 50] [--threads 1] [--skip-transformers]
+    FUSIONREC_DATA=../shared/data python benchmarks/language_models.py --model gemma3-270m --items 5 --show-profiles
 
-Prints, for the packaged SmolLM2-135M-Instruct GGUF:
+Prints, for a packaged GGUF (``--model``, default SmolLM2-135M-Instruct; the server and transformers
+paths run SmolLM2 only):
 
 * tokens/s of free-text generation with llama.cpp (``LlamaCppGenerator``), through
   ``OpenAIGenerator`` to llama-cpp-python's server on loopback (client CPU time is not
@@ -21,6 +23,7 @@ CPU time (process time) is printed beside wall time, since the machine may be sh
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import tempfile
 import time
@@ -34,10 +37,10 @@ PROMPTS = [
 ]
 
 
-def llama_cpp_speed(threads: int | None, max_tokens: int) -> dict[str, float]:
+def llama_cpp_speed(threads: int | None, max_tokens: int, model: str = "smollm2") -> dict[str, float]:
     from fusionrec.llm import GenerationRequest, LlamaCppGenerator
 
-    generator = LlamaCppGenerator("smollm2", n_threads=threads)
+    generator = LlamaCppGenerator(model, n_threads=threads)
     started = time.perf_counter()
     generator.load()
     load_s = time.perf_counter() - started
@@ -116,7 +119,7 @@ def transformers_speed(threads: int | None, max_tokens: int) -> dict[str, float]
     return {"load_s": load_s, "tokens": tokens, "wall_s": wall, "cpu_s": cpu, "tokens_per_s": tokens / wall}
 
 
-def profile_speed(data: Path, n_items: int, threads: int | None) -> dict[str, Any]:
+def profile_speed(data: Path, n_items: int, threads: int | None, model: str = "smollm2") -> dict[str, Any]:
     from fusionrec.encoders.loading import read_items
     from fusionrec.llm import GenerationCache, LlamaCppGenerator, profile_items
 
@@ -124,13 +127,14 @@ def profile_speed(data: Path, n_items: int, threads: int | None) -> dict[str, An
     wanted = [str(i) for i in dataset.items.ids[:n_items]]
     with tempfile.TemporaryDirectory() as folder:
         cache = GenerationCache(Path(folder) / "generations.sqlite")
-        with LlamaCppGenerator("smollm2", n_threads=threads, cache=cache) as generator:
+        with LlamaCppGenerator(model, n_threads=threads, cache=cache) as generator:
             generator.load()
             cpu = time.process_time()
             first = profile_items(dataset, generator, items=wanted)
             first_cpu = time.process_time() - cpu
             second = profile_items(dataset, generator, items=wanted)
     return {
+        "wanted": wanted,
         "first": first,
         "first_cpu_s": first_cpu,
         "second": second,
@@ -145,9 +149,13 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=96)
     parser.add_argument("--skip-transformers", action="store_true")
     parser.add_argument("--skip-profiles", action="store_true")
+    parser.add_argument("--model", default="smollm2", help="packaged model or .gguf path for the in-process runs")
+    parser.add_argument("--show-profiles", action="store_true", help="print each profile's text")
     args = parser.parse_args()
-    paths = [("llama.cpp", llama_cpp_speed), ("llama.cpp server", server_speed)]
-    paths.append(("transformers+gguf", transformers_speed))
+    print(f"model {args.model}; load average {os.getloadavg()[0]:.1f}", flush=True)
+    paths = [("llama.cpp", functools.partial(llama_cpp_speed, model=args.model))]
+    if args.model == "smollm2":
+        paths += [("llama.cpp server", server_speed), ("transformers+gguf", transformers_speed)]
     for name, measure in paths:
         if name.startswith("transformers") and args.skip_transformers:
             continue
@@ -160,9 +168,15 @@ def main() -> None:
     if args.skip_profiles:
         return
     data = Path(os.environ.get("FUSIONREC_DATA", "../shared/data"))
-    result = profile_speed(data, args.items, args.threads)
+    result = profile_speed(data, args.items, args.threads, args.model)
     for label in ("first", "second"):
         print(f"{label} run: " + "\n  ".join(result[label].lines()), flush=True)
+    if args.show_profiles:
+        for item, profile in result["first"].profiles.items():
+            print(f"item {item}: {profile.text()}")
+        for item in result["wanted"]:
+            if item in result["first"].failures:
+                print(f"item {item}: no profile ({result['first'].failures[item]})")
     print(f"first run CPU {result['first_cpu_s']:.1f} s; second run from the cache {result['speedup']:,.0f}x faster")
 
 

@@ -22,17 +22,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
+import torch  # ranking runs on torch tensors; `import fusionrec` reaches this module only through lazy names
 
 from fusionrec.errors import ArtifactError, ModelError
 from fusionrec.evaluation.beyond import ItemStatistics, beyond_metrics
 from fusionrec.evaluation.metrics import METRICS, compute_metrics, metric_names, validate_metrics
-
-if TYPE_CHECKING:
-    import torch
 
 ScoreFunction = Callable[[np.ndarray], np.ndarray]
 """Maps int64 (n,) user indices to float32 (n, n_items) scores (a fresh array it may be overwritten)."""
@@ -205,8 +202,6 @@ def _chunk_ranking(
     ``hits``: bool (len(chunk), k_max) whether each is held out; ``lists``: int64 (len(chunk), k_max)
     the items, -1 where no rankable item is left (an excluded item or a short candidate list).
     """
-    import torch
-
     scores = _as_score_tensor(score_users(chunk), (len(chunk), train.shape[1]))
     _exclude(scores, train[chunk])
     if candidates is not None:
@@ -233,8 +228,6 @@ def _chunk_ranking(
 
 def _as_score_tensor(scores: np.ndarray, expected: tuple[int, int]) -> torch.Tensor:
     """A writable float32 C-contiguous tensor sharing memory with ``scores`` when possible."""
-    import torch
-
     scores = np.asarray(scores)
     if scores.shape != expected:
         raise ModelError(
@@ -248,8 +241,6 @@ def _as_score_tensor(scores: np.ndarray, expected: tuple[int, int]) -> torch.Ten
 
 def _exclude(scores: torch.Tensor, seen: sp.csr_matrix) -> None:
     """Set the (row, item) entries of ``seen`` to -inf in place."""
-    import torch
-
     rows = np.repeat(np.arange(seen.shape[0], dtype=np.int64), np.diff(seen.indptr))
     scores[torch.from_numpy(rows), torch.from_numpy(seen.indices.astype(np.int64))] = -torch.inf
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure  # no pyplot: no global figure state, whatever the backend
 
 Result = Mapping[str, Any]
 
@@ -95,9 +97,6 @@ def plot_results(
     Example:
         >>> plot_results(results, "runs/recall_ndcg.png")  # doctest: +SKIP
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure  # no pyplot: no global figure state, whatever the backend
-
     models = list(dict.fromkeys(str(r["model"]) for r in results))
     datasets = list(dict.fromkeys(str(r["dataset"]) for r in results))
     figure = Figure(figsize=(max(4.0, 1.2 * len(models)) * len(metrics), 4.0), layout="constrained")
@@ -130,9 +129,6 @@ def plot_comparison(tests: Sequence[Any], path: str | Path, label_a: str, label_
         label_a: what A is (e.g. its folder name).
         label_b: what B is.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     figure = Figure(figsize=(max(4.0, 0.9 * len(tests) + 2), 3.6), layout="constrained")
     FigureCanvasAgg(figure)
     axis = figure.subplots()

@@ -5,6 +5,12 @@ one at a time (a llama.cpp context is not shared between threads; its own
 threads use the cores). Structured requests are constrained by a grammar
 built from the JSON schema, and validated anyway.
 
+Chats are formatted with, in this order: the ``chat_template`` given to the
+constructor, the template the GGUF file carries (``tokenizer.chat_template``),
+the template the packaged model's entry declares (:mod:`fusionrec.llm.models`).
+A file with none of these is an error: llama.cpp would otherwise fall back to
+Llama 2's ``[INST]`` format, which other models answer with nothing.
+
 Example:
     >>> with LlamaCppGenerator("smollm2") as generator:  # doctest: +SKIP
     ...     [generation] = generator.generate([GenerationRequest(key="1", prompt="Say hi.", max_tokens=8)])
@@ -14,15 +20,43 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from fusionrec.llm.backend import AttemptError, BackendGenerator, Completion
 from fusionrec.llm.base import GenerationRequest, LLMError
-from fusionrec.llm.models import fingerprint, resolve_gguf
+from fusionrec.llm.models import ChatTemplate, declared_chat_template, fingerprint, resolve_gguf
 
 logger = logging.getLogger(__name__)
+
+FILE_TEMPLATE_KEY = "tokenizer.chat_template"
+
+
+def choose_chat_template(
+    metadata: Mapping[str, str], declared: ChatTemplate | None, override: ChatTemplate | None = None
+) -> ChatTemplate | None:
+    """The template to format chats with; None means the file's own (``tokenizer.chat_template``).
+
+    Args:
+        metadata: the GGUF file's metadata (``llama.metadata``).
+        declared: the template the packaged model's entry declares, used when the file carries none.
+        override: a template given explicitly; it wins over the file's.
+
+    Raises:
+        LLMError: neither is given and the file carries no chat template.
+    """
+    if override is not None:
+        return override
+    if metadata.get(FILE_TEMPLATE_KEY):
+        return None
+    if declared is not None:
+        return declared
+    raise LLMError(
+        f"the GGUF file carries no chat template ({FILE_TEMPLATE_KEY}) and none is declared for it; pass "
+        "chat_template=ChatTemplate(...) (fusionrec.llm.models) with the model's turn format"
+    )
 
 
 class LlamaCppGenerator(BackendGenerator):
@@ -33,16 +67,26 @@ class LlamaCppGenerator(BackendGenerator):
         n_ctx: context window in tokens (prompt + output).
         n_threads: CPU threads; None lets llama.cpp choose.
         seed: sampling seed, so a temperature above 0 repeats itself.
+        chat_template: formats chats, even when the file carries its own template; None uses the file's,
+            else the packaged model's declared one.
         **options: ``cache``, ``retry`` and ``sleep`` of :class:`BackendGenerator`.
     """
 
     def __init__(
-        self, model: str = "smollm2", *, n_ctx: int = 2048, n_threads: int | None = None, seed: int = 0, **options: Any
+        self,
+        model: str = "smollm2",
+        *,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        seed: int = 0,
+        chat_template: ChatTemplate | None = None,
+        **options: Any,
     ) -> None:
         super().__init__(workers=1, **options)
         if n_ctx < 64:
             raise LLMError(f"n_ctx is {n_ctx}; a context of at least 64 tokens is expected")
         self.model, self.n_ctx, self.n_threads, self.seed = model, n_ctx, n_threads, seed
+        self.chat_template = chat_template
         self._lock = threading.Lock()
         self._llama: Any = None
 
@@ -53,20 +97,44 @@ class LlamaCppGenerator(BackendGenerator):
 
     @cached_property
     def model_id(self) -> str:  # type: ignore[override]
-        return f"llama.cpp:{fingerprint(self.path)}"
+        """``llama.cpp:<file fingerprint>``, plus ``+<template name>`` when a template is given or declared.
+
+        The template's name is part of the id even when the file's own template ends up used, so a changed
+        declaration never serves answers cached under another format.
+        """
+        template = self.chat_template or declared_chat_template(self.model)
+        suffix = f"+{template.name}" if template else ""
+        return f"llama.cpp:{fingerprint(self.path)}{suffix}"
 
     def load(self) -> Any:
         """The ``llama_cpp.Llama`` model, loaded once."""
         if self._llama is None:
             try:
-                # deferred: llama-cpp-python is an optional extra and loads a native library
-                from llama_cpp import Llama
+                # llama-cpp-python is an optional extra with a native library: it loads with the first model
+                # (a lazy_loader proxy would sit in sys.modules as "llama_cpp" from `import fusionrec.cli` on)
+                from llama_cpp import Llama  # noqa: PLC0415  optional extra, native library
+                from llama_cpp.llama_chat_format import Jinja2ChatFormatter  # noqa: PLC0415  as above
             except ImportError as exc:
                 raise LLMError("the local backend needs llama-cpp-python: pip install 'fusionrec[llm]'") from exc
             logger.info("loading %s with llama.cpp (n_ctx=%d)", self.path, self.n_ctx)
-            self._llama = Llama(
+            llama = Llama(
                 model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.n_threads, seed=self.seed, verbose=False
             )
+            try:
+                template = choose_chat_template(llama.metadata, declared_chat_template(self.model), self.chat_template)
+                if template is not None:
+                    logger.info("formatting chats with the template %s", template.name)
+                    formatter = Jinja2ChatFormatter(
+                        template.source,
+                        eos_token=template.stop_tokens[0],
+                        bos_token=template.bos_token,
+                        stop_token_ids=[_token_id(llama, token) for token in template.stop_tokens],
+                    )
+                    llama.chat_handler = formatter.to_chat_handler()
+            except LLMError:
+                llama.close()  # not kept: the next request fails the same way instead of using a fallback format
+                raise
+            self._llama = llama
         return self._llama
 
     def complete(self, request: GenerationRequest) -> Completion:
@@ -98,3 +166,11 @@ class LlamaCppGenerator(BackendGenerator):
             if self._llama is not None:
                 self._llama.close()
                 self._llama = None
+
+
+def _token_id(llama: Any, token: str) -> int:
+    """The id of a special token, which must be a single token of the model's vocabulary."""
+    ids = llama.tokenize(token.encode("utf-8"), add_bos=False, special=True)
+    if len(ids) != 1:
+        raise LLMError(f"stop token {token!r} is {len(ids)} tokens in this model's vocabulary; one is expected")
+    return int(ids[0])

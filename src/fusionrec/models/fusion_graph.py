@@ -79,7 +79,8 @@ class FusionGraph(TorchRecommender):
             ``core``, ``loss``, ``content``, ``item_graph``, ``content_channel``, ``ease_channel``, ``members``,
             ``second_stage``, and ``user_content``, the user content path of
             :mod:`~fusionrec.models.user_content`, off unless set); the flat keys of earlier versions are read too.
-            Validated here: a key that is unknown, given twice, out of range or in conflict with another raises a ConfigError naming it.
+            Validated here: a key that is unknown, given twice, out of range or in conflict with another
+            raises a ConfigError naming it.
     """
 
     name: ClassVar[str] = "fusiongraph"
