@@ -62,15 +62,16 @@ class IndexOptions:
         """HNSW search width: ``hnsw_ef_search``, or by catalog size when it is None.
 
         The width needed for a given recall grows with the catalog: 128 up to
-        250,000 items, doubling with every 4-fold growth (256 at 1,000,000), at most 2,048.
+        250,000 items, then in proportion to the catalog (512 at 1,000,000, where
+        the sweep measured recall@20 0.90 / 0.93 / 0.95 at 128 / 256 / 512), at most 2,048.
 
         Example:
             >>> IndexOptions().ef_search(100_000), IndexOptions().ef_search(1_000_000)
-            (128, 256)
+            (128, 512)
         """
         if self.hnsw_ef_search is not None:
             return self.hnsw_ef_search
-        return int(min(MAX_AUTO_EF_SEARCH, BASE_EF_SEARCH * max(1.0, np.sqrt(n_items / BASE_EF_ITEMS))))
+        return int(min(MAX_AUTO_EF_SEARCH, BASE_EF_SEARCH * max(1.0, n_items / BASE_EF_ITEMS)))
 
 
 BASE_EF_SEARCH = 128

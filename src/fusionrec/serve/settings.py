@@ -51,7 +51,7 @@ class ServeSettings(BaseSettings):
     hnsw_m: int = Field(16, ge=4, le=128)
     hnsw_ef_construction: int = Field(100, ge=8, description="HNSW build width (see docs/capacity.md)")
     hnsw_ef_search: int | None = Field(
-        None, ge=8, description="HNSW search width; None: by catalog size (128 up to 250,000 items, 256 at 1,000,000)"
+        None, ge=8, description="HNSW search width; None: by catalog size (128 up to 250,000 items, 512 at 1,000,000)"
     )
     ivf_nprobe: int = Field(16, ge=1)
     index_cache_dir: Path | None = Field(None, description="folder where built approximate indexes are reused")
