@@ -92,21 +92,41 @@ def attach_encoded_features(split: Split, config: ExperimentConfig) -> list[Enco
 
     The config's ``[[encoders]]`` tables decide. Without any, for a content
     model (:data:`~fusionrec.models.CONTENT_MODELS`, the default model among
-    them) a dataset that has no precomputed features but an item table with
-    known content columns (text fields, posters, audio...) is encoded with
-    the default specs those columns imply, so the model sees the content the
-    data has; precomputed features and ID-only models are left as they are.
+    them) or automatic settings, the item table's known content columns (text
+    fields, posters, audio...) are encoded with the default specs they imply
+    (:func:`implied_specs`), so the model sees all the content the data has;
+    ID-only models are left as they are.
     """
     dataset = split.dataset
     specs = list(config.encoders)
     wants_content = config.model.name in CONTENT_MODELS or config.model.name == AUTO
-    if not specs and wants_content and not dataset.features and dataset.item_table is not None:
-        specs = default_specs(list(dataset.item_table.columns), dataset.item_table)
+    if not specs and wants_content and dataset.item_table is not None:
+        specs = implied_specs(split)
     if not specs:
         return []
     specs = behaviour_tuned_specs(specs, split)  # text encoders tuned on the training interactions, where asked
     report = encode_dataset(dataset, specs)
     logger.info("encoded features:\n%s", report.to_text())
+    return specs
+
+
+def implied_specs(split: Split) -> list[EncoderSpec]:
+    """The default specs of the item table's content columns, less the modalities a feature array already gives.
+
+    A folder with ``image_feat.npy`` and an ``items.csv`` of text gets its text encoded beside the image
+    features; a modality given both ways keeps the array (logged, so nothing is left out unsaid).
+    """
+    table = split.dataset.item_table
+    if table is None:
+        return []
+    specs = []
+    for spec in default_specs(list(table.columns), table):
+        if spec.modality in split.dataset.features:
+            logger.info(
+                "%s: the %s_feat.npy array is used; the item table's columns are not encoded", *[spec.modality] * 2
+            )
+        else:
+            specs.append(spec)
     return specs
 
 
@@ -164,6 +184,7 @@ def _data_dir(data_dir: str | Path | None) -> Path:
 
 __all__ = [
     "attach_encoded_features",
+    "implied_specs",
     "load_split",
     "prepare_split",
     "require_content",
