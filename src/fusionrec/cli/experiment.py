@@ -103,7 +103,7 @@ def train(
         resolved.output.dir = Path("runs") / "train" / name / (resolved.recipe or resolved.model.name)
     chosen_seed = resolved.seeds[0] if seed is None else seed
     split, resolved = evaluation.prepare_split(resolved)
-    resolved = evaluation.resolve_auto(split, resolved)
+    resolved, choice = evaluation.choose_for_experiment(split, resolved)
     console.print(f"training {resolved.model.name} on {split.dataset.name} ({split.protocol}), seed {chosen_seed}")
     recommender, run = evaluation.fit_and_evaluate(
         split,
@@ -113,6 +113,7 @@ def train(
         chosen_seed,
         resolved.evaluation.ks,
         resolved.evaluation.metrics,
+        fitted=choice.first_fit(chosen_seed) if choice is not None else None,
     )
     result = evaluation.summarise(
         split.dataset.name, resolved.model.name, split.protocol, [run], _config_record(resolved)

@@ -1,6 +1,7 @@
 from .ablation import run_ablation
 from .auto import choose_settings
 from .benchmark import (
+    choose_for_experiment,
     fit_and_evaluate,
     load_split,
     prepare_split,
@@ -30,6 +31,7 @@ __all__ = [
     "PairedTest",
     "beyond_metrics",
     "beyond_table",
+    "choose_for_experiment",
     "choose_settings",
     "compare",
     "compare_files",

@@ -28,7 +28,7 @@ from fusionrec.encoders import encode_dataset
 from fusionrec.encoders.behaviour import behaviour_tuned_specs
 from fusionrec.encoders.config import default_specs
 from fusionrec.errors import ConfigError, DataFileError
-from fusionrec.evaluation.auto import choose_settings
+from fusionrec.evaluation.auto import AutoChoice, choose_settings
 from fusionrec.models import CONTENT_MODELS
 
 if TYPE_CHECKING:
@@ -75,8 +75,14 @@ def resolve_auto(split: Split, config: ExperimentConfig) -> ExperimentConfig:
 
     The evidence is written to ``output.dir/auto.json``.
     """
+    return choose_for_experiment(split, config)[0]
+
+
+def choose_for_experiment(split: Split, config: ExperimentConfig) -> tuple[ExperimentConfig, AutoChoice | None]:
+    """:func:`resolve_auto` and the choice itself (None when the model was named), whose
+    :meth:`~fusionrec.evaluation.auto.AutoChoice.first_fit` spares the first seed a second fit."""
     if config.model.name != AUTO:
-        return config
+        return config, None
     user_train = config.train.model_dump(exclude_unset=True, exclude={"seed"})
     choice = choose_settings(split, seed=config.seeds[0], metric=config.evaluation.valid_metric, train=user_train)
     config.output.dir.mkdir(parents=True, exist_ok=True)
@@ -84,7 +90,8 @@ def resolve_auto(split: Split, config: ExperimentConfig) -> ExperimentConfig:
     train = config.train.model_copy(update=choice.train)
     for key in choice.train:  # what the choice set counts as set, so the model's own defaults do not replace it
         train.model_fields_set.add(key)
-    return config.model_copy(update={"model": ModelSettings(name=choice.model, params=choice.params), "train": train})
+    model = ModelSettings(name=choice.model, params=choice.params)
+    return config.model_copy(update={"model": model, "train": train}), choice
 
 
 def attach_encoded_features(split: Split, config: ExperimentConfig) -> list[EncoderSpec]:
@@ -184,6 +191,7 @@ def _data_dir(data_dir: str | Path | None) -> Path:
 
 __all__ = [
     "attach_encoded_features",
+    "choose_for_experiment",
     "implied_specs",
     "load_split",
     "prepare_split",
