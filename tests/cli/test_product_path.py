@@ -64,6 +64,14 @@ def test_help_lists_the_models() -> None:
         assert name in output
 
 
+def test_content_knn_and_random_run_from_the_command_line(data_dir: Path, tmp_path: Path) -> None:
+    for model in ("content-knn", "random"):
+        out = tmp_path / f"{model}.json"
+        run("benchmark", "--data-dir", str(data_dir), "--dataset", "demo", "--model", model, "--seeds", "1",
+            "--json", str(out), "--out-dir", str(tmp_path / "runs"))  # fmt: skip
+        assert json.loads(out.read_text())["model"] == model
+
+
 def test_benchmark_applies_model_params_to_the_model_it_runs(data_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     run("benchmark", "--data-dir", str(data_dir), "--dataset", "demo", "--model", "lightgcn", "--seeds", "1",
@@ -105,6 +113,15 @@ def test_a_content_model_without_content_is_an_error_naming_the_fix(data_dir: Pa
                                  "fusiongraph", "--seeds", "1"])  # fmt: skip
     assert result.exit_code == 2
     assert "reads item content" in result.output and "lightgcn" in result.output
+
+
+def test_benchmark_encodes_an_item_tables_text_for_the_flagship_without_being_told(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    run("benchmark", "--data-dir", str(data_dir), "--dataset", "plain", "--model", "fusiongraph", "--seeds", "1",
+        "--out-dir", str(tmp_path / "runs"), *QUICK)  # fmt: skip
+    experiment = json.loads((tmp_path / "runs" / "plain" / "fusiongraph" / "experiment.json").read_text())
+    assert [spec["modality"] for spec in experiment["encoders"]] == ["text"]  # never a silent ID-only run
 
 
 def test_without_model_or_recipe_the_settings_are_chosen_on_valid(data_dir: Path, tmp_path: Path) -> None:

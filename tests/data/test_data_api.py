@@ -6,9 +6,11 @@ import doctest
 import importlib
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import fusionrec.data
+from fusionrec.data import Dataset, Interactions, Vocabulary
 
 MODULES = [
     "fusionrec.data.catalog",
@@ -82,3 +84,15 @@ def test_with_modalities_keeps_the_named_features_and_leaves_the_original_alone(
     assert split.with_modalities([]).dataset.features == {}
     with pytest.raises(ConfigError, match=r"no features for modalities \['audio'\]; it has \['image', 'text'\]"):
         split.with_modalities(["audio"])
+
+
+def test_items_that_share_a_title_are_told_apart_by_their_id() -> None:
+    table = pd.DataFrame({"item_id": ["a", "b", "c"], "title": ["Ice Storm", "Ice Storm", "Heat"]})
+    dataset = Dataset(
+        name="titles",
+        users=Vocabulary.from_range(1, kind="user"),
+        items=Vocabulary.from_ids(["a", "b", "c"], kind="item"),
+        interactions=Interactions(np.array([0]), np.array([0]), 1, 3),
+        item_table=table,
+    )
+    assert dataset.item_titles([0, 1, 2]) == ["Ice Storm [id a]", "Ice Storm [id b]", "Heat"]

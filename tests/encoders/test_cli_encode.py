@@ -57,3 +57,12 @@ def test_one_modality_and_a_bad_config_exit_cleanly(catalog: Path, tmp_path: Pat
     result = CliRunner().invoke(app, ["encode", str(catalog), "--config", str(config)])
     assert result.exit_code == 2
     assert "unknown encoder 'bert-from-the-internet'" in result.output
+
+
+def test_encode_logs_progress_lines_when_output_is_not_a_terminal(catalog: Path, tmp_path: Path) -> None:
+    config = tmp_path / "exp.toml"
+    config.write_text(CONFIG)
+    result = CliRunner().invoke(app, ["encode", str(catalog), "--config", str(config), "--modality", "text",
+                                      "--no-cache"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "encoding text: 8 / 8 items" in result.stderr  # a progress bar would show nothing off a terminal

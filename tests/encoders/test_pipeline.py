@@ -168,3 +168,20 @@ def test_a_table_with_nothing_to_encode_says_so(tmp_path: Path) -> None:
     pd.DataFrame({"item_id": ["a"], "price": ["3"]}).to_csv(tmp_path / "items.csv", index=False)
     with pytest.raises(ConfigError, match="nothing to encode"):
         resolve_specs(read_items(tmp_path))
+
+
+def test_free_text_columns_like_tags_join_the_template_and_the_others_are_named(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    table = pd.DataFrame(
+        {
+            "item_id": ["1", "2"],
+            "title": ["Heat", "Alien"],
+            "tags": ["heist, los angeles", "space, horror"],
+            "year": ["1995", "1979"],
+        }
+    )
+    with caplog.at_level("INFO", logger="fusionrec"):
+        specs = default_specs(list(table.columns), table)
+    assert specs[0].template == "{title} | {tags}"
+    assert "year" in caplog.text and "item_id" in caplog.text  # left out, with the reason

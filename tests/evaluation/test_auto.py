@@ -97,3 +97,18 @@ def test_a_second_stage_is_not_judged_on_too_few_valid_users() -> None:
     split = checkerboard_split()
     evidence = stage_evidence(build_model("pop").fit(split), split, k=5, seed=0)
     assert not evidence["adopted"] and "valid users" in evidence["why"]
+
+
+def test_the_winners_fit_is_reused_for_its_seed_and_scores_as_a_fresh_fit() -> None:
+    from fusionrec.evaluation.benchmark import fit_and_evaluate
+
+    split = checkerboard_split(n_users=40, n_items=30, seed=3)
+    choice = choose_settings(split, seed=0, metric="recall@5", train=QUICK)
+    reused = choice.first_fit(0)
+    assert reused is not None and choice.first_fit(1) is None
+    assert all(t.fitted is None for t in choice.trials)  # only the winner's fit is held
+    train = {**QUICK, **choice.train}
+    model, run = fit_and_evaluate(split, choice.model, choice.params, train, 0, (5,), ("recall",), fitted=reused)
+    _, fresh = fit_and_evaluate(split, choice.model, choice.params, train, 0, (5,), ("recall",))
+    assert model is reused[0] and run.test.summary() == fresh.test.summary()
+    assert run.timing["fit_seconds"] == reused[1]

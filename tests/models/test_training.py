@@ -206,3 +206,10 @@ def test_a_model_that_learns_does_not_warn(split: Split) -> None:
     model = LightGCN(train_config=_SHORT)
     history = model.fit(split).history_
     assert history is not None and history.warnings == []
+
+
+def test_lightgcn_defaults_to_a_penalty_that_does_not_collapse_and_its_warning_names_the_penalty() -> None:
+    from fusionrec.models.lightgcn import LightGCN
+
+    assert LightGCN().params["reg_weight"] <= 0.01  # 3.0, tuned on Baby, collapsed on a denser catalog
+    assert "model.params.reg_weight" in LightGCN.collapse_hint

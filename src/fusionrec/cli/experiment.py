@@ -3,8 +3,9 @@
 Settings come from a recipe shipped with fusionrec (``--recipe``), an
 experiment file (``-c``), then ``--set key=value`` and explicit flags
 (defaults < recipe < file < --set < flags). With no model, recipe or
-model in a file, a recipe tuned for the data set is used when there is one,
-and otherwise the model and its settings are chosen on valid (``auto``;
+model in a file, the flagship's recipe is used when the data set's files are
+the ones it was tuned on (matched by content, not by folder name), and
+otherwise the model and its settings are chosen on valid (``auto``;
 ``--auto`` asks for that even where a recipe exists). ``train`` and
 ``benchmark`` prepare the data the same way (content encoded, cached) and
 report the same table. The resolved config is saved beside every result.
@@ -23,10 +24,10 @@ from fusionrec.cli.app import app
 from fusionrec.cli.output import console, fail_on_library_errors, print_rows
 from fusionrec.cli.ray_options import RayAddressOption, RayWorkersOption, training_on_ray
 from fusionrec.config import AUTO, dump_config, load_config, read_config_file
-from fusionrec.errors import ConfigError, DataError
+from fusionrec.errors import ConfigError, DataError, FusionrecError
 from fusionrec.models import DEFAULT_MODEL, MODEL_REGISTRY
 from fusionrec.models.artifact import load_artifact, save_artifact
-from fusionrec.recipes import recipe_for, recipe_info, recipe_names
+from fusionrec.recipes import recipe_for_data, recipe_info, recipe_names
 
 if TYPE_CHECKING:
     from fusionrec.config import ExperimentConfig
@@ -105,7 +106,7 @@ def train(
         resolved.output.dir = Path("runs") / "train" / name / (resolved.recipe or resolved.model.name)
     chosen_seed = resolved.seeds[0] if seed is None else seed
     split, resolved = evaluation.prepare_split(resolved)
-    resolved = evaluation.resolve_auto(split, resolved)
+    resolved, choice = evaluation.choose_for_experiment(split, resolved)
     console.print(f"training {resolved.model.name} on {split.dataset.name} ({split.protocol}), seed {chosen_seed}")
     with training_on_ray(ray_address, ray_workers):
         recommender, run = evaluation.fit_and_evaluate(
@@ -116,6 +117,7 @@ def train(
             chosen_seed,
             resolved.evaluation.ks,
             resolved.evaluation.metrics,
+            fitted=choice.first_fit(chosen_seed) if choice is not None else None,
         )
     result = evaluation.summarise(
         split.dataset.name, resolved.model.name, split.protocol, [run], _config_record(resolved)
@@ -225,8 +227,8 @@ def resolve_config(
 ) -> ExperimentConfig:
     """Defaults < recipe < file < ``--set`` < explicit flags (None flags are not set).
 
-    Without a recipe, a model flag, a ``model.*`` override or a model in the file, the recipe tuned
-    for the data set's flagship is used when one exists, and ``auto`` otherwise.
+    Without a recipe, a model flag or a model in the file, the flagship's recipe is used when the data
+    set's files are the ones it was tuned on (:func:`tuned_recipe`), and ``auto`` otherwise.
     """
     overrides = dict(parse_assignment(text) for text in assignments or [])
     keys = {
@@ -253,16 +255,31 @@ def resolve_config(
             raise ConfigError("--auto chooses the model and its settings; leave out --recipe and --model")
         overrides["model.name"] = json.dumps(AUTO)
     elif recipe is None and not model_chosen:
-        dataset = json.loads(overrides["data.dataset"]) if "data.dataset" in overrides else None
-        dataset = dataset or file_tables.get("data", {}).get("dataset")
-        recipe = recipe_for(dataset, DEFAULT_MODEL) if dataset else None
-        if recipe is not None:
-            console.print(
-                f"using recipe {recipe!r}, tuned on valid for {dataset} (--auto chooses from the data instead)"
-            )
-        else:
+        recipe = tuned_recipe(path, overrides)
+        if recipe is None:
             overrides["model.name"] = json.dumps(AUTO)
     return load_config(path, overrides, recipe=recipe)
+
+
+def tuned_recipe(path: Path | None, overrides: dict[str, str]) -> str | None:
+    """The flagship's recipe for the configured data set when its files are the ones the recipe was tuned on.
+
+    A folder is matched by its files (:func:`~fusionrec.recipes.recipe_for_data`), never by its name alone;
+    what was decided is printed.
+    """
+    try:
+        data = load_config(path, overrides).data
+        if data.dataset is None:
+            return None
+        folder, stem = evaluation.resolve_dataset(data.resolved_dir(), data.dataset)
+    except FusionrecError:  # a missing or unreadable data set is reported where it is read
+        return None
+    recipe, why = recipe_for_data(folder, stem, DEFAULT_MODEL)
+    if recipe is not None:
+        console.print(f"using {why} (--auto chooses from the data instead)", highlight=False)
+    else:
+        console.print(f"{why}: choosing the model and its settings on valid (auto)", highlight=False)
+    return recipe
 
 
 def parse_assignment(text: str) -> tuple[str, str]:

@@ -1,10 +1,12 @@
 from .ablation import run_ablation
 from .auto import choose_settings
 from .benchmark import (
+    choose_for_experiment,
     fit_and_evaluate,
     load_split,
     prepare_split,
     resolve_auto,
+    resolve_dataset,
     run_benchmark,
     run_benchmark_grid,
     run_experiment,
@@ -29,6 +31,7 @@ __all__ = [
     "PairedTest",
     "beyond_metrics",
     "beyond_table",
+    "choose_for_experiment",
     "choose_settings",
     "compare",
     "compare_files",
@@ -45,6 +48,7 @@ __all__ = [
     "plot_results",
     "prepare_split",
     "resolve_auto",
+    "resolve_dataset",
     "results_to_json",
     "run_ablation",
     "run_benchmark",

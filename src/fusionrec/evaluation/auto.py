@@ -12,7 +12,8 @@ benchmark`` when no recipe matches the data set) runs :func:`choose_settings`:
 3. Each candidate is fitted once (seed of the experiment) and read on **valid**
    only; training runs share a time budget, and a training cut by it records the
    epochs it reached, so the final fit repeats exactly that many.
-4. The best valid ``valid_metric`` wins; ties go to the earlier candidate.
+4. The best valid ``valid_metric`` wins; ties go to the earlier candidate. Its fit is kept
+   (:meth:`AutoChoice.first_fit`): the run of the chosen settings with the same seed reuses it.
 5. A second stage (:class:`~fusionrec.models.staged.Staged`) around the winner is read
    cross-fitted: fitted on one half of the valid users and read on the other, both ways.
    It is kept only when it raises both Recall and NDCG at ``k`` summed over the two halves
@@ -109,6 +110,7 @@ class Trial:
     train: dict[str, Any]
     valid: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    fit_seconds: float = 0.0
     epochs_run: int | None = None
     stop_reason: str | None = None
     skipped: str | None = None
@@ -126,6 +128,16 @@ class AutoChoice:
     statistics: DataStatistics
     trials: list[Trial]
     stage: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    fitted: Recommender | None = field(default=None, repr=False, compare=False)
+    """The winner as fitted while choosing (with ``seed``) when the chosen settings are exactly its own (no
+    second stage adopted): a run of the chosen settings with that seed reuses it instead of fitting again."""
+    fit_seconds: float = 0.0
+    """Seconds that fit took."""
+
+    def first_fit(self, seed: int) -> tuple[Recommender, float] | None:
+        """``(fitted model, fit seconds)`` when a run with ``seed`` can reuse the fit made while choosing."""
+        return (self.fitted, self.fit_seconds) if self.fitted is not None and seed == self.seed else None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the choice, the data statistics, every trial and the second stage's evidence."""
@@ -222,12 +234,15 @@ def choose_settings(
         raise ConfigError(f"no automatic candidate could be fitted on this data: {[t.skipped for t in trials]}")
     best = max(ran, key=lambda t: t.valid[metric])  # the first of equals
     logger.info("auto: chose %s (valid %s %.4f) among %d candidates", best.label, metric, best.valid[metric], len(ran))
-    choice = AutoChoice(best.model, best.params, best.train, metric, stats, trials)
+    choice = AutoChoice(best.model, best.params, best.train, metric, stats, trials, seed=seed)
+    choice.fitted, choice.fit_seconds = best.fitted, best.fit_seconds
     if second_stage and best.fitted is not None:
         choice.stage = stage_evidence(best.fitted, split, int(k), seed)
         if choice.stage["adopted"]:
             choice.params = {"base": best.model, "base_params": best.params}
-            choice.model = "staged"
+            choice.model, choice.fitted = "staged", None
+    for trial in trials:
+        trial.fitted = None
     return choice
 
 
@@ -285,6 +300,7 @@ def _try(
     except FusionrecError as exc:  # a candidate the data cannot carry is left out, with the reason
         trial.skipped = str(exc)
         return trial
+    trial.fit_seconds = time.perf_counter() - started
     evaluation = evaluate_model(model, split, "valid", ks=(metric[1],), metrics=("recall", "ndcg"))
     trial.valid, trial.seconds, trial.fitted = evaluation.summary(), time.perf_counter() - started, model
     history = getattr(model, "history_", None)

@@ -37,6 +37,7 @@ from fusionrec.config import dump_config
 from fusionrec.errors import ConfigError
 from fusionrec.evaluation.metrics import METRICS
 from fusionrec.evaluation.preparation import (
+    choose_for_experiment,
     load_split,
     prepare_split,
     require_content,
@@ -78,6 +79,7 @@ def run_benchmark(
     *,
     metrics: tuple[str, ...] = METRICS,
     split: Split | None = None,
+    fitted: Mapping[int, tuple[Recommender, float]] | None = None,
 ) -> dict[str, Any]:
     """Fit and evaluate ``model`` on ``dataset`` once per seed; summarise over seeds.
 
@@ -96,6 +98,8 @@ def run_benchmark(
             ``config.json`` and ``result.json`` are written; None writes nothing.
         metrics: metric names.
         split: an already loaded split to use instead of reading ``dataset``.
+        fitted: ``{seed: (model, fit seconds)}`` already fitted with these settings on ``split``
+            (automatic settings keep the winner's fit); those seeds are evaluated without fitting again.
 
     Returns:
         The result dict described in the module docstring.
@@ -112,7 +116,11 @@ def run_benchmark(
     elif protocol is not None:
         split = split.with_protocol(protocol)
     name = model if isinstance(model, str) else model.name
-    runs = [fit_and_evaluate(split, model, params or {}, train, seed, ks, metrics)[1] for seed in seeds]
+    done = fitted or {}
+    runs = [
+        fit_and_evaluate(split, model, params or {}, train, seed, ks, metrics, fitted=done.get(seed))[1]
+        for seed in seeds
+    ]
     config = run_config_record(data_dir, dataset, name, split, seeds, params, runs[0].train_config, ks, metrics)
     result = summarise(dataset, name, split.protocol, runs, config)
     if out_dir is not None:
@@ -177,7 +185,8 @@ def run_experiment(config: ExperimentConfig) -> dict[str, Any]:
         >>> run_experiment(load_config(Path("exp.toml"), {"train.lr": "0.01"}))  # doctest: +SKIP
     """
     split, config = prepare_split(config)
-    config = resolve_auto(split, config)
+    config, choice = choose_for_experiment(split, config)
+    first_fit = choice.first_fit(config.seeds[0]) if choice is not None else None
     dataset = config.data.dataset or split.dataset.name
     result = run_benchmark(
         config.data.dir,
@@ -190,6 +199,7 @@ def run_experiment(config: ExperimentConfig) -> dict[str, Any]:
         out_dir=config.output.dir,
         metrics=config.evaluation.metrics,
         split=split,
+        fitted=None if first_fit is None else {config.seeds[0]: first_fit},
     )
     result["recipe"] = config.recipe
     dump_config(config, config.output.dir / "experiment.json")
@@ -205,15 +215,24 @@ def fit_and_evaluate(
     seed: int,
     ks: tuple[int, ...] = DEFAULT_KS,
     metrics: tuple[str, ...] = METRICS,
+    *,
+    fitted: tuple[Recommender, float] | None = None,
 ) -> tuple[Recommender, SeedRun]:
     """Fit one model for ``seed`` (early stopping on valid), then evaluate valid and test once at that point.
 
-    What ``fusionrec train`` and every seed of ``fusionrec benchmark`` run.
+    What ``fusionrec train`` and every seed of ``fusionrec benchmark`` run. ``fitted`` is ``(model, fit
+    seconds)`` already fitted on ``split`` with exactly these settings and seed: it is evaluated, not fitted again.
     """
     recommender = build_for_seed(model, params, train, seed)
-    started = time.perf_counter()
-    recommender.fit(split)
-    fit_seconds = time.perf_counter() - started
+    if fitted is None:
+        started = time.perf_counter()
+        recommender.fit(split)
+        fit_seconds = time.perf_counter() - started
+    else:
+        logger.info("seed %d: the fit made while choosing the settings is reused", seed)
+        if type(recommender).takes_train_config:  # record these settings, not the choosing run's time budget
+            fitted[0].train_config = recommender.train_config  # type: ignore[attr-defined]
+        recommender, fit_seconds = fitted
     valid = evaluate_model(recommender, split, "valid", ks, metrics)
     test = evaluate_model(recommender, split, "test", ks, metrics)
     history = getattr(recommender, "history_", None)
@@ -232,6 +251,7 @@ def fit_and_evaluate(
 __all__ = [
     "SeedRun",
     "build_for_seed",
+    "choose_for_experiment",
     "fit_and_evaluate",
     "load_split",
     "peak_rss_mb",

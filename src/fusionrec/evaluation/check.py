@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fusionrec.config import AUTO, ModelSettings
-from fusionrec.evaluation.benchmark import prepare_split, resolve_auto, run_benchmark
+from fusionrec.evaluation.benchmark import choose_for_experiment, prepare_split, run_benchmark
 from fusionrec.evaluation.report import markdown_table, plot_results
 from fusionrec.evaluation.significance import compare_results
 from fusionrec.evaluation.tuning import tune
@@ -74,11 +74,14 @@ def run_check(
         folder, seed = out / "tune" / model, config.seeds[0]
         tuned = tune(split, model, trials=trials, timeout=timeout, folder=folder, seed=seed, base_train=user_train)
         results.append(_run(split, model, tuned.best_params, tuned.best_train, prepared, out / model))
-    auto = resolve_auto(
+    auto, choice = choose_for_experiment(
         split, prepared.model_copy(update={"output": prepared.output.model_copy(update={"dir": out / "auto"})})
     )
     train = auto.train.model_dump(exclude_unset=True)
-    results.append({**_run(split, auto.model.name, auto.model.params, train, prepared, out / "auto"), "model": "auto"})
+    first_fit = choice.first_fit(config.seeds[0]) if choice is not None else None
+    fitted = None if first_fit is None else {config.seeds[0]: first_fit}
+    run = _run(split, auto.model.name, auto.model.params, train, prepared, out / "auto", fitted)
+    results.append({**run, "model": "auto"})
     report = CheckReport(results)
     for model in chosen:
         tests = compare_results(out / "auto", out / model)
@@ -89,7 +92,13 @@ def run_check(
 
 
 def _run(
-    split: Any, model: str, params: dict[str, Any], train: dict[str, Any], config: Any, folder: Path
+    split: Any,
+    model: str,
+    params: dict[str, Any],
+    train: dict[str, Any],
+    config: Any,
+    folder: Path,
+    fitted: dict[int, Any] | None = None,
 ) -> dict[str, Any]:
     logger.info("check: %s with %s", model, params)
     return run_benchmark(
@@ -103,6 +112,7 @@ def _run(
         out_dir=folder,
         metrics=config.evaluation.metrics,
         split=split,
+        fitted=fitted,
     )
 
 

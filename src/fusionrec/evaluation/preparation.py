@@ -30,7 +30,7 @@ from fusionrec.encoders import encode_dataset
 from fusionrec.encoders.behaviour import behaviour_tuned_specs
 from fusionrec.encoders.config import default_specs
 from fusionrec.errors import ConfigError, DataFileError
-from fusionrec.evaluation.auto import choose_settings
+from fusionrec.evaluation.auto import AutoChoice, choose_settings
 from fusionrec.llm.user_step import attach_user_profiles
 from fusionrec.models import WRAPPER_MODELS, reads_content
 
@@ -84,8 +84,14 @@ def resolve_auto(split: Split, config: ExperimentConfig) -> ExperimentConfig:
 
     The evidence is written to ``output.dir/auto.json``.
     """
+    return choose_for_experiment(split, config)[0]
+
+
+def choose_for_experiment(split: Split, config: ExperimentConfig) -> tuple[ExperimentConfig, AutoChoice | None]:
+    """:func:`resolve_auto` and the choice itself (None when the model was named), whose
+    :meth:`~fusionrec.evaluation.auto.AutoChoice.first_fit` spares the first seed a second fit."""
     if config.model.name != AUTO:
-        return config
+        return config, None
     user_train = config.train.model_dump(exclude_unset=True, exclude={"seed"})
     choice = choose_settings(split, seed=config.seeds[0], metric=config.evaluation.valid_metric, train=user_train)
     config.output.dir.mkdir(parents=True, exist_ok=True)
@@ -93,7 +99,8 @@ def resolve_auto(split: Split, config: ExperimentConfig) -> ExperimentConfig:
     train = config.train.model_copy(update=choice.train)
     for key in choice.train:  # what the choice set counts as set, so the model's own defaults do not replace it
         train.model_fields_set.add(key)
-    return config.model_copy(update={"model": ModelSettings(name=choice.model, params=choice.params), "train": train})
+    model = ModelSettings(name=choice.model, params=choice.params)
+    return config.model_copy(update={"model": model, "train": train}), choice
 
 
 def attach_encoded_features(split: Split, config: ExperimentConfig) -> list[EncoderSpec]:
@@ -101,21 +108,41 @@ def attach_encoded_features(split: Split, config: ExperimentConfig) -> list[Enco
 
     The config's ``[[encoders]]`` tables decide. Without any, for a content
     model (:func:`~fusionrec.models.reads_content`: the default model, and a
-    wrapper of a content model) a dataset that has no precomputed features but an item table with
-    known content columns (text fields, posters, audio...) is encoded with
-    the default specs those columns imply, so the model sees the content the
-    data has; precomputed features and ID-only models are left as they are.
+    wrapper of a content model) or automatic settings, the item table's known
+    content columns (text fields, posters, audio...) are encoded with the
+    default specs they imply (:func:`implied_specs`), so the model sees all the
+    content the data has; ID-only models are left as they are.
     """
     dataset = split.dataset
     specs = list(config.encoders)
     wants_content = reads_content(config.model.name, config.model.params) or config.model.name == AUTO
-    if not specs and wants_content and not dataset.features and dataset.item_table is not None:
-        specs = default_specs(list(dataset.item_table.columns), dataset.item_table)
+    if not specs and wants_content and dataset.item_table is not None:
+        specs = implied_specs(split)
     if not specs:
         return []
     specs = behaviour_tuned_specs(specs, split)  # text encoders tuned on the training interactions, where asked
     report = encode_dataset(dataset, specs)
     logger.info("encoded features:\n%s", report.to_text())
+    return specs
+
+
+def implied_specs(split: Split) -> list[EncoderSpec]:
+    """The default specs of the item table's content columns, less the modalities a feature array already gives.
+
+    A folder with ``image_feat.npy`` and an ``items.csv`` of text gets its text encoded beside the image
+    features; a modality given both ways keeps the array (logged, so nothing is left out unsaid).
+    """
+    table = split.dataset.item_table
+    if table is None:
+        return []
+    specs = []
+    for spec in default_specs(list(table.columns), table):
+        if spec.modality in split.dataset.features:
+            logger.info(
+                "%s: the %s_feat.npy array is used; the item table's columns are not encoded", *[spec.modality] * 2
+            )
+        else:
+            specs.append(spec)
     return specs
 
 
@@ -173,6 +200,8 @@ def _data_dir(data_dir: str | Path | None) -> Path:
 
 __all__ = [
     "attach_encoded_features",
+    "choose_for_experiment",
+    "implied_specs",
     "load_split",
     "prepare_split",
     "require_content",
