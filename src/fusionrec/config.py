@@ -13,7 +13,7 @@ A file looks like::
 
     [model]
     name = "lightgcn"
-    params = { n_layers = 3, dim = 64 }
+    params = { n_layers = 3, embedding_dim = 64 }
 
     [train]                     # the fields of fusionrec.models.training.TrainConfig
     lr = 0.001
@@ -22,9 +22,6 @@ A file looks like::
     [evaluation]
     ks = [10, 20, 50]
     valid_metric = "recall@20"
-
-    [output]
-    dir = "runs/baby-lightgcn"
 
 Every section forbids unknown keys, so a typo is an error that names the
 key and the keys allowed there. Every invalid value raises
