@@ -51,3 +51,11 @@ def test_model_backed_text_encoders_are_still_importable_from_text() -> None:
     assert text.SentenceTransformerEncoder is text_models.SentenceTransformerEncoder
     with pytest.raises(AttributeError, match="no attribute 'Missing'"):
         _ = text.Missing
+
+
+def test_a_serve_submodule_resolves_after_its_package_attribute_is_gone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import fusionrec.serve
+    import fusionrec.serve.metrics
+
+    monkeypatch.delattr(fusionrec.serve, "metrics")
+    assert fusionrec.serve.metrics is sys.modules["fusionrec.serve.metrics"]

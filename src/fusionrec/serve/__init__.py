@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 _EXPORTS = {
@@ -33,6 +34,8 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'fusionrec.serve' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    if importlib.util.find_spec(f"{__name__}.{name}") is not None:  # a submodule whose attribute a test removed
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'fusionrec.serve' has no attribute {name!r}")
