@@ -28,7 +28,6 @@ import asyncio
 import json
 import os
 import random
-import sys
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -39,7 +38,7 @@ from urllib.parse import quote
 import httpx
 import numpy as np
 
-from server_process import ServerProcess, free_port
+from server_process import ServerProcess, free_port, uvicorn_command
 
 REQUEST_TIMEOUT_S = 5.0
 MAX_IN_FLIGHT = 2000
@@ -222,9 +221,7 @@ class Server(ServerProcess):
             "FUSIONREC_INDEX": index,
             "FUSIONREC_INDEX_CACHE_DIR": str(work_dir / "index-cache"),
         }
-        command = [sys.executable, "-m", "uvicorn", "--factory", "fusionrec.serve.app:create_app_from_env"]
-        command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-        command += ["--log-level", "warning", "--no-access-log"]
+        command = uvicorn_command(port, "--workers", str(workers), "--no-access-log")
         super().__init__(command, env, work_dir / f"server-{artifact.name}.log", port)
 
 
