@@ -28,9 +28,6 @@ import asyncio
 import json
 import os
 import random
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -41,9 +38,10 @@ from urllib.parse import quote
 import httpx
 import numpy as np
 
+from server_process import ServerProcess, free_port, uvicorn_command
+
 REQUEST_TIMEOUT_S = 5.0
 MAX_IN_FLIGHT = 2000
-READY_TIMEOUT_S = 1800.0
 
 
 @dataclass
@@ -210,18 +208,11 @@ def summarise(
     )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
+class Server(ServerProcess):
     """The service in a uvicorn subprocess (one worker unless told otherwise)."""
 
     def __init__(self, artifact: Path, work_dir: Path, workers: int, index: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        port = free_port()
         store = work_dir / f"events-{artifact.name}.sqlite3"
         env = {
             **os.environ,
@@ -230,32 +221,8 @@ class Server:
             "FUSIONREC_INDEX": index,
             "FUSIONREC_INDEX_CACHE_DIR": str(work_dir / "index-cache"),
         }
-        command = [sys.executable, "-m", "uvicorn", "--factory", "fusionrec.serve.app:create_app_from_env"]
-        command += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)]
-        command += ["--log-level", "warning", "--no-access-log"]
-        self.log = (work_dir / f"server-{artifact.name}.log").open("ab")
-        self.process = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def wait_ready(self) -> float:
-        started = time.monotonic()
-        while time.monotonic() - started < READY_TIMEOUT_S:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}; see {self.log.name}")
-            try:
-                if httpx.get(f"{self.url}/ready", timeout=2.0).status_code == 200:
-                    return time.monotonic() - started
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        raise TimeoutError(f"server not ready after {READY_TIMEOUT_S} s")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
+        command = uvicorn_command(port, "--workers", str(workers), "--no-access-log")
+        super().__init__(command, env, work_dir / f"server-{artifact.name}.log", port)
 
 
 def synthetic_artifact(n_items: int, n_users: int, work_dir: Path) -> Path:

@@ -29,7 +29,6 @@ import asyncio
 import json
 import os
 import random
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -47,11 +46,11 @@ from fusionrec.models.artifact import load_artifact, save_artifact
 from fusionrec.serve.demo import ContentFactors
 from fusionrec.serve.index import ItemIndex
 from fusionrec.serve.settings import ServeSettings
-from load import Connections, free_port, known_users, run, served_recall
+from load import Connections, known_users, run, served_recall
+from server_process import READY_TIMEOUT_S, ServerProcess, free_port
 
 API_KEY = "serve-load-benchmark-key"
 REQUEST_TIMEOUT_S = 5.0
-READY_TIMEOUT_S = 1800.0
 
 
 def build_artifacts(args: argparse.Namespace) -> tuple[Path, Path]:
@@ -91,32 +90,17 @@ def prebuild_index(artifact: Path, args: argparse.Namespace) -> None:
     print(f"index of {artifact.name} ready in {time.perf_counter() - started:.1f} s", flush=True)
 
 
-class Server:
+class Server(ServerProcess):
     """``fusionrec serve`` in a subprocess."""
 
     def __init__(self, artifact: Path, args: argparse.Namespace) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        port = free_port()
         store = args.work_dir / f"events-{os.getpid()}.sqlite3"
         env = {**os.environ, "FUSIONREC_API_KEY": API_KEY, "FUSIONREC_MODEL_CHECK_S": str(args.model_check_s)}
-        command = [sys.executable, "-m", "fusionrec", "serve", str(artifact), "--port", str(self.port)]
+        command = [sys.executable, "-m", "fusionrec", "serve", str(artifact), "--port", str(port)]
         command += ["--workers", str(args.workers), "--index", "hnsw", "--store-url", f"sqlite:///{store}"]
         command += ["--index-cache-dir", str(args.index_cache_dir), "--log-level", "warning"]
-        self.log = (args.work_dir / "server.log").open("ab")
-        self.process = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def wait_ready(self) -> float:
-        started = time.monotonic()
-        while time.monotonic() - started < READY_TIMEOUT_S:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}; see {self.log.name}")
-            try:
-                if httpx.get(f"{self.url}/ready", timeout=2.0).status_code == 200:
-                    return time.monotonic() - started
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        raise TimeoutError(f"server not ready after {READY_TIMEOUT_S} s")
+        super().__init__(command, env, args.work_dir / "server.log", port)
 
     def wait_for_workers(self, workers: int, timeout_s: float = READY_TIMEOUT_S) -> float:
         """Wait until ``workers`` processes each hold 90% of the largest one's memory (all loaded the model).
@@ -136,14 +120,6 @@ class Server:
         children = psutil.Process(self.process.pid).children(recursive=True)
         sizes = [c.memory_info().rss / 2**20 for c in children]
         return [round(size, 1) for size in sizes if size > 100]
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
 
 
 async def drive(url: str, users: list[str], args: argparse.Namespace, swap_to: Path | None) -> dict[str, Any]:

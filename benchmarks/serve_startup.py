@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,14 +27,9 @@ import numpy as np
 import sqlalchemy as sa
 
 from fusionrec.models.artifact import load_artifact
+from server_process import ServerProcess, free_port, uvicorn_command
 
 API_KEY = "benchmark"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def time_to_ready(artifact: Path, store_url: str, log: Path, timeout: float = 900.0) -> tuple[float, str]:
@@ -45,33 +37,21 @@ def time_to_ready(artifact: Path, store_url: str, log: Path, timeout: float = 90
     port = free_port()
     env = {**os.environ, "FUSIONREC_ARTIFACT": str(artifact), "FUSIONREC_STORE_URL": store_url}
     env["FUSIONREC_API_KEY"] = API_KEY
-    command = [sys.executable, "-m", "uvicorn", "--factory", "fusionrec.serve.app:create_app_from_env"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    started = time.perf_counter()
-    with log.open("ab") as output:
-        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    while time.perf_counter() - started < timeout:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with code {process.returncode}; see {log}")
-        try:
-            if httpx.get(f"{url}/ready", timeout=2.0).status_code == 200:
-                RUNNING[url] = process
-                return time.perf_counter() - started, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    process.kill()
-    raise TimeoutError(f"not ready after {timeout} s; see {log}")
+    server = ServerProcess(uvicorn_command(port), env, log, port)
+    try:
+        seconds = server.wait_ready(timeout, poll_s=0.05)
+    except (RuntimeError, TimeoutError):
+        server.stop()
+        raise
+    RUNNING[server.url] = server
+    return seconds, server.url
 
 
-RUNNING: dict[str, subprocess.Popen[bytes]] = {}
+RUNNING: dict[str, ServerProcess] = {}
 
 
 def stop(url: str) -> None:
-    process = RUNNING.pop(url)
-    process.terminate()
-    process.wait(timeout=60)
+    RUNNING.pop(url).stop()
 
 
 def upsert(url: str, features: dict[str, np.ndarray], n: int, seed: int = 0) -> float:

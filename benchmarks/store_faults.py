@@ -24,10 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -42,47 +39,24 @@ from fusionrec.models.artifact import save_artifact
 from fusionrec.serve.demo import ContentFactors, synthetic_split
 from fusionrec.serve.store import EventStore
 from fusionrec.testing.faults import FaultMode, FaultProxy, sqlite_write_lock
+from server_process import ServerProcess, free_port, uvicorn_command
 
 API_KEY = "bench-key"
 READS = 20
 HEALTH_PROBES = 50
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
-def server(settings: dict[str, str], log: Path) -> Iterator[str]:
-    """The service under uvicorn with ``FUSIONREC_*`` settings until the block ends; yields its URL."""
+def server(settings: dict[str, str], log: Path) -> Iterator[ServerProcess]:
+    """The service under uvicorn with ``FUSIONREC_*`` settings, ready, until the block ends."""
     port = free_port()
     env = {**os.environ, **{f"FUSIONREC_{name.upper()}": value for name, value in settings.items()}}
-    command = [sys.executable, "-m", "uvicorn", "--factory", "fusionrec.serve.app:create_app_from_env"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    with log.open("ab") as output:
-        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_ready(url, 120.0)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-
-
-def wait_ready(url: str, timeout: float) -> float:
-    """Seconds until ``/ready`` answers 200 (raises after ``timeout``)."""
-    started = time.perf_counter()
-    while time.perf_counter() - started < timeout:
-        try:
-            if httpx.get(f"{url}/ready", timeout=5.0).status_code == 200:
-                return time.perf_counter() - started
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"{url} was not ready within {timeout} s")
+    process = ServerProcess(uvicorn_command(port), env, log, port)
+    try:
+        process.wait_ready(120.0, poll_s=0.05, request_s=5.0)
+        yield process
+    finally:
+        process.stop()
 
 
 def timed(client: httpx.Client, method: str, path: str, **kwargs: Any) -> tuple[httpx.Response, float]:
@@ -147,14 +121,15 @@ def postgres_faults(artifact: Path, work_dir: Path, postgres: tuple[str, int]) -
             "api_key": API_KEY,
         }
         try:
-            with server(settings, work_dir / "server.log") as url:
+            with server(settings, work_dir / "server.log") as running:
                 faults: list[tuple[FaultMode, float]] = [("hang", 0), ("drop", 0), ("reset", 0), ("delay", 0.2)]
                 for mode, delay in [*faults, ("delay", 1.0)]:
                     proxy.set_mode(mode, delay_s=delay)
                     title = f"PostgreSQL, proxy {mode}" + (f" {delay:g} s each way" if mode == "delay" else "")
-                    report(title, measure_fault(url))
+                    report(title, measure_fault(running.url))
                     proxy.set_mode("pass")
-                    print(f"  {'ready again after':<30}{wait_ready(url, 120.0):.2f} s")
+                    ready_s = running.wait_ready(120.0, poll_s=0.05, request_s=5.0)
+                    print(f"  {'ready again after':<30}{ready_s:.2f} s")
         finally:
             store = EventStore(f"postgresql+psycopg://root@{postgres[0]}:{postgres[1]}/test", prefix)
             store.drop()
@@ -164,8 +139,8 @@ def postgres_faults(artifact: Path, work_dir: Path, postgres: tuple[str, int]) -
 def sqlite_lock(artifact: Path, work_dir: Path) -> None:
     path = work_dir / f"events-{uuid.uuid4().hex[:8]}.sqlite3"
     settings = {"artifact": str(artifact), "store_url": f"sqlite:///{path}", "api_key": API_KEY}
-    with server(settings, work_dir / "server.log") as url, sqlite_write_lock(path):
-        report("SQLite, write lock held by another connection", measure_fault(url))
+    with server(settings, work_dir / "server.log") as running, sqlite_write_lock(path):
+        report("SQLite, write lock held by another connection", measure_fault(running.url))
 
 
 def report(title: str, figures: dict[str, str]) -> None:

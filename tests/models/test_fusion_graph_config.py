@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from typer.testing import CliRunner
 
+from fusionrec.cli import app
 from fusionrec.config import load_config
 from fusionrec.errors import ConfigError
 from fusionrec.models import build_model, canonical_params, check_model_params, dotted, with_dotted
@@ -98,6 +100,22 @@ def test_an_unknown_key_is_an_error_naming_it_and_the_closest_key() -> None:
         FusionGraph(knn_kk=8)
     with pytest.raises(ConfigError, match=r"members: got 'two'"):
         FusionGraph(members="two")
+
+
+def test_a_misspelt_flat_key_in_an_experiment_file_gets_the_flat_and_the_nested_key(tmp_path: Path) -> None:
+    path = tmp_path / "exp.toml"
+    path.write_text('[data]\ndir = "/no/such/folder"\n\n[model]\nname = "fusiongraph"\n\n[model.params]\nknn_kk = 20\n')
+    hint = r"knn_kk: unknown key \(did you mean 'knn_k'\?\), the flat spelling of 'item_graph.k'"
+    with pytest.raises(ConfigError, match=hint):
+        load_config(path)
+    hint = r"temperture: unknown key \(did you mean 'temperature'\?\), the flat spelling of 'loss.temperature'"
+    with pytest.raises(ConfigError, match=hint):
+        check_model_params("fusiongraph", {"temperture": 0.1, "core": {}})
+    with pytest.raises(ConfigError, match=r"core.n_layer: unknown key \(did you mean 'n_layers'\?\); allowed"):
+        check_model_params("fusiongraph", {"core": {"n_layer": 2}})  # inside a table: its keys only
+    result = CliRunner().invoke(app, ["train", "-c", str(path), "--out-dir", str(tmp_path / "run")])
+    assert result.exit_code != 0 and "did you mean 'knn_k'?" in result.output and "'item_graph.k'" in result.output
+    assert not (tmp_path / "run").exists()
 
 
 def test_combinations_the_docs_forbid_are_refused_with_the_fix() -> None:

@@ -1,10 +1,17 @@
-"""``fusionrec profile items``: a language model writes a profile of each item (JSON Lines) and a report."""
+"""``fusionrec profile items|users``: a language model writes a profile of each item or user (JSON Lines) and a report.
+
+Both commands take the same backend, cache and report options (the
+``Annotated`` aliases below) and end the same way (:func:`_finish`); each
+keeps only what is its own: what it reads and what it asks.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -22,13 +29,57 @@ from fusionrec.llm import (
     profile_items,
     profile_users,
     read_profiles,
-    write_profiles,
-    write_user_profiles,
 )
 from fusionrec.llm.http import SchemaMode
+from fusionrec.llm.profile_report import SubjectReport, write_report
 
 if TYPE_CHECKING:
     from fusionrec.llm import Generator
+
+R = TypeVar("R", bound="SubjectReport[Any]")
+Progressed = Callable[[int, int], None]
+
+ReportPath = Annotated[Path | None, typer.Option(help="Also write the report as JSON here.")]
+LlmUrl = Annotated[
+    str | None, typer.Option(help="OpenAI-compatible server URL; its key is read from $FUSIONREC_LLM_API_KEY.")
+]
+LlmModel = Annotated[str, typer.Option(help="Model name the server knows (with --llm-url).")]
+LlmGguf = Annotated[
+    str, typer.Option(help="Local GGUF model when no --llm-url: 'smollm2', 'gemma3-270m' or a .gguf path.")
+]
+SchemaModeOption = Annotated[
+    str, typer.Option(help="How the server is sent the JSON schema: json_schema, json_object or none.")
+]
+CachePath = Annotated[
+    Path | None, typer.Option(help="Generation cache (SQLite); default $FUSIONREC_CACHE/llm/generations.sqlite.")
+]
+Workers = Annotated[int, typer.Option(min=1, help="Requests in flight at once (server only).")]
+Timeout = Annotated[float, typer.Option(min=0.1, help="Seconds per server request.")]
+Threads = Annotated[int | None, typer.Option(help="CPU threads of the local model.")]
+
+
+@dataclass(frozen=True)
+class _Backend:
+    """The generator the backend options name: a server by URL, else a local GGUF model."""
+
+    url: str | None
+    model: str
+    gguf: str
+    schema_mode: str
+    workers: int
+    timeout: float
+    threads: int | None
+
+    def build(self, cache: GenerationCache | None) -> Generator:
+        if self.url is None:
+            return LlamaCppGenerator(self.gguf, n_threads=self.threads, cache=cache)
+        if self.schema_mode not in ("json_schema", "json_object", "none"):
+            raise ConfigError(f"--schema-mode is {self.schema_mode!r}; expected json_schema, json_object or none")
+        mode = cast(SchemaMode, self.schema_mode)
+        return OpenAIGenerator(
+            self.url, self.model, timeout=self.timeout, workers=self.workers, schema_mode=mode, cache=cache
+        )
+
 
 profile_app = typer.Typer(no_args_is_help=True, help="Profiles written by a language model (items, users).")
 app.add_typer(profile_app, name="profile")
@@ -39,58 +90,39 @@ app.add_typer(profile_app, name="profile")
 def items(
     data: Annotated[Path, typer.Argument(help="Data folder (MMRec layout with items.csv) or an item table file.")],
     out: Annotated[Path, typer.Option(help="Profiles, one JSON line per item.")] = Path("profiles.jsonl"),
-    report: Annotated[Path | None, typer.Option(help="Also write the report as JSON here.")] = None,
-    llm_url: Annotated[
-        str | None, typer.Option(help="OpenAI-compatible server URL; its key is read from $FUSIONREC_LLM_API_KEY.")
-    ] = None,
-    llm_model: Annotated[str, typer.Option(help="Model name the server knows (with --llm-url).")] = "default",
-    llm_gguf: Annotated[
-        str, typer.Option(help="Local GGUF model when no --llm-url: 'smollm2', 'gemma3-270m' or a .gguf path.")
-    ] = "smollm2",
-    schema_mode: Annotated[
-        str, typer.Option(help="How the server is sent the JSON schema: json_schema, json_object or none.")
-    ] = "json_schema",
+    report: ReportPath = None,
+    llm_url: LlmUrl = None,
+    llm_model: LlmModel = "default",
+    llm_gguf: LlmGguf = "smollm2",
+    schema_mode: SchemaModeOption = "json_schema",
     limit: Annotated[int | None, typer.Option(min=1, help="Profile only the first N items.")] = None,
     field: Annotated[list[str] | None, typer.Option(help="Metadata column to describe (repeatable).")] = None,
-    cache: Annotated[
-        Path | None, typer.Option(help="Generation cache (SQLite); default $FUSIONREC_CACHE/llm/generations.sqlite.")
-    ] = None,
+    cache: CachePath = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Ask the model for every item.")] = False,
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Ask again for items whose cached answer was unusable.")
     ] = False,
     max_tokens: Annotated[int, typer.Option(min=16, help="Most tokens per profile.")] = 200,
-    workers: Annotated[int, typer.Option(min=1, help="Requests in flight at once (server only).")] = 4,
-    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per server request.")] = 60.0,
-    threads: Annotated[int | None, typer.Option(help="CPU threads of the local model.")] = None,
+    workers: Workers = 4,
+    timeout: Timeout = 60.0,
+    threads: Threads = None,
     name: Annotated[str | None, typer.Option(help="Stem of the .inter file in the data folder.")] = None,
 ) -> None:
     """Write a profile (summary, themes, mood, audience) of each item; failures are reported, never dropped."""
     dataset = read_items(data, name=name)
-    store = None if no_cache else GenerationCache(cache or default_cache_dir() / "llm" / "generations.sqlite")
+    store = _store(cache, no_cache)
     if store is not None and retry_failed:
         console.print(f"dropped {store.forget_failures():,} unusable cached answers", highlight=False)
     wanted = [str(i) for i in dataset.items.ids[:limit]] if limit else None
-    with (
-        _generator(llm_url, llm_model, llm_gguf, schema_mode, store, workers, timeout, threads) as generator,
-        _progress() as bar,
-    ):
-        task = bar.add_task("profiles", total=None)
-        result = profile_items(
-            dataset,
-            generator,
-            items=wanted,
-            fields=field,
-            max_tokens=max_tokens,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
-    write_profiles(result, out)
-    if report is not None:
-        report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    for line in result.lines():
-        console.print(line, highlight=False)
-    console.print(f"profiles: {out}" + (f"; report: {report}" if report else ""), highlight=False)
+    backend = _Backend(llm_url, llm_model, llm_gguf, schema_mode, workers, timeout, threads)
+    result = _profile(
+        backend.build(store),
+        "profiles",
+        lambda generator, progress: profile_items(
+            dataset, generator, items=wanted, fields=field, max_tokens=max_tokens, progress=progress
+        ),
+    )
+    _finish(result, out, report)
 
 
 @profile_app.command("users")
@@ -99,78 +131,65 @@ def users(
     data: Annotated[Path, typer.Argument(help="MMRec data folder: its split's TRAINING part describes each user.")],
     name: Annotated[str | None, typer.Option(help="Stem of the .inter file (e.g. ml100k-mm-cold).")] = None,
     out: Annotated[Path, typer.Option(help="Profiles, one JSON line per user.")] = Path("user-profiles.jsonl"),
-    report: Annotated[Path | None, typer.Option(help="Also write the report as JSON here.")] = None,
+    report: ReportPath = None,
     item_profiles: Annotated[
         Path | None, typer.Option(help="Item profiles (from 'profile items') quoted beside the titles.")
     ] = None,
-    llm_url: Annotated[
-        str | None, typer.Option(help="OpenAI-compatible server URL; its key is read from $FUSIONREC_LLM_API_KEY.")
-    ] = None,
-    llm_model: Annotated[str, typer.Option(help="Model name the server knows (with --llm-url).")] = "default",
-    llm_gguf: Annotated[
-        str, typer.Option(help="Local GGUF model when no --llm-url: 'smollm2', 'gemma3-270m' or a .gguf path.")
-    ] = "smollm2",
-    schema_mode: Annotated[
-        str, typer.Option(help="How the server is sent the JSON schema: json_schema, json_object or none.")
-    ] = "json_schema",
+    llm_url: LlmUrl = None,
+    llm_model: LlmModel = "default",
+    llm_gguf: LlmGguf = "smollm2",
+    schema_mode: SchemaModeOption = "json_schema",
     limit: Annotated[int | None, typer.Option(min=1, help="Profile only the first N users (in asking order).")] = None,
     fewest_first: Annotated[
         bool, typer.Option("--fewest-first", help="Ask for the users with the fewest training interactions first.")
     ] = False,
-    cache: Annotated[
-        Path | None, typer.Option(help="Generation cache (SQLite); default $FUSIONREC_CACHE/llm/generations.sqlite.")
-    ] = None,
+    cache: CachePath = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Ask the model for every user.")] = False,
     max_tokens: Annotated[int, typer.Option(min=8, help="Most tokens per one-sentence profile.")] = 40,
-    workers: Annotated[int, typer.Option(min=1, help="Requests in flight at once (server only).")] = 4,
-    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per server request.")] = 60.0,
-    threads: Annotated[int | None, typer.Option(help="CPU threads of the local model.")] = None,
+    workers: Workers = 4,
+    timeout: Timeout = 60.0,
+    threads: Threads = None,
 ) -> None:
     """Write a one-sentence taste summary of each user from their training history; failures are reported."""
     split = read_mmrec(data, name=name)
     items_report = read_profiles(item_profiles, split.dataset) if item_profiles is not None else None
-    store = None if no_cache else GenerationCache(cache or default_cache_dir() / "llm" / "generations.sqlite")
-    with (
-        _generator(llm_url, llm_model, llm_gguf, schema_mode, store, workers, timeout, threads) as generator,
-        _progress() as bar,
-    ):
-        task = bar.add_task("user profiles", total=None)
-        result = profile_users(
+    backend = _Backend(llm_url, llm_model, llm_gguf, schema_mode, workers, timeout, threads)
+    result = _profile(
+        backend.build(_store(cache, no_cache)),
+        "user profiles",
+        lambda generator, progress: profile_users(
             split,
             generator,
             item_profiles=items_report,
             max_tokens=max_tokens,
             fewest_first=fewest_first,
             limit=limit,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
-    write_user_profiles(result, out)
+            progress=progress,
+        ),
+    )
+    _finish(result, out, report)
+
+
+def _store(cache: Path | None, no_cache: bool) -> GenerationCache | None:
+    """The generation cache the options name, or None with ``--no-cache``."""
+    return None if no_cache else GenerationCache(cache or default_cache_dir() / "llm" / "generations.sqlite")
+
+
+def _profile(generator: Generator, description: str, run: Callable[[Generator, Progressed], R]) -> R:
+    """``run`` with the generator open and a progress bar that its ``progress`` callback moves."""
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with generator, Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(description, total=None)
+        return run(generator, lambda done, total: bar.update(task, completed=done, total=total))
+
+
+def _finish(result: SubjectReport[Any], out: Path, report: Path | None) -> None:
+    """Write the profiles (and the report, when asked) and print the report lines and where they went."""
+    write_report(result, out)
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     for line in result.lines():
         console.print(line, highlight=False)
-    console.print(f"user profiles: {out}" + (f"; report: {report}" if report else ""), highlight=False)
-
-
-def _progress() -> Progress:
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    return Progress(*columns, console=console, transient=True)
-
-
-def _generator(
-    url: str | None,
-    model: str,
-    gguf: str,
-    schema_mode: str,
-    cache: GenerationCache | None,
-    workers: int,
-    timeout: float,
-    threads: int | None,
-) -> Generator:
-    if url is None:
-        return LlamaCppGenerator(gguf, n_threads=threads, cache=cache)
-    if schema_mode not in ("json_schema", "json_object", "none"):
-        raise ConfigError(f"--schema-mode is {schema_mode!r}; expected json_schema, json_object or none")
-    mode = cast(SchemaMode, schema_mode)
-    return OpenAIGenerator(url, model, timeout=timeout, workers=workers, schema_mode=mode, cache=cache)
+    where = f"{result.subject.title}: {out}" + (f"; report: {report}" if report else "")
+    console.print(where, highlight=False)

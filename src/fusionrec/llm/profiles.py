@@ -17,14 +17,13 @@ Example:
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from fusionrec.encoders.cache import FeatureCache
 from fusionrec.encoders.config import TEXT_FIELDS
@@ -32,7 +31,16 @@ from fusionrec.encoders.inputs import ItemInputs
 from fusionrec.encoders.pipeline import ModalityReport, encode_inputs
 from fusionrec.encoders.registry import build_encoder
 from fusionrec.errors import ConfigError
-from fusionrec.llm.base import Generation, GenerationRequest, GenerationStats, Generator, LLMError
+from fusionrec.llm.base import Generation, GenerationRequest, GenerationStats, Generator
+from fusionrec.llm.profile_report import (
+    Profile,
+    Subject,
+    SubjectReport,
+    generate_in_chunks,
+    read_report,
+    wanted,
+    write_report,
+)
 from fusionrec.llm.prompts import PromptTemplate, load_prompt, quote_data
 
 if TYPE_CHECKING:
@@ -41,11 +49,9 @@ if TYPE_CHECKING:
 PROFILE_MODALITY = "profile"
 NO_METADATA = "no metadata to profile (every metadata field is empty)"
 NOT_REQUESTED = "not profiled in this run (outside the requested items)"
-EXAMPLES_SHOWN = 3
+ITEMS = Subject("item", "profiles", NOT_REQUESTED, NO_METADATA, "write_profiles")
 #: Longest metadata value sent, in characters (an overview is rarely longer).
 MAX_FIELD_CHARS = 1200
-#: Requests per ``generate`` call: progress is reported between calls (a server still gets ``workers`` at once).
-PROGRESS_CHUNK = 32
 
 PROFILE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -60,7 +66,7 @@ PROFILE_SCHEMA: dict[str, Any] = {
 }
 
 
-class ItemProfile(BaseModel):
+class ItemProfile(Profile):
     """What the language model wrote about one item (validated against :data:`PROFILE_SCHEMA`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -80,70 +86,18 @@ class ItemProfile(BaseModel):
 
 
 @dataclass
-class ProfileReport:
-    """What happened to every item of one :func:`profile_items` run.
+class ProfileReport(SubjectReport[ItemProfile]):
+    """What happened to every item of one :func:`profile_items` run (see :class:`SubjectReport`).
 
-    Attributes:
-        item_ids: raw ids of all items, in item-index order.
-        template: the prompt template id (``item_profile.v1``).
-        model_id: the generator's model id.
-        profiles: raw id -> profile, for the items that have one.
-        failures: raw id -> what failed (with the number of tries), for items without one.
-        stats: request totals (cached, tokens, time).
-        seconds: wall time of the run.
+    ``item_ids`` (the same list as ``ids``) are the raw ids of all items, in item-index order.
     """
 
-    item_ids: list[str]
-    template: str
-    model_id: str
-    profiles: dict[str, ItemProfile] = field(default_factory=dict)
-    failures: dict[str, str] = field(default_factory=dict)
-    stats: GenerationStats = field(default_factory=GenerationStats)
-    seconds: float = 0.0
+    subject: ClassVar[Subject] = ITEMS
 
     @property
-    def profiles_per_minute(self) -> float:
-        """Items answered (profiled or failed, cached or fresh) per minute of wall time."""
-        answered = len(self.profiles) + sum(r not in (NO_METADATA, NOT_REQUESTED) for r in self.failures.values())
-        return 60.0 * answered / self.seconds if self.seconds > 0 else float("inf")
-
-    def masked(self) -> dict[str, list[str]]:
-        """Reason -> raw ids of the items without a profile."""
-        grouped: dict[str, list[str]] = {}
-        for item_id, reason in self.failures.items():
-            grouped.setdefault(reason, []).append(item_id)
-        return grouped
-
-    def lines(self) -> list[str]:
-        """Human-readable summary: totals, then each failure reason with example ids."""
-        skipped = sum(reason == NOT_REQUESTED for reason in self.failures.values())
-        scope = f"{len(self.item_ids) - skipped:,} requested of {len(self.item_ids):,}" if skipped else "all"
-        head = (
-            f"profiles ({self.template}, {self.model_id}): {len(self.profiles):,} of {len(self.item_ids):,} items "
-            f"({scope}; {self.stats.n_cached:,} answers from cache), "
-            f"{len(self.failures) - skipped:,} without a profile; {self.seconds:.1f} s, "
-            f"{self.profiles_per_minute:,.1f} profiles/min, {self.stats.tokens_per_second:,.1f} tokens/s"
-        )
-        details = [
-            f"  {len(ids):,} without a profile: {reason} (e.g. {', '.join(ids[:EXAMPLES_SHOWN])})"
-            for reason, ids in sorted(self.masked().items(), key=lambda kv: -len(kv[1]))
-        ]
-        return [head, *details]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "template": self.template,
-            "model": self.model_id,
-            "n_items": len(self.item_ids),
-            "n_profiled": len(self.profiles),
-            "n_cached": self.stats.n_cached,
-            "n_failed": len(self.failures),
-            "failures": self.failures,
-            "completion_tokens": self.stats.completion_tokens,
-            "tokens_per_second": round(self.stats.tokens_per_second, 2),
-            "profiles_per_minute": round(self.profiles_per_minute, 2),
-            "seconds": round(self.seconds, 3),
-        }
+    def item_ids(self) -> list[str]:
+        """Raw ids of all items, in item-index order."""
+        return self.ids
 
 
 def item_metadata(dataset: Dataset, fields: Sequence[str] | None = None) -> list[dict[str, str]]:
@@ -203,21 +157,17 @@ def profile_items(
     started = time.perf_counter()
     template = template or load_prompt("item_profile")
     ids = [str(i) for i in dataset.items.ids]
-    wanted = _wanted(ids, items)
+    chosen = wanted(ids, items, "item")
     report = ProfileReport(ids, template.id, generator.model_id)
     requests = []
     for item_id, metadata in zip(ids, item_metadata(dataset, fields), strict=True):
-        if item_id not in wanted:
+        if item_id not in chosen:
             report.failures[item_id] = NOT_REQUESTED
         elif not metadata:
             report.failures[item_id] = NO_METADATA
         else:
             requests.append(profile_request(item_id, metadata, template, max_tokens))
-    generations: list[Generation] = []
-    for start in range(0, len(requests), PROGRESS_CHUNK):
-        generations += generator.generate(requests[start : start + PROGRESS_CHUNK])
-        if progress is not None:
-            progress(len(generations), len(requests))
+    generations = generate_in_chunks(generator, requests, progress)
     for generation in generations:
         _record(report, generation)
     report.stats = GenerationStats.of(generations)
@@ -251,19 +201,7 @@ def attach_profiles(
         LLMError: no item has a profile (the most common failure is named).
     """
     ids = [str(i) for i in dataset.items.ids]
-    if ids != report.item_ids:
-        raise ConfigError(
-            f"the profile report covers {len(report.item_ids):,} items and the dataset has {len(ids):,} "
-            "(or in another order); profile this dataset's items and attach them to it"
-        )
-    if not report.profiles:
-        reason, examples = max(report.masked().items(), key=lambda kv: len(kv[1]), default=("no items", []))
-        raise LLMError(
-            f"no item of {len(ids):,} has a profile to embed ({len(examples):,} failed with: {reason}); "
-            "fix the cause in the report and profile again"
-        )
-    texts = [report.profiles[i].text() if i in report.profiles else None for i in ids]
-    reasons = ["" if i in report.profiles else report.failures.get(i, "no profile") for i in ids]
+    texts, reasons = report.texts(ids, "dataset")
     text_encoder = build_encoder(encoder, **options)
     cache = FeatureCache(cache_dir) if cache_dir is not None else None
     started = time.perf_counter()
@@ -277,15 +215,6 @@ def attach_profiles(
     return modality_report
 
 
-def _wanted(ids: list[str], items: Sequence[str] | None) -> set[str]:
-    if items is None:
-        return set(ids)
-    unknown = sorted(set(map(str, items)) - set(ids))
-    if unknown:
-        raise ConfigError(f"{len(unknown):,} requested item ids are not in the dataset, e.g. {unknown[:3]}")
-    return set(map(str, items))
-
-
 def _record(report: ProfileReport, generation: Generation) -> None:
     if not generation.ok or generation.data is None:
         report.failures[generation.key] = f"profile generation failed: {generation.error or 'no JSON output'}"
@@ -295,15 +224,7 @@ def _record(report: ProfileReport, generation: Generation) -> None:
 
 def write_profiles(report: ProfileReport, path: str | Path) -> Path:
     """One JSON line per item: ``{"item_id", "profile"}`` or ``{"item_id", "error"}``; returns the path."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("w", encoding="utf-8") as handle:
-        for item_id in report.item_ids:
-            profile = report.profiles.get(item_id)
-            line = {"item_id": item_id, "profile": profile.model_dump()} if profile else None
-            line = line or {"item_id": item_id, "error": report.failures.get(item_id, "no profile")}
-            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
-    return target
+    return write_report(report, path)
 
 
 def read_profiles(path: str | Path, dataset: Dataset) -> ProfileReport:
@@ -312,24 +233,6 @@ def read_profiles(path: str | Path, dataset: Dataset) -> ProfileReport:
     Raises:
         ConfigError: a line is not JSON or names an item the dataset does not know.
     """
-    ids = [str(i) for i in dataset.items.ids]
-    known = set(ids)
-    report = ProfileReport(ids, "file", str(path))
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path} line {number} is not JSON ({exc}); write it with write_profiles") from exc
-        item_id = str(row.get("item_id"))
-        if item_id not in known:
-            raise ConfigError(f"{path} line {number} names item {item_id!r}, which dataset {dataset.name!r} lacks")
-        if "profile" in row:
-            report.profiles[item_id] = ItemProfile.model_validate(row["profile"])
-        else:
-            report.failures[item_id] = str(row.get("error", "no profile"))
-    for item_id in ids:
-        if item_id not in report.profiles and item_id not in report.failures:
-            report.failures[item_id] = f"not in {path}"
+    report = ProfileReport([str(i) for i in dataset.items.ids], "file", str(path))
+    read_report(report, ItemProfile, path, f"dataset {dataset.name!r}")
     return report

@@ -23,15 +23,14 @@ Example:
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from fusionrec.data.dataset import UserContent
 from fusionrec.encoders.cache import FeatureCache
@@ -39,8 +38,17 @@ from fusionrec.encoders.inputs import ItemInputs
 from fusionrec.encoders.pipeline import encode_inputs
 from fusionrec.encoders.registry import build_encoder
 from fusionrec.errors import ConfigError
-from fusionrec.llm.base import Generation, GenerationRequest, GenerationStats, Generator, LLMError
-from fusionrec.llm.profiles import MAX_FIELD_CHARS, PROGRESS_CHUNK, ProfileReport
+from fusionrec.llm.base import GenerationRequest, GenerationStats, Generator
+from fusionrec.llm.profile_report import (
+    Profile,
+    Subject,
+    SubjectReport,
+    generate_in_chunks,
+    read_report,
+    wanted,
+    write_report,
+)
+from fusionrec.llm.profiles import MAX_FIELD_CHARS, ProfileReport
 from fusionrec.llm.prompts import PromptTemplate, load_prompt, quote_data
 
 if TYPE_CHECKING:
@@ -49,7 +57,7 @@ if TYPE_CHECKING:
 USER_PROFILE_MODALITY = "user_profile"
 NO_HISTORY = "no training interaction to summarise"
 NOT_REQUESTED = "not profiled in this run (outside the requested users)"
-EXAMPLES_SHOWN = 3
+USERS = Subject("user", "user profiles", NOT_REQUESTED, NO_HISTORY, "write_user_profiles")
 #: Most training items described per user (highest rated first, then the most recent).
 MAX_HISTORY_ITEMS = 10
 #: Longest summary kept, in characters (the first line of the answer).
@@ -60,7 +68,7 @@ MAX_ITEM_SUMMARY_CHARS = 160
 HISTORY_FIELDS = ("title", "genres")
 
 
-class UserProfile(BaseModel):
+class UserProfile(Profile):
     """What the language model wrote about one user: a one-sentence summary of their taste."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -79,68 +87,18 @@ class UserProfile(BaseModel):
 
 
 @dataclass
-class UserProfileReport:
-    """What happened to every user of one :func:`profile_users` run.
+class UserProfileReport(SubjectReport[UserProfile]):
+    """What happened to every user of one :func:`profile_users` run (see :class:`SubjectReport`).
 
-    Attributes:
-        user_ids: raw ids of all users, in user-index order.
-        template: the prompt template id (``user_profile.v1``).
-        model_id: the generator's model id.
-        profiles: raw id -> profile, for the users that have one.
-        failures: raw id -> what failed, for users without one.
-        stats: request totals (cached, tokens, time).
-        seconds: wall time of the run.
+    ``user_ids`` (the same list as ``ids``) are the raw ids of all users, in user-index order.
     """
 
-    user_ids: list[str]
-    template: str
-    model_id: str
-    profiles: dict[str, UserProfile] = field(default_factory=dict)
-    failures: dict[str, str] = field(default_factory=dict)
-    stats: GenerationStats = field(default_factory=GenerationStats)
-    seconds: float = 0.0
+    subject: ClassVar[Subject] = USERS
 
     @property
-    def profiles_per_minute(self) -> float:
-        """Users answered (profiled or failed, cached or fresh) per minute of wall time."""
-        answered = len(self.profiles) + sum(r not in (NO_HISTORY, NOT_REQUESTED) for r in self.failures.values())
-        return 60.0 * answered / self.seconds if self.seconds > 0 else float("inf")
-
-    def masked(self) -> dict[str, list[str]]:
-        """Reason -> raw ids of the users without a profile."""
-        grouped: dict[str, list[str]] = {}
-        for user_id, reason in self.failures.items():
-            grouped.setdefault(reason, []).append(user_id)
-        return grouped
-
-    def lines(self) -> list[str]:
-        """Human-readable summary: totals, then each failure reason with example ids."""
-        head = (
-            f"user profiles ({self.template}, {self.model_id}): {len(self.profiles):,} of {len(self.user_ids):,} "
-            f"users ({self.stats.n_cached:,} answers from cache), {len(self.failures):,} without a profile; "
-            f"{self.seconds:.1f} s, {self.profiles_per_minute:,.1f} profiles/min, "
-            f"{self.stats.tokens_per_second:,.1f} tokens/s"
-        )
-        details = [
-            f"  {len(ids):,} without a profile: {reason} (e.g. {', '.join(ids[:EXAMPLES_SHOWN])})"
-            for reason, ids in sorted(self.masked().items(), key=lambda kv: -len(kv[1]))
-        ]
-        return [head, *details]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "template": self.template,
-            "model": self.model_id,
-            "n_users": len(self.user_ids),
-            "n_profiled": len(self.profiles),
-            "n_cached": self.stats.n_cached,
-            "n_failed": len(self.failures),
-            "failures": self.failures,
-            "completion_tokens": self.stats.completion_tokens,
-            "tokens_per_second": round(self.stats.tokens_per_second, 2),
-            "profiles_per_minute": round(self.profiles_per_minute, 2),
-            "seconds": round(self.seconds, 3),
-        }
+    def user_ids(self) -> list[str]:
+        """Raw ids of all users, in user-index order."""
+        return self.ids
 
 
 def training_histories(
@@ -226,23 +184,19 @@ def profile_users(
     started = time.perf_counter()
     template = template or load_prompt("user_profile")
     ids = [str(u) for u in split.dataset.users.ids]
-    wanted = _wanted(ids, users)
+    chosen = wanted(ids, users, "user")
     report = UserProfileReport(ids, template.id, generator.model_id)
     histories = training_histories(split, item_profiles, max_items)
     requests: list[GenerationRequest] = []
     for index in _request_order(split, fewest_first):
         user_id, history = ids[index], histories[index]
-        if user_id not in wanted or (limit is not None and len(requests) >= limit):
+        if user_id not in chosen or (limit is not None and len(requests) >= limit):
             report.failures[user_id] = NOT_REQUESTED
         elif not history:
             report.failures[user_id] = NO_HISTORY
         else:
             requests.append(user_profile_request(user_id, history, template, max_tokens))
-    generations: list[Generation] = []
-    for start in range(0, len(requests), PROGRESS_CHUNK):
-        generations += generator.generate(requests[start : start + PROGRESS_CHUNK])
-        if progress is not None:
-            progress(len(generations), len(requests))
+    generations = generate_in_chunks(generator, requests, progress)
     for generation in generations:
         profile = UserProfile.from_answer(generation.text) if generation.ok else None
         if profile is not None:
@@ -277,20 +231,7 @@ def user_content(
     Raises:
         LLMError: no user has a profile (the most common failure is named).
     """
-    ids = [str(u) for u in split.dataset.users.ids]
-    if ids != report.user_ids:
-        raise ConfigError(
-            f"the user profile report covers {len(report.user_ids):,} users and the split has {len(ids):,} "
-            "(or in another order); profile this split's users and embed them for it"
-        )
-    if not report.profiles:
-        reason, examples = max(report.masked().items(), key=lambda kv: len(kv[1]), default=("no users", []))
-        raise LLMError(
-            f"no user of {len(ids):,} has a profile to embed ({len(examples):,} failed with: {reason}); "
-            "fix the cause in the report and profile again"
-        )
-    texts = [report.profiles[u].text() if u in report.profiles else None for u in ids]
-    reasons = ["" if u in report.profiles else report.failures.get(u, "no profile") for u in ids]
+    texts, reasons = report.texts([str(u) for u in split.dataset.users.ids], "split")
     cache = FeatureCache(cache_dir) if cache_dir is not None else None
     text_encoder = build_encoder(encoder, **options)
     values, mask, _, _ = encode_inputs(text_encoder, ItemInputs(texts, reasons), USER_PROFILE_MODALITY, cache)
@@ -303,40 +244,14 @@ def read_user_profiles(path: str | Path, split: Split) -> UserProfileReport:
     Raises:
         ConfigError: a line is not JSON or names a user the split does not know.
     """
-    ids = [str(u) for u in split.dataset.users.ids]
-    known = set(ids)
-    report = UserProfileReport(ids, "file", str(path))
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path} line {number} is not JSON ({exc}); write it with write_user_profiles") from exc
-        user_id = str(row.get("user_id"))
-        if user_id not in known:
-            raise ConfigError(f"{path} line {number} names user {user_id!r}, which the split does not have")
-        if "profile" in row:
-            report.profiles[user_id] = UserProfile.model_validate(row["profile"])
-        else:
-            report.failures[user_id] = str(row.get("error", "no profile"))
-    for user_id in ids:
-        if user_id not in report.profiles and user_id not in report.failures:
-            report.failures[user_id] = f"not in {path}"
+    report = UserProfileReport([str(u) for u in split.dataset.users.ids], "file", str(path))
+    read_report(report, UserProfile, path, "the split")
     return report
 
 
 def write_user_profiles(report: UserProfileReport, path: str | Path) -> Path:
     """One JSON line per user: ``{"user_id", "profile"}`` or ``{"user_id", "error"}``; returns the path."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("w", encoding="utf-8") as handle:
-        for user_id in report.user_ids:
-            profile = report.profiles.get(user_id)
-            line = {"user_id": user_id, "profile": profile.model_dump()} if profile else None
-            line = line or {"user_id": user_id, "error": report.failures.get(user_id, "no profile")}
-            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
-    return target
+    return write_report(report, path)
 
 
 def _item_descriptions(split: Split, item_profiles: ProfileReport | None) -> list[dict[str, str]]:
@@ -366,12 +281,3 @@ def _request_order(split: Split, fewest_first: bool) -> np.ndarray:
         return np.arange(split.n_users)
     counts = np.bincount(split.train.user_index, minlength=split.n_users)
     return np.argsort(counts, kind="stable")
-
-
-def _wanted(ids: list[str], users: Sequence[str] | None) -> set[str]:
-    if users is None:
-        return set(ids)
-    unknown = sorted(set(map(str, users)) - set(ids))
-    if unknown:
-        raise ConfigError(f"{len(unknown):,} requested user ids are not in the dataset, e.g. {unknown[:3]}")
-    return set(map(str, users))

@@ -34,7 +34,6 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from difflib import get_close_matches
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -42,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from fusionrec.errors import ConfigError
 from fusionrec.models.item_graph_registry import item_graph_names
 from fusionrec.models.loss_registry import loss_names
+from fusionrec.models.model_config import describe_problems
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -211,6 +211,14 @@ class FusionGraphConfig(BaseModel):
         "split.user_content, aligned with the ID (fusionrec.models.user_content); None = off",
     )
 
+    @classmethod
+    def key_aliases(cls) -> dict[str, str]:
+        """``{flat key: "table.key"}``: the top-level spellings read besides the tables (see :data:`FLAT_KEYS`).
+
+        :func:`~fusionrec.models.model_config.describe_problems` offers them for a misspelt top-level key.
+        """
+        return {flat: f"{table}.{key}" for flat, (table, key) in FLAT_KEYS.items()}
+
     @model_validator(mode="before")
     @classmethod
     def _nest_flat_keys(cls, data: Any) -> Any:
@@ -324,32 +332,8 @@ def fusion_graph_config(params: Mapping[str, Any]) -> FusionGraphConfig:
 
 
 def describe_errors(exc: ValidationError) -> str:
-    """One ``key: got value; what was expected`` per problem, joined by ``; ``."""
-    problems = []
-    for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"]) or "(whole config)"
-        if error["type"] == "extra_forbidden":
-            allowed = _allowed(error["loc"][:-1])
-            close = get_close_matches(
-                str(error["loc"][-1]), allowed + (list(FLAT_KEYS) if len(error["loc"]) == 1 else [])
-            )
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            problems.append(f"{key}: unknown key{hint}; allowed here: {', '.join(allowed)}")
-            continue
-        message = error["msg"].removeprefix("Value error, ")
-        if not error["loc"] or (error["type"] == "value_error" and isinstance(error.get("input"), dict)):
-            problems.append(message)  # a rule between options: the message names the values
-            continue
-        problems.append(f"{key}: got {error.get('input')!r}; {message}")
-    return "; ".join(problems)
-
-
-def _allowed(loc: tuple[int | str, ...]) -> list[str]:
-    """The keys of the table at ``loc`` (flat keys too at the top)."""
-    if not loc:
-        return sorted(FusionGraphConfig.model_fields)
-    annotation = FusionGraphConfig.model_fields[str(loc[0])].annotation
-    return sorted(annotation.model_fields) if isinstance(annotation, type) and issubclass(annotation, BaseModel) else []
+    """One ``key: got value; what was expected`` per problem, joined by ``; `` (an unknown key: the closest ones)."""
+    return describe_problems(exc, FusionGraphConfig)
 
 
 __all__ = [

@@ -26,11 +26,10 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
-from fusionrec.errors import ConfigError
+from fusionrec.models.registry import Registry
 
 if TYPE_CHECKING:
     import numpy as np
@@ -61,37 +60,29 @@ class ItemGraphBuilder(Protocol):
         ...
 
 
-_BUILDERS: dict[str, ItemGraphBuilder | str] = {"knn": "fusionrec.models.knn_graph:KNN_ITEM_GRAPH"}
+_BUILDERS = Registry[ItemGraphBuilder](
+    "item-graph builder", {"knn": "fusionrec.models.knn_graph:KNN_ITEM_GRAPH"}, "register_item_graph"
+)
 
 
 def register_item_graph(name: str, builder: ItemGraphBuilder) -> None:
     """Make ``builder`` selectable as ``item_graph.builder = name``; a name already taken is refused."""
-    if name in _BUILDERS:
-        raise ConfigError(f"an item-graph builder named {name!r} is already registered; choose another name")
-    _BUILDERS[name] = builder
+    _BUILDERS.register(name, builder)
 
 
 def unregister_item_graph(name: str) -> None:
     """Remove a builder registered with :func:`register_item_graph` (built-in builders stay)."""
-    if name == "knn" or name not in _BUILDERS:
-        raise ConfigError(f"{name!r} is not a removable item-graph builder; registered: {sorted(_BUILDERS)}")
-    del _BUILDERS[name]
+    _BUILDERS.unregister(name)
 
 
 def item_graph_names() -> frozenset[str]:  # reads as the constant it stands for
     """The registered builder names."""
-    return frozenset(_BUILDERS)
+    return _BUILDERS.names()
 
 
 def get_item_graph(name: str) -> ItemGraphBuilder:
     """The builder registered as ``name`` (a built-in is imported on first use)."""
-    if name not in _BUILDERS:
-        raise ConfigError(f"unknown item-graph builder {name!r}; registered: {sorted(_BUILDERS)}")
-    entry = _BUILDERS[name]
-    if isinstance(entry, str):
-        module_name, attribute = entry.split(":")
-        entry = _BUILDERS[name] = getattr(importlib.import_module(module_name), attribute)
-    return entry
+    return _BUILDERS.get(name)
 
 
 __all__ = ["ItemGraphBuilder", "get_item_graph", "item_graph_names", "register_item_graph", "unregister_item_graph"]

@@ -31,42 +31,51 @@ Example:
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from fusionrec.errors import ConfigError, ModelError
+from fusionrec.errors import ModelError
 from fusionrec.llm.base import Generator
 from fusionrec.llm.rerank import ListwiseReranker, RerankConfig, RerankInput, RerankReport
 from fusionrec.llm.settings import GeneratorSettings
-from fusionrec.models import build_model, check_model_params, model_class
 from fusionrec.models.base import Recommender, mask_seen, top_k
-from fusionrec.models.wrapper import WrapperConfig
+from fusionrec.models.wrapper import ScorerWrapper, WrapperConfig, own_params
 
 if TYPE_CHECKING:
     from fusionrec.data.dataset import Split
     from fusionrec.models.training import TrainConfig
 
-_BASE = "base."
 _USERS_PER_LOG = 10  # users whose requests go out together between two progress lines
 
 logger = logging.getLogger(__name__)
 
 
-class LLMRerankConfig(WrapperConfig, RerankConfig):
-    """The whole ``llm-rerank`` model: the base it reranks, the reranking and the language model asked."""
+class LLMStageSettings(RerankConfig):
+    """The stage's own settings: the reranking (:class:`RerankConfig`) and the language model asked."""
 
-    wrapper_name: ClassVar[str] = "llm-rerank"
-    base: str = Field("fusiongraph", description="the registered name of the model whose top items are reordered")
     gguf: str = Field("smollm2", description="a packaged GGUF model name or a .gguf path (used when url is empty)")
     url: str = Field("", description="base URL of an OpenAI-compatible server; empty runs the GGUF model locally")
     url_model: str = Field("default", description="the model name sent to the server")
     cache: str = Field("", description="SQLite cache file; empty: $FUSIONREC_CACHE/llm/generations.sqlite; 'none'")
     threads: int | None = Field(None, ge=1, description="CPU threads of the local model; None lets llama.cpp choose")
 
+    def generator_settings(self) -> GeneratorSettings:
+        """The language model these settings name (the server timeout keeps its default)."""
+        return GeneratorSettings(
+            gguf=self.gguf, url=self.url, url_model=self.url_model, cache=self.cache, threads=self.threads
+        )
 
-class LLMReranked(Recommender):
+
+class LLMRerankConfig(WrapperConfig, LLMStageSettings):
+    """The whole ``llm-rerank`` model: the base it reranks, the reranking and the language model asked."""
+
+    wrapper_name: ClassVar[str] = "llm-rerank"
+    base: str = Field("fusiongraph", description="the registered name of the model whose top items are reordered")
+
+
+class LLMReranked(ScorerWrapper):
     """Any registered model whose top candidates a language model reorders.
 
     Args:
@@ -78,7 +87,6 @@ class LLMReranked(Recommender):
     """
 
     name: ClassVar[str] = "llm-rerank"
-    takes_train_config: ClassVar[bool] = True
     config_type: ClassVar[type[LLMRerankConfig]] = LLMRerankConfig
 
     def __init__(
@@ -98,56 +106,21 @@ class LLMReranked(Recommender):
         threads: int | None = None,
         train_config: TrainConfig | dict[str, Any] | None = None,
     ) -> None:
-        if base == self.name:
-            raise ConfigError("an llm-rerank model's base cannot itself be 'llm-rerank'; name the model to rerank")
-        try:
-            self.rerank = RerankConfig(
-                n_candidates=n_candidates,
-                repeats=repeats,
-                llm_weight=llm_weight,
-                seed=seed,
-                history=history,
-                prompt_version=prompt_version,
-            )
-            self.llm = GeneratorSettings(gguf=gguf, url=url, url_model=url_model, cache=cache, threads=threads)
-        except ValidationError as exc:
-            raise ConfigError(f"llm-rerank settings are invalid: {exc}") from None
-        params = self.rerank.model_dump() | self.llm.model_dump(exclude={"timeout_s"})
-        super().__init__(base=base, base_params=dict(base_params or {}), **params)
-        check_model_params(base, dict(base_params or {}))
-        base_kwargs = dict(base_params or {})
-        if getattr(model_class(base), "takes_train_config", False):
-            base_kwargs["train_config"] = train_config
-        self.base_: Recommender = build_model(base, **base_kwargs)
+        rerank: dict[str, Any] = {"n_candidates": n_candidates, "repeats": repeats, "llm_weight": llm_weight}
+        rerank |= {"seed": seed, "history": history, "prompt_version": prompt_version}
+        llm = {"gguf": gguf, "url": url, "url_model": url_model, "cache": cache, "threads": threads}
+        super().__init__(base, base_params, train_config, LLMStageSettings, **rerank, **llm)
+        settings = cast(LLMStageSettings, self.settings)
+        self.rerank: RerankConfig = settings
+        self.llm = settings.generator_settings()
         self.report_ = RerankReport()
         self._reranker: ListwiseReranker | None = None
         self._history: tuple[np.ndarray, np.ndarray] | None = None
 
-    @property
-    def scores_cold_items(self) -> bool:  # type: ignore[override]
-        return self.base_.scores_cold_items
-
-    @property
-    def history_(self) -> Any:
-        """The base model's training history (None for models that do not train by epochs)."""
-        return getattr(self.base_, "history_", None)
-
-    @property
-    def train_config(self) -> Any:
-        return getattr(self.base_, "train_config", None)
-
-    def get_params(self) -> dict[str, Any]:
-        params = dict(self.params)
-        config = self.train_config
-        if config is not None:
-            params["train_config"] = config.model_dump()
-        return params
-
     @classmethod
     def around(cls, fitted: Recommender, generator: Generator | None = None, **settings: Any) -> LLMReranked:
         """The stage around an already fitted model (no retraining); ``generator`` replaces the configured one."""
-        own = {k: v for k, v in fitted.get_params().items() if k != "train_config"}
-        model = cls(base=fitted.name, base_params=own, **settings)
+        model = cls(base=fitted.name, base_params=own_params(fitted), **settings)
         if fitted.split_ is None:
             raise ModelError(f"{type(fitted).__name__} is not fitted; fit it before wrapping it in llm-rerank")
         model.base_, model.split_, model.train_matrix_ = fitted, fitted.split_, fitted.split_.train.to_csr()
@@ -211,12 +184,10 @@ class LLMReranked(Recommender):
 
     def state_arrays(self) -> dict[str, np.ndarray]:
         """The base model's arrays (``base.*``): the stage itself learns nothing."""
-        return {_BASE + name: value for name, value in self.base_.state_arrays().items()}
+        return self.base_arrays()
 
     def load_state_arrays(self, split: Split, arrays: dict[str, np.ndarray]) -> None:
-        self.split_, self.train_matrix_ = split, split.train.to_csr()
-        base = {name[len(_BASE) :]: value for name, value in arrays.items() if name.startswith(_BASE)}
-        self.base_.load_state_arrays(split, base)
+        self.load_base(split, arrays)
 
 
 __all__ = ["LLMReranked"]

@@ -22,10 +22,9 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Protocol
 
-from fusionrec.errors import ConfigError
+from fusionrec.models.registry import Registry
 
 if TYPE_CHECKING:
     import torch
@@ -56,37 +55,27 @@ class CatalogLoss(Protocol):
         ...
 
 
-_LOSSES: dict[str, CatalogLoss | str] = {"softmax": "fusionrec.models.losses:catalog_softmax"}
+_LOSSES = Registry[CatalogLoss]("loss", {"softmax": "fusionrec.models.losses:catalog_softmax"}, "register_loss")
 
 
 def register_loss(name: str, loss: CatalogLoss) -> None:
     """Make ``loss`` selectable as ``loss.name = name``; a name already taken is refused."""
-    if name in _LOSSES:
-        raise ConfigError(f"a loss named {name!r} is already registered; choose another name")
-    _LOSSES[name] = loss
+    _LOSSES.register(name, loss)
 
 
 def unregister_loss(name: str) -> None:
     """Remove a loss registered with :func:`register_loss` (built-in losses stay)."""
-    if name == "softmax" or name not in _LOSSES:
-        raise ConfigError(f"{name!r} is not a removable registered loss; registered: {sorted(_LOSSES)}")
-    del _LOSSES[name]
+    _LOSSES.unregister(name)
 
 
 def loss_names() -> frozenset[str]:  # reads as the constant it stands for
     """The registered loss names."""
-    return frozenset(_LOSSES)
+    return _LOSSES.names()
 
 
 def get_loss(name: str) -> CatalogLoss:
     """The loss registered as ``name`` (a built-in is imported on first use)."""
-    if name not in _LOSSES:
-        raise ConfigError(f"unknown loss {name!r}; registered: {sorted(_LOSSES)}; register_loss() adds one")
-    entry = _LOSSES[name]
-    if isinstance(entry, str):
-        module_name, attribute = entry.split(":")
-        entry = _LOSSES[name] = getattr(importlib.import_module(module_name), attribute)
-    return entry
+    return _LOSSES.get(name)
 
 
 __all__ = ["CatalogLoss", "get_loss", "loss_names", "register_loss", "unregister_loss"]

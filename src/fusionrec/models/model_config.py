@@ -20,7 +20,7 @@ Example:
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from difflib import get_close_matches
 from typing import Any
 
@@ -68,8 +68,7 @@ def describe_problems(exc: ValidationError, config_type: type[BaseModel]) -> str
         key = ".".join(str(part) for part in error["loc"]) or "(whole config)"
         if error["type"] == "extra_forbidden":
             allowed = table_keys(config_type, error["loc"][:-1])
-            close = get_close_matches(str(error["loc"][-1]), allowed)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = _closest(str(error["loc"][-1]), allowed, _aliases(config_type) if len(error["loc"]) == 1 else {})
             problems.append(f"{key}: unknown key{hint}; allowed here: {', '.join(allowed) or 'none'}")
             continue
         message = error["msg"].removeprefix("Value error, ")
@@ -78,6 +77,21 @@ def describe_problems(exc: ValidationError, config_type: type[BaseModel]) -> str
             continue
         problems.append(f"{key}: got {error.get('input')!r}; {message}")
     return "; ".join(problems)
+
+
+def _aliases(config_type: type[BaseModel]) -> dict[str, str]:
+    """The config's other top-level spellings, ``{alias: "table.key"}`` (its ``key_aliases()``; none by default)."""
+    aliases: Callable[[], dict[str, str]] | None = getattr(config_type, "key_aliases", None)
+    return aliases() if aliases is not None else {}
+
+
+def _closest(key: str, allowed: list[str], aliases: Mapping[str, str]) -> str:
+    """`` (did you mean 'k'?)`` for the known key or alias closest to ``key``; an alias also names its table key."""
+    close = get_close_matches(key, [*allowed, *aliases])
+    if not close:
+        return ""
+    hint = f" (did you mean {close[0]!r}?)"
+    return hint + (f", the flat spelling of {aliases[close[0]]!r}" if close[0] in aliases else "")
 
 
 def table_keys(config_type: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:

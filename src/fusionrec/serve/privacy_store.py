@@ -35,6 +35,8 @@ from fusionrec.errors import ConfigError
 from fusionrec.serve.privacy import AuditRecord, ForgetResult, IdHasher, Tombstone
 
 HASH_LENGTH = 64  # hex digits of an HMAC-SHA256
+AUTO_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+"""The type of an autoincrementing key column of the store's tables: SQLite autoincrements INTEGER keys only."""
 _KEY_CHECK = b"fusionrec: id hash key check"
 
 
@@ -266,11 +268,10 @@ def _tombstones_table(metadata: sa.MetaData, prefix: str) -> sa.Table:
 
 
 def _audit_table(metadata: sa.MetaData, prefix: str) -> sa.Table:
-    big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
     return sa.Table(
         f"{prefix}privacy_audit",
         metadata,
-        sa.Column("id", big_id, primary_key=True, autoincrement=True),
+        sa.Column("id", AUTO_ID, primary_key=True, autoincrement=True),
         sa.Column("action", sa.String(16), nullable=False),
         sa.Column("user_key", sa.String(HASH_LENGTH), nullable=True),
         sa.Column("at", sa.Float, nullable=False),
@@ -303,4 +304,4 @@ def insert_unless_forgotten(events: sa.Table, tombstones: sa.Table) -> sa.Insert
     return events.insert().from_select(columns, values).returning(events.c.id)
 
 
-__all__ = ["HASH_LENGTH", "PrivacyStore", "insert_unless_forgotten"]
+__all__ = ["AUTO_ID", "HASH_LENGTH", "PrivacyStore", "insert_unless_forgotten"]

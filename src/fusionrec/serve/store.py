@@ -40,7 +40,7 @@ from sqlalchemy.exc import IntegrityError
 
 from fusionrec.serve.errors import ForgottenUserError
 from fusionrec.serve.privacy import AuditRecord, ForgetResult, IdHasher, Tombstone
-from fusionrec.serve.privacy_store import PrivacyStore, insert_unless_forgotten
+from fusionrec.serve.privacy_store import AUTO_ID, PrivacyStore, insert_unless_forgotten
 
 logger = logging.getLogger(__name__)
 
@@ -338,11 +338,10 @@ def _sqlite_pragmas(connection: Any, _record: Any, busy_timeout_ms: int) -> None
 
 
 def _events_table(metadata: sa.MetaData, prefix: str) -> sa.Table:
-    big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER keys only
     return sa.Table(
         f"{prefix}events",
         metadata,
-        sa.Column("id", big_id, primary_key=True, autoincrement=True),
+        sa.Column("id", AUTO_ID, primary_key=True, autoincrement=True),
         sa.Column("user_id", sa.String(ID_LENGTH), nullable=False, index=True),
         sa.Column("item_id", sa.String(ID_LENGTH), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
@@ -353,11 +352,10 @@ def _events_table(metadata: sa.MetaData, prefix: str) -> sa.Table:
 
 
 def _items_table(metadata: sa.MetaData, prefix: str) -> sa.Table:
-    big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
     return sa.Table(
         f"{prefix}item_revisions",
         metadata,
-        sa.Column("seq", big_id, primary_key=True, autoincrement=True),
+        sa.Column("seq", AUTO_ID, primary_key=True, autoincrement=True),
         sa.Column("item_id", sa.String(ID_LENGTH), nullable=False),
         sa.Column("payload", sa.Text, nullable=False),
         sa.Column("created_at", sa.Float, nullable=False),
@@ -365,11 +363,10 @@ def _items_table(metadata: sa.MetaData, prefix: str) -> sa.Table:
 
 
 def _placements_table(metadata: sa.MetaData, prefix: str) -> sa.Table:
-    big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
     return sa.Table(
         f"{prefix}item_placements",
         metadata,
-        sa.Column("seq", big_id, primary_key=True, autoincrement=False),
+        sa.Column("seq", AUTO_ID, primary_key=True, autoincrement=False),
         sa.Column("model", sa.String(64), primary_key=True),
         sa.Column("dim", sa.Integer, nullable=False),
         sa.Column("parts", sa.Text, nullable=False),
