@@ -105,9 +105,9 @@ class Ensemble(ScorerWrapper):
         settings = {"count": count, "seed_stride": seed_stride, "combine": combine}
         super().__init__(base, base_params, train_config, EnsembleSettings, **settings)
         self.ensemble = cast(EnsembleSettings, self.settings)
-        reseeded = member_factory(self.base_, base, dict(base_params or {}))
+        copies = [build_member(self.base_, base, dict(base_params or {}), seed_stride * k) for k in range(1, count)]
         #: member 0 is the base itself; member k differs only in its seed (models built, not fitted)
-        self.members_: list[Recommender] = [self.base_] + [reseeded(seed_stride * k) for k in range(1, count)]
+        self.members_: list[Recommender] = [self.base_, *copies]
         self._history: History | None = None
 
     @property
@@ -188,21 +188,19 @@ class Ensemble(ScorerWrapper):
             member.load_state_arrays(split, {n[len(prefix) :]: v for n, v in arrays.items() if n.startswith(prefix)})
 
 
-def member_factory(base_model: Recommender, base: str, base_params: dict[str, Any]) -> Callable[[int], Recommender]:
-    """Builds a copy of ``base_model`` (registered as ``base`` with ``base_params``) whose seed is moved by an offset.
+def build_member(base_model: Recommender, base: str, base_params: dict[str, Any], offset: int) -> Recommender:
+    """A fresh copy of ``base_model`` (registered as ``base`` with ``base_params``) whose seed is ``offset`` more.
 
     The seed moved is ``train_config.seed`` for a model trained by gradient descent (or a wrapper of one),
     otherwise the model's own ``seed`` parameter. A model with neither is deterministic: a ConfigError.
     """
     config: TrainConfig | None = getattr(base_model, "train_config", None)
     if config is not None:
-        start = config.seed
-        return lambda offset: build_model(
-            base, **base_params, train_config=config.model_copy(update={"seed": start + offset})
-        )
+        moved = config.model_copy(update={"seed": config.seed + offset})
+        return build_model(base, **base_params, train_config=moved)
     if "seed" in model_parameters(base):
         seed = int(base_model.get_params()["seed"])
-        return lambda offset: build_model(base, **{**base_params, "seed": seed + offset})
+        return build_model(base, **{**base_params, "seed": seed + offset})
     raise ConfigError(
         f"model 'ensemble' cannot copy {base!r}: it has no seed to vary (no train_config and no 'seed' "
         f"parameter), so every member would give the same scores. Wrap a model that trains from a seed "
@@ -235,4 +233,4 @@ def valid_figure(score_users: Callable[[np.ndarray], np.ndarray], split: Split, 
     return float(evaluation[valid_metric])
 
 
-__all__ = ["MEMBER_PREFIX", "Ensemble", "EnsembleConfig", "EnsembleSettings", "joined", "member_factory"]
+__all__ = ["MEMBER_PREFIX", "Ensemble", "EnsembleConfig", "EnsembleSettings", "build_member", "joined"]
