@@ -19,6 +19,7 @@ def _factories() -> dict[str, ModelFactory]:
     from fusionrec.models.bpr import BPRMF
     from fusionrec.models.channels import ContentChanneled, EaseChanneled
     from fusionrec.models.ease import EASE
+    from fusionrec.models.ensemble import Ensemble
     from fusionrec.models.itemknn import ItemKNN
     from fusionrec.models.lightgcn import LightGCN
     from fusionrec.models.popularity import Popularity
@@ -50,6 +51,22 @@ def _factories() -> dict[str, ModelFactory]:
             trees=5,
             min_leaf=2,
         ),
+        "ensemble-bpr": lambda: Ensemble(base="bpr", base_params={"embedding_dim": 8}, train_config=TINY_TRAINING),
+        "ensemble-lightgcn-standardised": lambda: Ensemble(
+            base="lightgcn",
+            base_params={"embedding_dim": 8},
+            count=3,
+            combine="standardised",
+            train_config=TINY_TRAINING,
+        ),
+        "staged-ensemble-lightgcn": lambda: Staged(
+            base="ensemble",
+            base_params={"base": "lightgcn", "base_params": {"embedding_dim": 8}},
+            candidates=8,
+            trees=5,
+            min_leaf=2,
+            train_config=TINY_TRAINING,
+        ),
     }
 
 
@@ -72,6 +89,9 @@ def split() -> Split:
         "ease-channel-lightgcn",
         "content-channel-itemknn",
         "staged-ease-channel",
+        "ensemble-bpr",
+        "ensemble-lightgcn-standardised",
+        "staged-ensemble-lightgcn",
     ],
 )
 def test_baseline_meets_contract(model: str, check: Callable[[ModelFactory, Split], None], split: Split) -> None:

@@ -29,6 +29,7 @@ BAD_VALUES: dict[str, tuple[dict[str, Any], str]] = {
     "ease-channel": ({"base": "pop", "l2": 0.0}, r"l2: got 0.0"),
     "content-channel": ({"base": "pop", "prior": -1.0}, r"prior: got -1.0"),
     "llm-rerank": ({"base": "pop", "repeats": 0}, r"repeats: got 0"),
+    "ensemble": ({"base": "bpr", "count": 1}, r"count: got 1"),
     "pop": ({"seed": 1}, r"seed: unknown key; allowed here: none"),  # no settings at all
     "content-knn": ({"k": 5}, r"k: unknown key; allowed here: none"),
 }

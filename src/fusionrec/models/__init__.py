@@ -32,6 +32,7 @@ MODEL_REGISTRY: dict[str, str] = {
     "ease-channel": "fusionrec.models.channels:EaseChanneled",
     "content-channel": "fusionrec.models.channels:ContentChanneled",
     "llm-rerank": "fusionrec.models.llm_rerank:LLMReranked",
+    "ensemble": "fusionrec.models.ensemble:Ensemble",
 }
 """``{name: "module:Class"}``; models register here by name."""
 
@@ -41,7 +42,7 @@ CONTENT_MODELS: frozenset[str] = frozenset({"vbpr", "freedom", "bm3", "fusiongra
 DEFAULT_MODEL = "fusiongraph"
 """The model fusionrec trains when none is named."""
 
-WRAPPER_MODELS: frozenset[str] = frozenset({"staged", "llm-rerank", "ease-channel", "content-channel"})
+WRAPPER_MODELS: frozenset[str] = frozenset({"staged", "llm-rerank", "ease-channel", "content-channel", "ensemble"})
 """Registered models that wrap a base model named by their ``base`` parameter (default :data:`DEFAULT_MODEL`)."""
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from fusionrec.models.training import History
+from fusionrec.models.train_config import History
 
 MEMBER_SEED_STRIDE = 1000
 """Seed offset between members trained apart."""

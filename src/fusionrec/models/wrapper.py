@@ -1,4 +1,4 @@
-"""The common base of add-ons that wrap any registered scorer (second stage, EASE channel, content channel).
+"""The common base of add-ons that wrap any registered scorer (second stage, EASE and content channels, ensemble).
 
 A wrapper is built from the name of its base model and the base's
 parameters, plus its own settings (one pydantic config per add-on). It
