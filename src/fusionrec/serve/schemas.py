@@ -232,18 +232,25 @@ class UserProfileOut(BaseModel):
         "trained with; none: the served model reads no written profile for this user"
     )
     text: str | None = Field(
-        None, description="the profile text (rebuilt profiles; the artifact keeps only the embedded training one)"
+        default=None,
+        description="the profile text (rebuilt profiles; the artifact keeps only the embedded training one)",
     )
-    writer: str | None = Field(None, description="who wrote the text: the language model's id, or template")
-    version: int = Field(0, description="1 for the user's first rebuilt profile under the served model, then +1")
-    built_at: float | None = Field(None, description="seconds since the epoch (the artifact's time for training)")
-    n_events: int = Field(0, description="the user's events the profile was built from")
+    writer: str | None = Field(default=None, description="who wrote the text: the language model's id, or template")
+    version: int = Field(
+        default=0, description="1 for the user's first rebuilt profile under the served model, then +1"
+    )
+    built_at: float | None = Field(
+        default=None, description="seconds since the epoch (the artifact's time for training)"
+    )
+    n_events: int = Field(default=0, description="the user's events the profile was built from")
     rebuild: Literal["idle", "pending", "failed", "unavailable"] = Field(
         description="pending: a rebuild waits or runs; failed: the last one failed and the profile shown is the "
         "previous one; unavailable: the service cannot rebuild this model's profiles"
     )
-    error: str = Field("", description="why the last rebuild failed, or why rebuilding is unavailable")
-    degraded: bool = Field(False, description="true when the event store did not answer: a rebuilt one may exist")
+    error: str = Field(default="", description="why the last rebuild failed, or why rebuilding is unavailable")
+    degraded: bool = Field(
+        default=False, description="true when the event store did not answer: a rebuilt one may exist"
+    )
 
 
 class ContributionOut(BaseModel):

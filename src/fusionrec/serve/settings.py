@@ -90,7 +90,7 @@ class ServeSettings(BaseSettings):
         2.0, ge=0, description="how long a user's rebuild waits after their first new event (later ones join it)"
     )
     profile_rebuild_max_pending: int = Field(
-        10_000, ge=1, description="most users waiting for a rebuild; more are dropped and asked for at their next request"
+        10_000, ge=1, description="most users waiting for a rebuild; more are dropped (asked for at their next request)"
     )
 
     @model_validator(mode="after")
