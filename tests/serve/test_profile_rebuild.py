@@ -20,9 +20,11 @@ from fusionrec.llm.user_template import template_user_profile
 from fusionrec.models.artifact import load_artifact, save_artifact
 from fusionrec.models.fusion_graph import FusionGraph
 from fusionrec.serve.app import create_app
+from fusionrec.serve.catalog import ItemCatalog
 from fusionrec.serve.service import RecommendationService
 from fusionrec.serve.settings import ServeSettings
 from fusionrec.serve.store import EventStore, NewEvent
+from fusionrec.serve.user_rebuild import profile_builder
 from tests.llm.test_user_profiles import ScriptedGenerator
 from tests.serve.conftest import API_KEY
 
@@ -219,6 +221,54 @@ def test_the_profile_route_and_the_rebuild_metric(service: RecommendationService
         assert "Paris Love 0" in body["text"] and body["rebuild"] == "idle" and body["writer"] == "template"
         assert 'fusionrec_user_profile_rebuilds_total{outcome="rebuilt"} 1.0' in client.get("/metrics").text
         assert client.get("/v1/users/nobody/profile").json()["source"] == "none"
+
+
+def test_a_request_asks_again_for_a_rebuild_the_queue_never_had(service: RecommendationService) -> None:
+    service.store.record_event(NewEvent(HORROR_USER, "sci05", "like"))  # stored behind the service: not queued
+    assert not service.profiles.queue.pending(HORROR_USER)
+    service.user_state(HORROR_USER)
+    assert service.profiles.queue.pending(HORROR_USER)
+    service.record_event(NewEvent("visitor", "sci05", "like"))  # no training profile to rebuild
+    assert not service.profiles.queue.pending("visitor")
+
+
+def test_without_an_experiment_file_the_artifacts_text_encoder_embeds_profiles(
+    flagship_artifact: tuple[Path, dict[str, str]],
+) -> None:
+    loaded = load_artifact(flagship_artifact[0])
+    catalog = ItemCatalog.from_dataset(loaded.split.dataset)
+    builder, why_not = profile_builder(loaded, catalog, None)
+    assert builder is not None and builder.max_items == 6 and builder.spec.modality == "user_profile"
+    loaded.manifest["files"].pop("experiment.json")
+    builder, why_not = profile_builder(loaded, catalog, None)
+    assert builder is not None and why_not == "" and builder.max_items == 10
+    assert builder.spec.encoder_name == "minilm" and builder.spec.template is None
+    loaded.encoders = []
+    builder, why_not = profile_builder(loaded, catalog, None)
+    assert builder is None and "which encoder embedded its user profiles" in why_not
+
+
+@pytest.mark.llm
+def test_the_packaged_language_model_writes_the_rebuilt_profile(
+    flagship_artifact: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    pytest.importorskip("llama_cpp", reason="the local backend needs llama-cpp-python (pip install 'fusionrec[llm]')")
+    settings = ServeSettings(
+        artifact=flagship_artifact[0],
+        store_url=f"sqlite:///{tmp_path / 'events.sqlite3'}",
+        llm_gguf="smollm2",
+        sync_interval_s=0,
+        profile_rebuild_delay_s=3600,
+    )
+    service = RecommendationService.from_settings(settings)
+    try:
+        like(service, ["sci04"])
+        service.profiles.queue.run_pending()
+        view = service.user_profile(HORROR_USER)
+        assert view.source == "events" and view.record is not None, view.error
+        assert "SmolLM2" in view.record.generator and view.record.text.strip()
+    finally:
+        service.close()
 
 
 def test_a_profile_text_is_never_empty() -> None:

@@ -102,8 +102,11 @@ class RebuiltProfiles:
         self.queue = RebuildQueue(self.rebuild, delay, bound, log_id=states.log_id)
 
     def after_event(self, event: StoredEvent) -> None:
-        """Queue the user's rebuild (the caller has acknowledged the event; this does not wait)."""
-        if self.enabled:
+        """Queue the user's rebuild (the caller has acknowledged the event; this does not wait).
+
+        A user the model was not trained with has no written profile to rebuild: nothing is queued.
+        """
+        if self.enabled and int(self.states.users.index_or_missing([event.user_id])[0]) >= 0:
             self.queue.request(event.user_id, event.id)
 
     def stored(self, user_id: str) -> UserProfileRecord | None:

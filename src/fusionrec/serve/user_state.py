@@ -123,7 +123,7 @@ class UserStates:
         seen = set(trained) | {i for _, i in pairs}
         trained_user = bool(trained)  # a user in the vocabulary without training items has an untrained vector
         base = self.user_vectors[index] if trained_user and self.user_vectors is not None else None  # type: ignore[index]
-        if base is not None and self.profiles is not None and not degraded:
+        if base is not None and self.profiles is not None and events:  # a profile is only rebuilt from events
             rebuilt = self.profiles.base_vector(user_id, events)  # the profile rebuilt from events, when there is one
             base = base if rebuilt is None or rebuilt.shape != base.shape else rebuilt
         query = base
