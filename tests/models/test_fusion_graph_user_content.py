@@ -58,3 +58,14 @@ def test_the_user_path_without_user_content_names_the_fix() -> None:
         flagship(image_only_split(seed=2, protocol="warm"), user_content={})
     with pytest.raises(ConfigError, match="align_weight"):
         FusionGraph(user_content={"align_weight": -1.0})
+
+
+def test_user_vectors_for_new_content_match_the_trained_ones_for_the_same_content(split: Split) -> None:
+    model = flagship(split, user_content=USER_PATH)
+    assert split.user_content is not None
+    users = np.array([1, 2, 5])  # users with content
+    same = model.content_user_vectors(users, split.user_content.values[users])
+    np.testing.assert_allclose(same, model.user_embeddings(users), atol=1e-5)
+    other = model.content_user_vectors(users, split.user_content.values[users] + 3.0)
+    assert other is not None and not np.allclose(other, model.user_embeddings(users), atol=1e-3)
+    assert flagship(split).content_user_vectors(users, split.user_content.values[users]) is None

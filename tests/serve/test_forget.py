@@ -186,7 +186,7 @@ def test_old_events_are_purged_again_once_the_check_interval_has_passed(serve_se
 def test_user_ids_in_logs_are_hashed_unless_configured_plain(
     serve_settings: ServeSettings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="fusionrec.serve.service")
+    caplog.set_level(logging.INFO, logger="fusionrec.serve")  # the service and its parts (user_state logs forgets)
     with running(serve_settings) as client:
         client.delete("/v1/users/alice@example.com", headers=WRITE)
         label = client.app.state.service.store.hasher.label("alice@example.com")  # type: ignore[attr-defined]

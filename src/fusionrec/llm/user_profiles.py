@@ -53,6 +53,7 @@ from fusionrec.llm.prompts import PromptTemplate, load_prompt, quote_data
 
 if TYPE_CHECKING:
     from fusionrec.data.dataset import Split
+    from fusionrec.data.interactions import Interactions
 
 USER_PROFILE_MODALITY = "user_profile"
 NO_HISTORY = "no training interaction to summarise"
@@ -115,13 +116,7 @@ def training_histories(
         raise ConfigError(f"max_items is {max_items}; at least 1 history item per user is expected")
     train, dataset = split.train, split.dataset
     described = _item_descriptions(split, item_profiles)
-    shuffle = (train.item_index * 2654435761 + train.user_index * 40503) % 4294967291  # fixed, not id order
-    keys = [shuffle]
-    if train.timestamp is not None:
-        keys.append(-train.timestamp.astype(np.float64))
-    if train.rating is not None:
-        keys.append(-train.rating.astype(np.float64))
-    order = np.lexsort((*keys, train.user_index))
+    order = training_order(train)
     histories: list[list[dict[str, Any]]] = [[] for _ in range(dataset.n_users)]
     for row in order:
         history = histories[int(train.user_index[row])]
@@ -131,6 +126,17 @@ def training_histories(
                 entry["rating"] = float(train.rating[row])
             history.append(entry)
     return histories
+
+
+def training_order(train: Interactions) -> np.ndarray:
+    """Row indices of ``train`` grouped by user, each user's most telling first (see :func:`training_histories`)."""
+    shuffle = (train.item_index * 2654435761 + train.user_index * 40503) % 4294967291  # fixed, not id order
+    keys = [shuffle]
+    if train.timestamp is not None:
+        keys.append(-train.timestamp.astype(np.float64))
+    if train.rating is not None:
+        keys.append(-train.rating.astype(np.float64))
+    return np.lexsort((*keys, train.user_index))
 
 
 def history_line(entry: dict[str, Any]) -> str:

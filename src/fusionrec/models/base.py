@@ -158,3 +158,17 @@ class ContentAware(Protocol):
     def modality_item_vectors(self) -> dict[str, np.ndarray]:
         """``{modality or "id": float32 (n_items, d)}`` parts whose contributions explain a score."""
         ...
+
+
+@runtime_checkable
+class UserContentAware(Protocol):
+    """A recommender whose user vectors read user content (an embedded profile), so a new profile moves a user.
+
+    ``content_user_vectors`` gives trained users' vectors, in the space of
+    :meth:`Recommender.user_embeddings`, as if their content were ``content``;
+    None when the fitted model has no user content path.
+    """
+
+    def content_user_vectors(self, user_index: np.ndarray, content: np.ndarray) -> np.ndarray | None:
+        """float32 (m, d) vectors of the users ``user_index`` (int (m,)) with content float32 (m, d_content)."""
+        ...

@@ -52,7 +52,13 @@ from fusionrec.models.content_channel import ContentChannel
 from fusionrec.models.freedom import DegreePruner
 from fusionrec.models.fusion_graph_apart import fit_members_apart, merged_history
 from fusionrec.models.fusion_graph_config import FusionGraphConfig, fusion_graph_config
-from fusionrec.models.fusion_graph_content import explained_vectors, joined, new_item_vectors, unit
+from fusionrec.models.fusion_graph_content import (
+    explained_vectors,
+    joined,
+    member_user_vectors,
+    new_item_vectors,
+    unit,
+)
 from fusionrec.models.fusion_graph_net import ID, FusionGraphMembers, FusionGraphNet, GraphInputs, graph_inputs
 from fusionrec.models.fusion_graph_scoring import STAGE_PREFIX, ScoreAddOns
 from fusionrec.models.graph import SparseOperator
@@ -336,6 +342,17 @@ class FusionGraph(TorchRecommender):
         if self._content_channel is None:
             return learned
         return np.hstack([learned, self._content_channel.new_item_columns(features, masks)])
+
+    def content_user_vectors(self, user_index: np.ndarray, content: np.ndarray) -> np.ndarray | None:
+        """float32 (m, D) vectors of trained users whose user content is replaced by ``content`` (m, d_content),
+        in the space of :meth:`user_embeddings`; None when ``user_content`` is off (no user path to feed)."""
+        nets = self._nets()
+        if nets[0].user_content is None:
+            return None
+        learned = joined([member_user_vectors(net, user_index, content.astype(np.float32)) for net in nets])
+        if self._content_channel is None:
+            return learned
+        return np.hstack([learned, self._content_channel.user_columns()[user_index]])
 
     def modality_item_vectors(self) -> dict[str, np.ndarray]:
         """``{"id": ..., modality: ...}`` float32 (n_items, d) parts that sum to :meth:`item_embeddings`.

@@ -107,6 +107,22 @@ def new_item_vectors(
     return joined([member_content_vectors(net, values, flags, neighbours, settings.boost) for net in nets])
 
 
+def member_user_vectors(net: FusionGraphNet, users: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """float32 (m, embedding_dim) unit final vectors of one member's ``users`` with their user content replaced.
+
+    The users' layer-0 vectors become ID + projection of ``content`` (float (m, d_content)); the whole graph is
+    propagated again (it is linear in eval mode), and only the users' own rows are kept: items and other users
+    stay as served.
+    """
+    assert net.user_content is not None
+    index = torch.from_numpy(users.astype(np.int64))
+    with torch.no_grad():
+        layer0 = net.layer0_users().clone()  # (n_users, d)
+        layer0[index] = net.user_embedding[index] + net.user_content.projection(torch.from_numpy(content))
+        final_users, _ = net.propagate_items(layer0, net.layer0_items())
+    return unit(final_users[index])
+
+
 def explained_vectors(nets: list[FusionGraphNet]) -> dict[str, np.ndarray]:
     """``{"id": ..., modality: ...}`` float32 (n_items, members x embedding_dim) joined parts of the members'
     unit item vectors; they sum to the joined vectors."""
@@ -124,4 +140,12 @@ def explained_unit_parts(net: FusionGraphNet) -> dict[str, np.ndarray]:
         return {name: (part / norm).numpy().astype(np.float32) for name, part in parts.items()}
 
 
-__all__ = ["explained_unit_parts", "explained_vectors", "joined", "member_content_vectors", "new_item_vectors", "unit"]
+__all__ = [
+    "explained_unit_parts",
+    "explained_vectors",
+    "joined",
+    "member_content_vectors",
+    "member_user_vectors",
+    "new_item_vectors",
+    "unit",
+]

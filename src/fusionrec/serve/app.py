@@ -80,6 +80,7 @@ def create_app(settings: ServeSettings, service: RecommendationService | None = 
     switcher = ModelSwitcher(app)
     app.state.service, app.state.settings, app.state.metrics = service, settings, metrics
     app.state.switcher = switcher
+    service.profiles.queue.on_outcome = metrics.count_rebuild
     install_error_handlers(app)
     install_log_redaction(service.store.hasher if settings.log_ids == "hashed" else None)
     app.include_router(health.build_router(settings))

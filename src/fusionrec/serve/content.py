@@ -152,14 +152,11 @@ class ContentEncoder:
             )
         encoded = EncodedContent()
         for spec in specs:
-            _refuse_corpus_encoders(spec)
-            encoder, lock = shared_encoder(spec)
-            with lock:
-                result = encoder.encode([text])
-            if result.mask[0]:
-                encoded.features[spec.modality] = result.values[0].astype(np.float32).tolist()
+            values, reason = encode_text(spec, text)
+            if values is not None:
+                encoded.features[spec.modality] = values.tolist()
             else:
-                encoded.masked[spec.modality] = result.reasons[0] or "unusable text"
+                encoded.masked[spec.modality] = reason
         return encoded
 
     def _check_kinds(self, given: Mapping[str, Any]) -> None:
@@ -256,6 +253,22 @@ def encode_payload(
     return payload, encoded.masked
 
 
+def encode_text(spec: EncoderSpec, text: str) -> tuple[np.ndarray | None, str]:
+    """float32 (dim,) features of ``text`` as it is (no template) by ``spec``'s shared encoder, or None and why
+    the encoder masked it.
+
+    Raises:
+        UnsupportedError: the encoder depends on its training corpus, or cannot load here.
+    """
+    _refuse_corpus_encoders(spec)
+    encoder, lock = shared_encoder(spec)
+    with lock:
+        result = encoder.encode([text])
+    if not result.mask[0]:
+        return None, result.reasons[0] or "unusable text"
+    return result.values[0].astype(np.float32), ""
+
+
 def _refuse_corpus_encoders(spec: EncoderSpec) -> None:
     if encoder_class(spec.encoder_name).fit is not Encoder.fit:
         raise UnsupportedError(
@@ -312,4 +325,4 @@ class _ImageFile:
         return path
 
 
-__all__ = ["CONTENT_KINDS", "ContentEncoder", "EncodedContent", "encode_payload", "shared_encoder"]
+__all__ = ["CONTENT_KINDS", "ContentEncoder", "EncodedContent", "encode_payload", "encode_text", "shared_encoder"]

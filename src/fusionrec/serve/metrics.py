@@ -38,7 +38,7 @@ def multiprocess_dir() -> Path | None:
 
 
 class ServiceMetrics:
-    """Request counts and latencies, events recorded, recommendations by strategy, catalog size.
+    """Request counts and latencies, events recorded, recommendations by strategy, profile rebuilds, catalog size.
 
     Args:
         catalog_size: called at scrape time for the number of served items.
@@ -64,6 +64,12 @@ class ServiceMetrics:
         self.events = Counter("fusionrec_events_recorded", "user events stored", ("type",), registry=self.registry)
         self.recommendations = Counter(
             "fusionrec_recommendations", "recommendation lists served", ("strategy",), registry=self.registry
+        )
+        self.profile_rebuilds = Counter(
+            "fusionrec_user_profile_rebuilds",
+            "users' profile rebuilds after their events, by outcome (rebuilt, unchanged, skipped, failed, dropped)",
+            ("outcome",),
+            registry=self.registry,
         )
         # Workers sync added items within a second, so the largest live catalog is the current one.
         self.items = Gauge(
@@ -91,6 +97,10 @@ class ServiceMetrics:
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(route).observe(seconds)
+
+    def count_rebuild(self, outcome: str) -> None:
+        """One user's profile rebuild ended with ``outcome``."""
+        self.profile_rebuilds.labels(outcome).inc()
 
     def render(self) -> bytes:
         """The text exposition format: this app's metrics, or the sum over every worker."""

@@ -102,6 +102,7 @@ class PrivacyStore:
             self._lock_user(connection, user_key, shared=False)
             # the write comes first: on SQLite it takes the write lock before anything is read
             removed = connection.execute(self.events.delete().where(self.events.c.user_id == user_id)).rowcount
+            self._erase_user_rows(connection, user_key)
             existing = self._tombstone(connection, user_key)
             already = existing is not None and existing.active
             forgotten_at = existing.forgotten_at if existing is not None and already else now
@@ -167,6 +168,7 @@ class PrivacyStore:
         """Delete the events recorded before ``before`` (seconds since the epoch); returns how many, audited."""
         with self.engine.begin() as connection:
             removed = int(connection.execute(self.events.delete().where(self.events.c.created_at < before)).rowcount)
+            self._erase_rows_before(connection, before)
             if removed:
                 self._write_audit(connection, "retention", None, time.time(), removed, source)
         return removed
@@ -176,6 +178,12 @@ class PrivacyStore:
         with self.engine.connect() as connection:
             rows = connection.execute(sa.select(self.audit).order_by(self.audit.c.id)).mappings().all()
         return [AuditRecord(**row) for row in rows]
+
+    def _erase_user_rows(self, connection: sa.Connection, user_key: str) -> None:
+        """Delete what else the store keeps about a user being forgotten (none here; see the profile store)."""
+
+    def _erase_rows_before(self, connection: sa.Connection, before: float) -> None:
+        """Delete what else the store derived from events recorded before ``before`` (none here)."""
 
     def _tombstone(self, connection: sa.Connection, user_key: str) -> Tombstone | None:
         row = connection.execute(sa.select(self.tombstones).where(self._is_key(user_key))).mappings().first()

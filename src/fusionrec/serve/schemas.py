@@ -225,6 +225,34 @@ class UserHistoryOut(BaseModel):
     )
 
 
+class UserProfileOut(BaseModel):
+    user_id: str
+    source: Literal["training", "events", "none"] = Field(
+        description="events: rebuilt since training from the user's events; training: the profile the model was "
+        "trained with; none: the served model reads no written profile for this user"
+    )
+    text: str | None = Field(
+        default=None,
+        description="the profile text (rebuilt profiles; the artifact keeps only the embedded training one)",
+    )
+    writer: str | None = Field(default=None, description="who wrote the text: the language model's id, or template")
+    version: int = Field(
+        default=0, description="1 for the user's first rebuilt profile under the served model, then +1"
+    )
+    built_at: float | None = Field(
+        default=None, description="seconds since the epoch (the artifact's time for training)"
+    )
+    n_events: int = Field(default=0, description="the user's events the profile was built from")
+    rebuild: Literal["idle", "pending", "failed", "unavailable"] = Field(
+        description="pending: a rebuild waits or runs; failed: the last one failed and the profile shown is the "
+        "previous one; unavailable: the service cannot rebuild this model's profiles"
+    )
+    error: str = Field(default="", description="why the last rebuild failed, or why rebuilding is unavailable")
+    degraded: bool = Field(
+        default=False, description="true when the event store did not answer: a rebuilt one may exist"
+    )
+
+
 class ContributionOut(BaseModel):
     name: str = Field(
         description="a modality, id for the behaviour-only part, or co-occurrence for the EASE channel's part "

@@ -12,7 +12,9 @@
   items added through the service (placed from content, stored as
   revisions with their vector) and the revisions other workers stored,
   applied every ``sync_interval_s``;
-* :mod:`fusionrec.serve.explanations`: each modality's share of a score.
+* :mod:`fusionrec.serve.explanations`: each modality's share of a score;
+* :mod:`fusionrec.serve.rebuilt_profiles`: users' written profiles rebuilt
+  from their events in the background, for a model that reads user content.
 
 This module makes the query of each kind of request: a user's profile, an
 ad-hoc history, a free-text preference (placed like a new item's text), or
@@ -50,8 +52,10 @@ from fusionrec.serve.placement import ItemPlacer
 from fusionrec.serve.privacy import ForgetResult, Tombstone
 from fusionrec.serve.profiles import profile_vector
 from fusionrec.serve.ranking import Ranked, Ranker, RankQuery, usable_query
+from fusionrec.serve.rebuilt_profiles import ProfileView, RebuiltProfiles
 from fusionrec.serve.resilience import StoreGuard
 from fusionrec.serve.store import EventStore, NewEvent, StoredEvent
+from fusionrec.serve.user_rebuild import NO_USER_CONTENT, profile_builder
 from fusionrec.serve.user_state import UserState, UserStates
 from fusionrec.serve.words import WordedExplainer
 
@@ -114,6 +118,11 @@ class RecommendationService:
             self.updates,
             trained_at=_epoch_seconds(self.manifest.get("created_at")),
         )
+        builder, why_not = profile_builder(loaded, self.catalog, self.words.generator)
+        self.profiles = RebuiltProfiles(
+            store, self.guard, settings, self.states, builder, self.model_key, why_not, why_not != NO_USER_CONTENT
+        )
+        self.states.profiles = self.profiles if self.profiles.enabled else None
         parts = self.model.modality_item_vectors() if self.content_aware else None  # type: ignore[attr-defined]
         self.explainer = None
         if self.index is not None:
@@ -134,6 +143,12 @@ class RecommendationService:
             timeout_s=settings.store_write_timeout_s,
         )
         return cls(load_artifact(settings.artifact), store, settings)
+
+    @property
+    def trained_at(self) -> float | None:
+        """When the served artifact was built, in seconds since the epoch; None when it does not say."""
+        at = self.states.trained_at
+        return at if np.isfinite(at) else None
 
     @property
     def skipped_revisions(self) -> dict[int, str]:
@@ -263,7 +278,13 @@ class RecommendationService:
                 f"idempotency key {event.idempotency_key!r} was already used for event {stored.id} "
                 f"(user {stored.user_id!r}, item {stored.item_id!r}, {stored.kind}); use a new key for a new event"
             )
+        if not replayed:
+            self.profiles.after_event(stored)  # queued: the profile is rebuilt after this request answers
         return stored, replayed
+
+    def user_profile(self, user_id: str) -> ProfileView:
+        """The user's written profile as served now (training or rebuilt from events) and its rebuild state."""
+        return self.profiles.view(user_id)
 
     def upsert_item(self, item_id: str, payload: dict[str, Any]) -> ItemWrite:
         """Add or update an item from ``{title, poster, metadata, features, content}`` (see :class:`ItemUpdates`)."""
@@ -274,6 +295,7 @@ class RecommendationService:
         return self.updates.sync(force)
 
     def close(self) -> None:
+        self.profiles.close()
         self.guard.close(wait_s=self.settings.store_write_timeout_s)
         self.store.close()
 

@@ -80,6 +80,18 @@ class ServeSettings(BaseSettings):
         None, gt=0, description="events older than this many days are deleted (at start-up and periodically)"
     )
     retention_check_s: float = Field(3600.0, gt=0, description="how often old events are looked for")
+    profile_rebuild: bool = Field(
+        True,
+        description="rebuild a user's written profile from their events when the served model reads user "
+        "content (a flagship trained with [user_profiles]); the text is written by the llm_url / llm_gguf model "
+        "when one is set, else by a template",
+    )
+    profile_rebuild_delay_s: float = Field(
+        2.0, ge=0, description="how long a user's rebuild waits after their first new event (later ones join it)"
+    )
+    profile_rebuild_max_pending: int = Field(
+        10_000, ge=1, description="most users waiting for a rebuild; more are dropped (asked for at their next request)"
+    )
 
     @model_validator(mode="after")
     def _key_from_file(self) -> ServeSettings:

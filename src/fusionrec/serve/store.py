@@ -12,8 +12,9 @@ Three append-only tables (names start with the configured prefix):
   fingerprint, so start-up and other workers place an item without
   running the model again.
 
-and three for privacy, none holding a raw user id (tombstones of forgotten
-users, an audit, the id hash key): see :mod:`fusionrec.serve.privacy_store`.
+three for privacy, none holding a raw user id (tombstones of forgotten
+users, an audit, the id hash key): see :mod:`fusionrec.serve.privacy_store`;
+and users' rebuilt profiles: see :mod:`fusionrec.serve.profile_store`.
 
 SQLite runs in WAL mode with ``synchronous=FULL``: a write that was
 acknowledged is on disk and survives a killed process.
@@ -40,7 +41,8 @@ from sqlalchemy.exc import IntegrityError
 
 from fusionrec.serve.errors import ForgottenUserError
 from fusionrec.serve.privacy import AuditRecord, ForgetResult, IdHasher, Tombstone
-from fusionrec.serve.privacy_store import AUTO_ID, PrivacyStore, insert_unless_forgotten
+from fusionrec.serve.privacy_store import AUTO_ID, insert_unless_forgotten
+from fusionrec.serve.profile_store import UserProfileRecord, UserProfileStore
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +103,7 @@ class Placement:
     parts: dict[str, np.ndarray]
 
 
-class EventStore(PrivacyStore):
+class EventStore(UserProfileStore):
     """Events and item revisions behind one SQLAlchemy engine.
 
     Args:
@@ -133,6 +135,7 @@ class EventStore(PrivacyStore):
         self.items = _items_table(self.metadata, table_prefix)
         self._add_privacy_tables(self.metadata, table_prefix, id_hash_key)
         self.placements = _placements_table(self.metadata, table_prefix)
+        self._add_profile_table(self.metadata, table_prefix)
         self._user_events_query = (  # built once: the hot path of every recommendation request
             sa.select(self.events)
             .where(self.events.c.user_id == sa.bindparam("user_id"))
@@ -384,4 +387,5 @@ __all__ = [
     "Placement",
     "StoredEvent",
     "Tombstone",
+    "UserProfileRecord",
 ]

@@ -105,7 +105,9 @@ class ModelSwitcher:
             except (ArtifactError, OSError) as exc:
                 raise InvalidInputError(f"artifact {artifact!r} cannot be served: {exc}") from exc
             new = RecommendationService(loaded, old.store, old.settings)
+            new.profiles.queue.on_outcome = old.profiles.queue.on_outcome  # the same metrics count on
             self.app.state.service = new  # one assignment: a request gets the old service or the new, never a mix
+            old.profiles.close()  # profiles stored per model: the new one rebuilds its own
             retire = threading.Timer(RETIRE_AFTER_S, old.guard.close, kwargs={"wait_s": 1.0})
             retire.daemon = True
             retire.start()

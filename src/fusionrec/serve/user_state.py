@@ -1,6 +1,7 @@
 """What the service knows about a user at request time, and the privacy actions on a user.
 
 A user's query vector is rebuilt on every request from the trained vector
+(or the user's profile rebuilt from events, :mod:`fusionrec.serve.rebuilt_profiles`)
 and the user's stored events (see :mod:`fusionrec.serve.profiles`), so an
 event recorded by any worker counts for the next request; no worker keeps
 per-user state.
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from fusionrec.serve.index import ItemIndex
     from fusionrec.serve.item_updates import ItemUpdates
     from fusionrec.serve.privacy import ForgetResult, Tombstone
+    from fusionrec.serve.rebuilt_profiles import RebuiltProfiles
     from fusionrec.serve.resilience import StoreGuard
     from fusionrec.serve.settings import ServeSettings
     from fusionrec.serve.store import EventStore, StoredEvent
@@ -104,6 +106,7 @@ class UserStates:
         self.store, self.guard, self.settings, self.users = store, guard, settings, users
         self.train_matrix, self.user_vectors, self.catalog, self.index = train_matrix, user_vectors, catalog, index
         self.updates, self.trained_at = updates, trained_at
+        self.profiles: RebuiltProfiles | None = None  # set by the service when the model reads user content
         self._next_purge = 0.0
 
     def state(self, user_id: str) -> UserState:
@@ -120,6 +123,9 @@ class UserStates:
         seen = set(trained) | {i for _, i in pairs}
         trained_user = bool(trained)  # a user in the vocabulary without training items has an untrained vector
         base = self.user_vectors[index] if trained_user and self.user_vectors is not None else None  # type: ignore[index]
+        if base is not None and self.profiles is not None and events:  # a profile is only rebuilt from events
+            rebuilt = self.profiles.base_vector(user_id, events)  # the profile rebuilt from events, when there is one
+            base = base if rebuilt is None or rebuilt.shape != base.shape else rebuilt
         query = base
         if self.index is not None and pairs:
             weights = np.array([event_weight(e.kind, e.value) for e, _ in pairs])
@@ -131,6 +137,13 @@ class UserStates:
         else:
             strategy = "model" if trained_user and self.index is None else "popularity"
         return UserState(user_id, index, events, history, seen, query, strategy, degraded)
+
+    def trained_index(self, user_id: str) -> int | None:
+        """The user's index when the model was trained with their interactions and they are not forgotten."""
+        found = int(self.users.index_or_missing([user_id])[0])
+        if found < 0 or not self.trained_items(found) or self.forgotten_since_training([user_id]):
+            return None
+        return found
 
     def trained_items(self, user: int) -> list[int]:
         """Item indices of the user's training interactions."""

@@ -1,4 +1,4 @@
-"""Users: the list of trained users, a user's history, and explanations of a recommendation."""
+"""Users: the list of trained users, a user's history and written profile, and explanations of a recommendation."""
 
 from typing import Annotated, Literal
 
@@ -12,6 +12,7 @@ from fusionrec.serve.schemas import (
     ExplanationOut,
     HistoryEntry,
     UserHistoryOut,
+    UserProfileOut,
     UsersOut,
 )
 from fusionrec.serve.settings import ServeSettings
@@ -48,6 +49,39 @@ def build_router(settings: ServeSettings) -> APIRouter:
             HistoryEntry(item=item_out(service.item(item_id)), source=source) for item_id, source in entries[:limit]
         ]
         return UserHistoryOut(user_id=user_id, known=state.index is not None, items=items, degraded=state.degraded)
+
+    @router.get("/{user_id}/profile", response_model=UserProfileOut)
+    def user_profile(service: ServiceDep, user_id: UserId) -> UserProfileOut:
+        """The user's written profile as served now: the training one, or the one rebuilt from their events.
+
+        A model trained with user profiles reads them; after the user's events the service rebuilds the
+        profile in the background (``rebuild`` is ``pending`` meanwhile) and serves the previous one until
+        the new one is stored.
+        """
+        view = service.user_profile(user_id)
+        record = view.record
+        if record is None:
+            built_at = service.trained_at if view.source == "training" else None
+            return UserProfileOut(
+                user_id=user_id,
+                source=view.source,  # type: ignore[arg-type]
+                built_at=built_at,
+                rebuild=view.rebuild,  # type: ignore[arg-type]
+                error=view.error,
+                degraded=view.degraded,
+            )
+        return UserProfileOut(
+            user_id=user_id,
+            source="events",
+            text=record.text,
+            writer=record.generator,
+            version=record.version,
+            built_at=record.built_at,
+            n_events=record.n_events,
+            rebuild=view.rebuild,  # type: ignore[arg-type]
+            error=view.error,
+            degraded=view.degraded,
+        )
 
     @router.get("/{user_id}/explanations/{item_id}", response_model=ExplanationOut)
     def explain(
