@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/behaviour-text"))
     parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")  # progress
     rows = []
     for model in ("fusiongraph", "content-knn"):
         for tuned in (False, True):
