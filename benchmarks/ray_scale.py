@@ -2,8 +2,11 @@
 
 ``encode``: the catalog's default encoders (MiniLM text, EfficientNet-Lite0
 posters for ml100k-mm) in this process without a cache, then on the cluster
-(an actor pool per encoder) into a fresh cache; prints the seconds of each
-and whether every feature array, mask and reason is identical.
+(an actor pool per encoder) into a fresh cache; prints the seconds of each,
+whether every feature array, mask and reason is identical, the largest
+difference and whether the features agree within the documented tolerance
+(``TOLERANCE``; see docs/scale.md). ``--threads`` sets the one-process torch
+threads (each actor runs one per CPU it has).
 
 ``train``: for each seed, the recipe fitted in this process and with
 ``--workers`` Ray Train workers; test evaluated in this process and sharded
@@ -31,6 +34,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+# How far Ray's features may be from one process's: float sums in another order (thread count, batch size).
+TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -39,6 +45,7 @@ def main() -> int:
     parser.add_argument("--dataset", default="ml100k-mm", help="encode: MMRec folder under $FUSIONREC_DATA")
     parser.add_argument("--actors", type=int, default=2, help="encode: actors per encoder")
     parser.add_argument("--modality", action="append", default=None, help="encode: only this modality (repeatable)")
+    parser.add_argument("--threads", type=int, default=None, help="encode: torch threads of the one-process pass")
     parser.add_argument("--recipe", default="tiktok", help="train: a recipe (fusionrec recipes)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="train: key=value")
     parser.add_argument("--workers", type=int, default=2, help="train: Ray Train workers")
@@ -55,7 +62,10 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("fusionrec").setLevel(logging.INFO)  # training's per-epoch lines show progress
     connect(args.address)
-    figures = encode(Path(data) / args.dataset, args.actors, args.modality) if args.job == "encode" else train(args)
+    if args.job == "encode":
+        figures = encode(Path(data) / args.dataset, args.actors, args.modality, args.threads)
+    else:
+        figures = train(args)
     figures["load_average"] = [round(value, 2) for value in os.getloadavg()]
     print(json.dumps(figures, indent=2))
     if args.json is not None:
@@ -63,8 +73,9 @@ def main() -> int:
     return 0
 
 
-def encode(folder: Path, actors: int, modalities: list[str] | None) -> dict[str, Any]:
+def encode(folder: Path, actors: int, modalities: list[str] | None, threads: int | None) -> dict[str, Any]:
     import numpy as np
+    import torch
 
     from fusionrec.distributed import encode_dataset_on_ray
     from fusionrec.encoders import encode_dataset, resolve_specs
@@ -72,6 +83,8 @@ def encode(folder: Path, actors: int, modalities: list[str] | None) -> dict[str,
 
     alone, on_ray = read_items(folder), read_items(folder)
     specs = resolve_specs(alone, None, modalities)
+    if threads:
+        torch.set_num_threads(threads)
     started = time.perf_counter()
     single = encode_dataset(alone, specs, use_cache=False)
     single_seconds = time.perf_counter() - started
@@ -91,10 +104,12 @@ def encode(folder: Path, actors: int, modalities: list[str] | None) -> dict[str,
             and bool(np.array_equal(alone.feature_mask(name), on_ray.feature_mask(name)))
             and part.masked == ray_report[name].masked,
             "max_abs_difference": float(np.abs(left - right).max()) if left.size else 0.0,
+            "within_tolerance": bool(np.allclose(right, left, **TOLERANCE)),
         }
     return {
         "dataset": folder.name,
         "actors": actors,
+        "one_process_threads": torch.get_num_threads(),
         "one_process_seconds": round(single_seconds, 1),
         "ray_seconds": round(ray_seconds, 1),
         "modalities": modalities,

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 # Token authentication for the test cluster; Ray reads these when it is imported, so they are set first.
 AUTH = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32), "RAY_USAGE_STATS_ENABLED": "0"}
@@ -30,6 +31,7 @@ os.environ.update(AUTH)
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'fusionrec[ray]')")
 
 import fusionrec  # noqa: E402 - after the skip: without ray these tests do not run
+from tests.distributed.posters import write_poster_catalog  # noqa: E402
 
 SOURCE = Path(fusionrec.__file__).resolve().parents[1]
 START_TIMEOUT = 300
@@ -107,3 +109,18 @@ def _wait_for_nodes(count: int) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"the Ray cluster did not reach {count} nodes: {ray.nodes()}")
         time.sleep(0.5)
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Torch at one thread, as in an actor with one CPU; the previous count is restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def poster_catalog(tmp_path: Path) -> Path:
+    """A handful of Pillow posters (see :mod:`tests.distributed.posters`)."""
+    return write_poster_catalog(tmp_path / "catalog")

