@@ -63,11 +63,10 @@ def seed_everything(seed: int) -> np.random.Generator:
 class TorchRecommender(Recommender):
     """A recommender trained by gradient descent with :func:`train`.
 
-    Subclasses implement :meth:`build`, :meth:`batches`, :meth:`loss` and
-    :meth:`embed`; ``train_config`` holds the optimisation settings. A
-    subclass may set :attr:`train_defaults` (e.g. its tuned learning rate):
-    they fill the keys a ``dict`` or ``None`` train_config leaves out, while
-    a :class:`TrainConfig` instance is used exactly as given.
+    Subclasses implement :meth:`build`, :meth:`batches`, :meth:`loss` and :meth:`embed`
+    (and :meth:`shard_batch` when a batch's tensors are not row-aligned); ``train_config`` holds the
+    optimisation settings. A subclass may set :attr:`train_defaults` (e.g. its tuned learning rate): they
+    fill the keys a ``dict`` or ``None`` train_config leaves out; a :class:`TrainConfig` is used as given.
     """
 
     takes_train_config: ClassVar[bool] = True
