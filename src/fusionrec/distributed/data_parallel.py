@@ -8,12 +8,16 @@ Two ways to share them (``RayTrainConfig.split``):
   the model's :meth:`~fusionrec.models.training.TorchRecommender.shard_batch`.
   Worker ``r`` back-propagates ``weight_r x loss(part_r)`` and one
   all-reduce sums the gradients; the weights of a batch's parts sum to 1,
-  so the summed gradient is the whole batch's gradient (up to dropout and
-  noise, which each worker draws itself). A step sees exactly the
-  one-process batch and an epoch takes the one-process steps: the same
-  training as one process, with each worker computing ``1/N`` of each
-  batch's loss terms (and the parts of a step a model cannot split, such
-  as a graph propagation, in full).
+  so the summed gradient is the whole batch's gradient. Every worker
+  draws dropout and noise from the one-process torch stream, so a draw
+  shaped by the whole catalog (content dropout, noise on the propagated
+  vectors) is the one-process draw; one shaped by the part (BM3's target
+  dropout) is drawn by each worker from the same point of the stream
+  instead of once over the batch, and the streams part after it. A step
+  sees exactly the one-process batch and an epoch takes the one-process
+  steps: the same training as one process, with each worker computing
+  ``1/N`` of each batch's loss terms (and the parts of a step a model
+  cannot split, such as a graph propagation, in full).
 * ``"alternate"``: worker ``r`` trains on whole batches ``r, r + N, ...``
   and the all-reduce averages the gradients of the workers that had one.
   A step sees ``N`` batches and an epoch takes ``1/N`` of the steps: fewer,

@@ -9,8 +9,9 @@ across the workers by the model's ``shard_batch``: worker ``r`` computes
 the loss of its part times the part's share of the batch, and one
 all-reduce before each optimiser step sums the gradients into the whole
 batch's gradient, so the weights stay equal and a step and an epoch are
-the one-process ones (:mod:`fusionrec.distributed.data_parallel`; dropout
-and noise are drawn by each worker). ``split="alternate"`` gives each
+the one-process ones (:mod:`fusionrec.distributed.data_parallel`; every
+worker draws dropout and noise from the one-process torch stream, see
+:data:`RANK_SEED_STRIDE`). ``split="alternate"`` gives each
 worker whole batches in turn and averages: fewer, larger steps, faster
 per epoch, not the same training. One worker gives exactly the
 in-process loop's training.
@@ -63,8 +64,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 RANK_SEED_STRIDE = 7919
-"""Rank ``r > 0`` reseeds torch with ``seed + RANK_SEED_STRIDE * r`` after building, so that dropout and noise
-differ between workers (rank 0 keeps the in-process loop's stream)."""
+"""With ``split="alternate"``, rank ``r > 0`` reseeds torch with ``seed + RANK_SEED_STRIDE * r`` after building, so
+that the workers' batches get different dropout and noise. With ``split="batch"`` every worker keeps the
+in-process loop's stream: a draw over the whole catalog (content dropout, noise on the propagated vectors) is
+then the one one process makes, so the parts' gradients sum to the one-process gradient."""
 
 
 class RayTrainConfig(BaseModel):
@@ -172,7 +175,7 @@ def train_worker(settings: dict[str, Any]) -> None:
         torch.set_num_threads(config.threads)
     rng = seed_everything(config.seed)
     module = model.module_ = model.build(split, rng)
-    if rank:
+    if rank and settings["batch_split"] == "alternate":
         torch.manual_seed(config.seed + RANK_SEED_STRIDE * rank)
     optimizer = adam(module, config)
     average = WeightAverage(module, config.average_decay) if config.average_decay else None
