@@ -13,7 +13,8 @@ Two ways to share them (``RayTrainConfig.split``):
   shaped by the whole catalog (content dropout, noise on the propagated
   vectors) is the one-process draw; one shaped by the part (BM3's target
   dropout) is drawn by each worker from the same point of the stream
-  instead of once over the batch, and the streams part after it. A step
+  instead of once over the batch, and the streams part after it (as they
+  do after an empty part, whose worker draws nothing). A step
   sees exactly the one-process batch and an epoch takes the one-process
   steps: the same training as one process, with each worker computing
   ``1/N`` of each batch's loss terms (and the parts of a step a model
