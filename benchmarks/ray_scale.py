@@ -9,7 +9,8 @@ difference and whether the features agree within the documented tolerance
 threads (each actor runs one per CPU it has).
 
 ``train``: for each seed, the recipe fitted in this process and with
-``--workers`` Ray Train workers; test evaluated in this process and sharded
+``--workers`` Ray Train workers (``--split``: each batch split across them,
+the default, or whole batches in turn); test evaluated in this process and sharded
 on the cluster. Prints test Recall@20 / NDCG@20, the valid-chosen epoch,
 seconds per training epoch and whether the sharded test values equal the
 single-process ones; with the load average, since the machine may be shared.
@@ -49,6 +50,7 @@ def main() -> int:
     parser.add_argument("--recipe", default="tiktok", help="train: a recipe (fusionrec recipes)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="train: key=value")
     parser.add_argument("--workers", type=int, default=2, help="train: Ray Train workers")
+    parser.add_argument("--split", choices=["batch", "alternate"], default="batch", help="train: RayTrainConfig.split")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--modes", nargs="+", choices=["one", "ray"], default=["one", "ray"], help="train: which")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
@@ -134,7 +136,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             if mode == "one process":
                 model, run = fit_and_evaluate(split, *fit, config.evaluation.metrics)
             else:
-                with use_training_loop(RayTrainingLoop(workers=args.workers)):
+                with use_training_loop(RayTrainingLoop(workers=args.workers, split=args.split)):
                     model, run = fit_and_evaluate(split, *fit, config.evaluation.metrics)
             started = time.perf_counter()
             sharded = evaluate_sharded(model, split, "test", config.evaluation.ks, config.evaluation.metrics)
@@ -157,7 +159,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                 }
             )
             print(json.dumps(runs[-1]), flush=True)
-    return {"recipe": args.recipe, "overrides": overrides, "workers": args.workers, "runs": runs}
+    return {"recipe": args.recipe, "overrides": overrides, "workers": args.workers, "split": args.split, "runs": runs}
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The pieces of the Ray jobs that need no cluster: shards, batch dealing, gradient averaging, checkpoints."""
+"""The pieces of the Ray jobs that need no cluster: shards, batch dealing, gradient all-reduce, checkpoints."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import torch
 
 from fusionrec.distributed.checkpoint import LoopState, read_final_state, restore_worker, save_worker
 from fusionrec.distributed.cluster import connect
+from fusionrec.distributed.data_parallel import all_reduce_gradients, alternate_batches
 from fusionrec.distributed.ray_eval import shard_rows
-from fusionrec.distributed.ray_train import adam, average_gradients, own_batches, user_shard
+from fusionrec.distributed.ray_train import adam, user_shard
 from fusionrec.errors import ArtifactError, ConfigError
 from fusionrec.models.train_config import TrainConfig
 
@@ -45,10 +46,11 @@ def test_every_batch_goes_to_exactly_one_rank_and_every_rank_draws_them_all(worl
                 drawn.append(batch)
                 yield batch
 
-        own = own_batches(iter(epoch()), rank, world)
+        own = alternate_batches(iter(epoch()), rank, world)
         mine = [next(own) for _ in range(-(-7 // world) + 1)]
-        assert mine[-1] is None and len(drawn) == 7
-        dealt.append([b for b in mine if b is not None])
+        assert mine[-1] == (None, 0.0) and len(drawn) == 7
+        assert all(weight == 1.0 for batch, weight in mine if batch is not None)
+        dealt.append([b for b, _ in mine if b is not None])
     assert sorted(b for part in dealt for b in part) == list(range(7))
     assert dealt[0] == list(range(0, 7, world))
 
@@ -56,9 +58,9 @@ def test_every_batch_goes_to_exactly_one_rank_and_every_rank_draws_them_all(worl
 def test_one_worker_keeps_its_gradients() -> None:
     weight = torch.nn.Parameter(torch.ones(3))
     (weight * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
-    assert average_gradients([weight], active=True, world=1)
+    assert all_reduce_gradients([weight], active=True, world=1, mean=False)
     assert weight.grad is not None and weight.grad.tolist() == [1.0, 2.0, 3.0]
-    assert not average_gradients([weight], active=False, world=1)
+    assert not all_reduce_gradients([weight], active=False, world=1, mean=True)
 
 
 def test_a_checkpoint_restores_weights_optimiser_generator_and_loop(tmp_path: Path) -> None:

@@ -36,13 +36,21 @@ def _recall(model: Recommender, split: Split) -> float:
     return evaluate_model(model, split, "test", ks=(10,), metrics=("recall",), beyond=False)["recall@10"]
 
 
-def test_lightgcn_on_two_workers_learns_as_one_process_does(lightgcn_on_two: Recommender, split: Split) -> None:
+def test_lightgcn_on_two_workers_takes_the_steps_of_one_process(lightgcn_on_two: Recommender, split: Split) -> None:
     single = build_model("lightgcn", embedding_dim=16, train_config=SETTINGS).fit(split)
     history = lightgcn_on_two.history_
-    assert history.epochs_run == 4 and np.isfinite(history.losses).all()
-    assert history.losses[-1] < history.losses[0]
-    assert history.losses != single.history_.losses  # two workers took other steps than one process
-    assert _recall(lightgcn_on_two, split) >= _recall(single, split) - 0.1
+    assert history.epochs_run == 4 and history.losses[-1] < history.losses[0]
+    # every batch split across the workers: the one-process steps, up to rounding (LightGCN draws no noise)
+    np.testing.assert_allclose(history.losses, single.history_.losses, rtol=1e-4)
+    assert _recall(lightgcn_on_two, split) == pytest.approx(_recall(single, split), abs=0.02)
+
+
+def test_alternate_batches_take_fewer_larger_steps(ray_cluster: str, split: Split, tmp_path: Path) -> None:
+    single = build_model("lightgcn", embedding_dim=16, train_config=SETTINGS).fit(split)
+    with use_training_loop(RayTrainingLoop(workers=2, storage_path=tmp_path, split="alternate")):
+        model = build_model("lightgcn", embedding_dim=16, train_config=SETTINGS).fit(split)
+    assert model.history_.epochs_run == 4 and np.isfinite(model.history_.losses).all()
+    assert not np.allclose(model.history_.losses, single.history_.losses, rtol=1e-4)  # other steps than one process
 
 
 def test_a_stopped_run_resumes_where_it_stopped(lightgcn_on_two: Recommender, split: Split, tmp_path: Path) -> None:
@@ -60,12 +68,16 @@ def test_a_stopped_run_resumes_where_it_stopped(lightgcn_on_two: Recommender, sp
     assert resumed.history_.valid_scores == whole.valid_scores
 
 
-def test_fusiongraph_on_two_workers_learns_as_one_process_does(ray_cluster: str, split: Split, tmp_path: Path) -> None:
-    params = {"embedding_dim": 16, "ease_weight": 0.01, "train_config": {**SETTINGS, "epochs": 3}}
+def test_fusiongraph_on_two_workers_takes_one_process_steps(ray_cluster: str, split: Split, tmp_path: Path) -> None:
+    # float32 scores: bfloat16 products would round a part's and the whole batch's gradients differently
+    loss = {"bf16_scores": False}
+    params = {"embedding_dim": 16, "ease_weight": 0.01, "loss": loss, "train_config": {**SETTINGS, "epochs": 3}}
     with use_training_loop(RayTrainingLoop(workers=2, storage_path=tmp_path)):
         model = build_model("fusiongraph", **params).fit(split)
     single = build_model("fusiongraph", **params).fit(split)
-    assert model.history_.epochs_run == 3 and np.isfinite(model.history_.losses).all()
+    assert model.history_.epochs_run == 3
+    # content dropout and noise on: every worker draws them from the one-process stream
+    np.testing.assert_allclose(model.history_.losses, single.history_.losses, rtol=1e-6)
     assert model.ease_channel() is not None  # the steps after training ran in the driver
     assert np.isfinite(model.score_users(np.arange(split.n_users))).all()
     assert _recall(model, split) >= _recall(single, split) - 0.1

@@ -4,11 +4,17 @@
 that runs :func:`train_worker` in ``workers`` Ray Train workers
 (``TorchTrainer``, gloo). Every worker builds the model with the same seed,
 so the weights start equal, and draws every epoch's shuffled batches from
-the same generator; rank ``r`` trains on batches ``r, r + N, ...`` (the
-users are sharded by rank). Before each optimiser step one all-reduce
-averages the workers' gradients, so the weights stay equal: a step sees
-``N`` batches and an epoch takes ``1/N`` of the steps. One worker gives
-exactly the in-process loop's training.
+the same generator. By default (``split="batch"``) each batch is split
+across the workers by the model's ``shard_batch``: worker ``r`` computes
+the loss of its part times the part's share of the batch, and one
+all-reduce before each optimiser step sums the gradients into the whole
+batch's gradient, so the weights stay equal and a step and an epoch are
+the one-process ones (:mod:`fusionrec.distributed.data_parallel`; every
+worker draws dropout and noise from the one-process torch stream, see
+:data:`RANK_SEED_STRIDE`). ``split="alternate"`` gives each
+worker whole batches in turn and averages: fewer, larger steps, faster
+per epoch, not the same training. One worker gives exactly the
+in-process loop's training.
 
 Valid is evaluated sharded (each worker ranks its share of the users, the
 metric's sums are all-reduced) and rank 0 takes the early-stopping
@@ -32,7 +38,6 @@ import logging
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +50,7 @@ from ray.train.torch import TorchConfig, TorchTrainer
 
 from fusionrec.distributed.checkpoint import LoopState, read_final_state, restore_worker, save_worker
 from fusionrec.distributed.cluster import LOCAL, connect
+from fusionrec.distributed.data_parallel import BatchSplit, shared_epoch
 from fusionrec.encoders.cache import default_cache_dir
 from fusionrec.errors import ConfigError, ModelError
 from fusionrec.evaluation.ranking import evaluate_scores
@@ -58,8 +64,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 RANK_SEED_STRIDE = 7919
-"""Rank ``r > 0`` reseeds torch with ``seed + RANK_SEED_STRIDE * r`` after building, so that dropout and noise
-differ between workers (rank 0 keeps the in-process loop's stream)."""
+"""With ``split="alternate"``, rank ``r > 0`` reseeds torch with ``seed + RANK_SEED_STRIDE * r`` after building, so
+that the workers' batches get different dropout and noise. With ``split="batch"`` every worker keeps the
+in-process loop's stream: a draw over the whole catalog (content dropout, noise on the propagated vectors) is
+then the one one process makes, so the parts' gradients sum to the one-process gradient."""
 
 
 class RayTrainConfig(BaseModel):
@@ -79,6 +87,12 @@ class RayTrainConfig(BaseModel):
     resume_from: Path | None = Field(None, description="a checkpoint folder to continue training from")
     checkpoint_every: int = Field(1, ge=1, description="report a checkpoint every this many evaluations")
     keep_checkpoints: int = Field(2, ge=1, description="checkpoints kept per run (the newest)")
+    split: BatchSplit = Field(
+        "batch",
+        description="'batch': every batch split across the workers, the one-process training; 'alternate': "
+        "each worker trains on whole batches in turn, gradients averaged (fewer, larger steps: faster per "
+        "epoch, not the same training)",
+    )
 
 
 class RayTrainingLoop:
@@ -104,6 +118,7 @@ class RayTrainingLoop:
             "split": ray.put(split),
             "resume_from": None if self.config.resume_from is None else str(self.config.resume_from),
             "checkpoint_every": self.config.checkpoint_every,
+            "batch_split": self.config.split,
         }
         result = self._trainer(settings, model.name).fit()
         if result.error is not None:
@@ -160,7 +175,7 @@ def train_worker(settings: dict[str, Any]) -> None:
         torch.set_num_threads(config.threads)
     rng = seed_everything(config.seed)
     module = model.module_ = model.build(split, rng)
-    if rank:
+    if rank and settings["batch_split"] == "alternate":
         torch.manual_seed(config.seed + RANK_SEED_STRIDE * rank)
     optimizer = adam(module, config)
     average = WeightAverage(module, config.average_decay) if config.average_decay else None
@@ -171,7 +186,7 @@ def train_worker(settings: dict[str, Any]) -> None:
         with checkpoint.as_directory() if checkpoint is not None else contextlib.nullcontext(resume) as folder:
             state = restore_worker(Path(folder), rank, module, optimizer, average, rng)
     validator = ShardedValidator(model, split, config.valid_metric, rank, world)
-    _epochs(model, split, rng, state, (optimizer, average, validator), settings["checkpoint_every"])
+    _epochs(model, split, rng, state, (optimizer, average, validator), settings)
     if average is not None and state.best_state is None:  # never evaluated: keep the average
         average.copy_to_module()
     _report(state, module, optimizer, average, rng, final=True)
@@ -183,15 +198,16 @@ def _epochs(
     rng: np.random.Generator,
     state: LoopState,
     parts: tuple[torch.optim.Optimizer, WeightAverage | None, ShardedValidator],
-    checkpoint_every: int,
+    settings: dict[str, Any],
 ) -> None:
     """Train from ``state.epoch + 1`` until patience, ``epochs`` or ``max_seconds`` ends it."""
     optimizer, average, validator = parts
+    checkpoint_every, how = settings["checkpoint_every"], settings["batch_split"]
     module, config, history = model.module_, model.train_config, state.history
     assert module is not None
     for epoch in range(state.epoch + 1, config.epochs + 1):
         epoch_started = time.perf_counter()
-        history.losses.append(shared_epoch(model, module, optimizer, split, rng, average, validator.world))
+        history.losses.append(shared_epoch(model, module, optimizer, split, rng, average, validator.world, how))
         history.train_seconds += time.perf_counter() - epoch_started
         history.epochs_run = state.epoch = epoch
         stop = False
@@ -210,83 +226,6 @@ def _epochs(
             history.stop_reason, stop = "max_seconds", True
         if _agreed(stop):
             break
-
-
-def shared_epoch(
-    model: TorchRecommender,
-    module: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    split: Split,
-    rng: np.random.Generator,
-    average: WeightAverage | None,
-    world: int,
-) -> float:
-    """One epoch of this rank's batches, gradients averaged over the workers; the mean loss over all workers."""
-    module.train()
-    rank = dist.get_rank() if world > 1 else 0
-    parameters = [p for p in module.parameters() if p.requires_grad]
-    batches = own_batches(iter(model.batches(split, rng)), rank, world)
-    totals = torch.zeros(2, dtype=torch.float64)  # (loss sum, batches)
-    while True:
-        optimizer.zero_grad()
-        batch = next(batches)
-        if batch is not None:
-            loss = model.loss(module, batch)
-            loss.backward()
-            totals += torch.tensor([float(loss.detach()), 1.0], dtype=torch.float64)
-        if not average_gradients(parameters, batch is not None, world):
-            break
-        optimizer.step()
-        if average is not None:
-            average.update()
-    if world > 1:
-        dist.all_reduce(totals)
-    return float(totals[0] / max(float(totals[1]), 1.0))
-
-
-def own_batches(batches: Iterator[Any], rank: int, world: int) -> Iterator[Any]:
-    """Batch ``rank`` of every ``world`` consecutive ones, then None for ever.
-
-    Every batch is drawn, each in its turn (the generator advances the same on every worker, a batch is drawn
-    just before this rank trains on it, as in one process, and a model's epoch-end steps run after the last).
-    """
-    exhausted = False
-
-    def draw() -> Any:
-        nonlocal exhausted
-        item = None if exhausted else next(batches, None)
-        exhausted = exhausted or item is None
-        return item
-
-    while True:
-        for _ in range(rank):
-            draw()
-        yield draw()
-        for _ in range(world - rank - 1):
-            draw()
-
-
-def average_gradients(parameters: list[torch.nn.Parameter], active: bool, world: int) -> bool:
-    """Replace every gradient by its mean over the workers that had a batch; False when none had one.
-
-    One all-reduce of all gradients, a has-gradient flag per parameter and the active count. A parameter no
-    worker computed a gradient for keeps ``None`` (the optimiser skips it, as in one process).
-    """
-    if world == 1:
-        return active
-    grads = [p.grad.reshape(-1) if p.grad is not None else torch.zeros(p.numel()) for p in parameters]
-    flags = [1.0 if p.grad is not None else 0.0 for p in parameters]
-    buffer = torch.cat([*grads, torch.tensor([*flags, float(active)])]).to(torch.float32)  # (n_weights + n + 1,)
-    dist.all_reduce(buffer)
-    workers = float(buffer[-1])
-    if workers == 0:
-        return False
-    offset = 0
-    for parameter, flag in zip(parameters, buffer[-1 - len(parameters) : -1].tolist(), strict=True):
-        size = parameter.numel()
-        parameter.grad = (buffer[offset : offset + size] / workers).view_as(parameter) if flag else None
-        offset += size
-    return True
 
 
 def _agreed(stop: bool) -> bool:
@@ -366,4 +305,4 @@ def _report(
         ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
 
 
-__all__ = ["RayTrainConfig", "RayTrainingLoop", "ShardedValidator", "average_gradients", "train_worker", "user_shard"]
+__all__ = ["RayTrainConfig", "RayTrainingLoop", "ShardedValidator", "train_worker", "user_shard"]

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 
 from fusionrec.errors import ConfigError
 from fusionrec.models.baseline_configs import BM3Config
+from fusionrec.models.batch_parts import whole_batch
 from fusionrec.models.content import content_tensors, require_features
 from fusionrec.models.graph import SparseOperator, normalized_adjacency, propagate
 from fusionrec.models.training import PairwiseRecommender, TrainConfig, embedding_penalty
@@ -103,14 +104,18 @@ class BM3(PairwiseRecommender):
         p = self.params
         user_target, item_target = (F.dropout(v.detach(), p["dropout"]) for v in (user, item))
         loss = _distance(net.predictor(user), item_target).mean() + _distance(net.predictor(item), user_target).mean()
-        for projected, usable in net.projected_features(items).values():  # (m, d) rows of the usable items
+        whole_items = whole_batch(batch)[1]  # a part's modality terms are its share of the whole batch's means
+        for modality, (projected, usable) in net.projected_features(items).items():  # (m, d) usable rows
             if not usable.any():
                 continue
             predicted = net.predictor(projected)
             feature_target = F.dropout(projected.detach(), p["dropout"])
-            loss = loss + p["cl_weight"] * (
-                _distance(predicted, item_target[usable]).mean() + _distance(predicted, feature_target).mean()
-            )
+            distances = _distance(predicted, item_target[usable]), _distance(predicted, feature_target)
+            if len(whole_items) == len(items):  # the whole batch
+                loss = loss + p["cl_weight"] * (distances[0].mean() + distances[1].mean())
+            else:  # its usable rows' sums over the whole batch's usable rows, over the part's weight
+                scale = len(whole_items) / len(items) / float(net.masks[modality][whole_items].sum())
+                loss = loss + p["cl_weight"] * scale * (distances[0].sum() + distances[1].sum())
         return loss + p["reg_weight"] * embedding_penalty(all_users, all_items)
 
     def embed(self, module: torch.nn.Module) -> tuple[np.ndarray, np.ndarray]:

@@ -23,6 +23,7 @@ import numpy as np
 import torch  # this module is imported only when a BPR-MF is built (see MODEL_REGISTRY)
 
 from fusionrec.models.baseline_configs import BPRConfig
+from fusionrec.models.batch_parts import whole_batch
 from fusionrec.models.training import PairwiseRecommender, TrainConfig, bpr_loss, embedding_penalty
 
 if TYPE_CHECKING:
@@ -64,7 +65,9 @@ class BPRMF(PairwiseRecommender):
         user = module.user_embedding(users)  # (batch, d)
         positive, negative = module.item_embedding(positives), module.item_embedding(negatives)  # (batch, d)
         ranking = bpr_loss((user * positive).sum(dim=1), (user * negative).sum(dim=1))
-        return ranking + self.reg_weight * embedding_penalty(user, positive, negative)
+        whole = whole_batch(batch)  # the penalty is no mean over rows: a part's runs on the whole batch
+        ego = (user, positive, negative) if whole is batch else _rows(module, *whole)
+        return ranking + self.reg_weight * embedding_penalty(*ego)
 
     def embed(self, module: torch.nn.Module) -> tuple[np.ndarray, np.ndarray]:
         """The embedding tables: float32 (n_users, d) and (n_items, d)."""
@@ -72,6 +75,13 @@ class BPRMF(PairwiseRecommender):
         users = module.user_embedding.weight.detach().cpu().numpy()
         items = module.item_embedding.weight.detach().cpu().numpy()
         return users.astype(np.float32, copy=True), items.astype(np.float32, copy=True)
+
+
+def _rows(
+    module: MFModule, users: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """The (batch, d) embeddings of a batch's users, positives and negatives."""
+    return module.user_embedding(users), module.item_embedding(positives), module.item_embedding(negatives)
 
 
 class MFModule(torch.nn.Module):

@@ -37,6 +37,7 @@ import torch  # this module is imported only when a FREEDOM is built (see MODEL_
 
 from fusionrec.errors import ConfigError
 from fusionrec.models.baseline_configs import FreedomConfig
+from fusionrec.models.batch_parts import whole_batch
 from fusionrec.models.content import content_tensors, require_features
 from fusionrec.models.graph import SparseOperator, normalized_adjacency, propagate
 from fusionrec.models.knn_graph import modality_graph
@@ -128,7 +129,12 @@ class FREEDOM(PairwiseRecommender):
                 (user * projected[positives]).sum(1), (user * projected[negatives]).sum(1)
             )
         if self.reg_weight:
-            ego = (module.user_embedding[users], module.item_embedding[positives], module.item_embedding[negatives])
+            whole_users, whole_positives, whole_negatives = whole_batch(batch)  # the penalty is no mean over rows
+            ego = (
+                module.user_embedding[whole_users],
+                module.item_embedding[whole_positives],
+                module.item_embedding[whole_negatives],
+            )
             loss = loss + self.reg_weight * embedding_penalty(*ego)
         return loss
 

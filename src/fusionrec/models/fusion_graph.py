@@ -47,6 +47,7 @@ import scipy.sparse as sp
 import torch  # this module is imported only when a FusionGraph is built (see MODEL_REGISTRY)
 
 from fusionrec.fusion import build_fusion
+from fusionrec.models.batch_parts import user_part, whole_batch
 from fusionrec.models.content import trained_items
 from fusionrec.models.content_channel import ContentChannel
 from fusionrec.models.freedom import DegreePruner
@@ -271,6 +272,11 @@ class FusionGraph(TorchRecommender):
         for net in nets:
             net.use_user_graph(None)
 
+    def shard_batch(self, batch: tuple[torch.Tensor, ...], rank: int, world: int) -> tuple[Any, float]:
+        """A contiguous run of the batch's users with their pairs; weight = its pairs over the batch's
+        (the ranking loss is a mean over pairs; the alignment terms run on the whole batch in every part)."""
+        return (batch, 1.0) if world == 1 else user_part(batch, rank, world)
+
     def loss(self, module: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """The configured loss (:mod:`~fusionrec.models.loss_registry`) plus ``content.align_weight`` x the
         batch's ID-content alignment; with several members, the sum of theirs (each learns as it would alone)."""
@@ -292,13 +298,14 @@ class FusionGraph(TorchRecommender):
             catalog, positives = all_items[self._softmax_items[0]], self._softmax_items[1][items]
         settings = self.config.loss
         loss = get_loss(settings.name)(all_users[users], catalog, rows, positives, settings)
+        whole_users, _, whole_items = whole_batch(batch)  # contrastive terms over the batch, not per pair
         align_weight = self.config.content.align_weight
         if align_weight and len(parts) > 1:
-            batch_items = torch.unique(items)
+            batch_items = torch.unique(whole_items)
             content = layer0[batch_items] - parts[ID][batch_items]  # (m, d): the modalities' share
             alignment = info_nce(net.item_embedding[batch_items], content, settings.temperature)
             loss = loss + align_weight * alignment
-        return loss + user_alignment(net.user_content, users, net.user_embedding)
+        return loss + user_alignment(net.user_content, whole_users, net.user_embedding)
 
     def embed(self, module: torch.nn.Module) -> tuple[np.ndarray, np.ndarray]:
         """float32 user (n_users, D) and item (n_items, D) vectors; score = user . item.

@@ -29,6 +29,7 @@ import torch  # this module is imported only when a LightGCN is built (see MODEL
 
 from fusionrec.errors import ConfigError
 from fusionrec.models.baseline_configs import LightGCNConfig
+from fusionrec.models.batch_parts import whole_batch
 from fusionrec.models.graph import SparseOperator, normalized_adjacency, propagate
 from fusionrec.models.training import PairwiseRecommender, TrainConfig, bpr_loss, embedding_penalty
 
@@ -77,7 +78,12 @@ class LightGCN(PairwiseRecommender):
         all_users, all_items = module()  # (n_users, d), (n_items, d)
         user, positive, negative = all_users[users], all_items[positives], all_items[negatives]
         ranking = bpr_loss((user * positive).sum(dim=1), (user * negative).sum(dim=1))
-        ego = (module.user_embedding[users], module.item_embedding[positives], module.item_embedding[negatives])
+        whole_users, whole_positives, whole_negatives = whole_batch(batch)  # the penalty is no mean over rows
+        ego = (
+            module.user_embedding[whole_users],
+            module.item_embedding[whole_positives],
+            module.item_embedding[whole_negatives],
+        )
         return ranking + self.reg_weight * embedding_penalty(*ego)
 
     def embed(self, module: torch.nn.Module) -> tuple[np.ndarray, np.ndarray]:

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from fusionrec.errors import ConfigError
 from fusionrec.evaluation.ranking import evaluate_scores
 from fusionrec.models.base import Recommender
+from fusionrec.models.batch_parts import row_part
 from fusionrec.models.callbacks import Callback, CallbackList, ProgressCallback, TrainingRun
 from fusionrec.models.sampling import NegativePool, NegativeSampler
 from fusionrec.models.train_config import History, TrainConfig
@@ -62,11 +63,10 @@ def seed_everything(seed: int) -> np.random.Generator:
 class TorchRecommender(Recommender):
     """A recommender trained by gradient descent with :func:`train`.
 
-    Subclasses implement :meth:`build`, :meth:`batches`, :meth:`loss` and
-    :meth:`embed`; ``train_config`` holds the optimisation settings. A
-    subclass may set :attr:`train_defaults` (e.g. its tuned learning rate):
-    they fill the keys a ``dict`` or ``None`` train_config leaves out, while
-    a :class:`TrainConfig` instance is used exactly as given.
+    Subclasses implement :meth:`build`, :meth:`batches`, :meth:`loss` and :meth:`embed`
+    (and :meth:`shard_batch` when a batch's tensors are not row-aligned); ``train_config`` holds the
+    optimisation settings. A subclass may set :attr:`train_defaults` (e.g. its tuned learning rate): they
+    fill the keys a ``dict`` or ``None`` train_config leaves out; a :class:`TrainConfig` is used as given.
     """
 
     takes_train_config: ClassVar[bool] = True
@@ -108,6 +108,12 @@ class TorchRecommender(Recommender):
         Runs ``module`` in the mode it is in: training-time noise and dropout apply in training mode. Callers
         outside training read :meth:`user_embeddings` / :meth:`item_embeddings` (made in eval mode) instead.
         """
+
+    def shard_batch(self, batch: Any, rank: int, world: int) -> tuple[Any, float]:
+        """Part ``rank`` of ``world`` of ``batch`` and its weight (its share of the batch's loss terms), for
+        data-parallel training (:mod:`~fusionrec.models.batch_parts`): the parts' losses times their weights
+        sum to the batch's. By default a contiguous run of the rows of a tuple of tensors of one length."""
+        return (batch, 1.0) if world == 1 else row_part(batch, rank, world)
 
     def get_params(self) -> dict[str, Any]:
         """Hyper-parameters plus ``train_config`` (as a dict), so ``type(m)(**m.get_params())`` rebuilds ``m``."""

@@ -23,6 +23,7 @@ import torch  # this module is imported only when a VBPR is built (see MODEL_REG
 
 from fusionrec.fusion.concat import ConcatFusion
 from fusionrec.models.baseline_configs import VBPRConfig
+from fusionrec.models.batch_parts import whole_batch
 from fusionrec.models.content import content_tensors, require_features, trained_items
 from fusionrec.models.training import PairwiseRecommender, TrainConfig, bpr_loss, embedding_penalty
 
@@ -70,7 +71,11 @@ class VBPR(PairwiseRecommender):
         all_users, all_items = module()  # (n_users, 2d), (n_items, 2d)
         user, positive, negative = all_users[users], all_items[positives], all_items[negatives]
         ranking = bpr_loss((user * positive).sum(dim=1), (user * negative).sum(dim=1))
-        return ranking + self.reg_weight * embedding_penalty(user, positive, negative)
+        whole = whole_batch(batch)  # the penalty is no mean over rows: a part's runs on the whole batch
+        penalised = (user, positive, negative)
+        if whole is not batch:
+            penalised = (all_users[whole[0]], all_items[whole[1]], all_items[whole[2]])
+        return ranking + self.reg_weight * embedding_penalty(*penalised)
 
     def embed(self, module: torch.nn.Module) -> tuple[np.ndarray, np.ndarray]:
         """float32 user (n_users, 2d) and item (n_items, 2d) vectors."""
