@@ -36,7 +36,7 @@ import numpy as np
 
 from fusionrec.serve.app import create_app
 from fusionrec.serve.settings import ServeSettings
-from fusionrec.serve.swap import LOAD_SWITCH_INTERVAL_S, ModelSwitcher
+from fusionrec.serve.swap import LOAD_SWITCH_INTERVAL_S, RETIRE_THREAD, ModelSwitcher
 from load import known_users
 from serve_load import build_artifacts, prebuild_index
 
@@ -69,9 +69,9 @@ SWAP_THREAD = "swap"
 
 
 def load_thread_at() -> str:
-    """The innermost frames of the thread loading a new artifact: where it let go of the lock."""
+    """The innermost frames of the thread loading (or letting go of) a model: where it let go of the lock."""
     for thread in threading.enumerate():
-        frame = sys._current_frames().get(thread.ident or -1) if thread.name == SWAP_THREAD else None
+        frame = sys._current_frames().get(thread.ident or -1) if thread.name in (SWAP_THREAD, RETIRE_THREAD) else None
         if frame is not None:
             frames = traceback.extract_stack(frame)[-3:]
             return " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         artifact=first, index="hnsw", index_cache_dir=args.index_cache_dir, store_url=f"sqlite:///{store}"
     )
     interval = None if args.switch_interval_ms <= 0 else args.switch_interval_ms / 1000.0
-    switcher = ModelSwitcher(create_app(settings), switch_interval_s=interval)
+    switcher = ModelSwitcher(create_app(settings), switch_interval_s=interval, retire_after_s=args.retire_after_s)
     users = known_users(first)
     for user in users[:200]:  # warm-up: first calls fill caches
         switcher.service.recommend_user(user, args.k)
@@ -194,6 +194,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--switch-interval-ms", type=float, default=(LOAD_SWITCH_INTERVAL_S or 0) * 1000, help="while loading; 0: 5 ms"
     )
+    parser.add_argument("--retire-after-s", type=float, default=5.0, help="when the replaced model is let go of")
     parser.add_argument("--window-s", type=float, default=2.0)
     parser.add_argument("--k", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import weakref
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from fusionrec.serve import swap
 from fusionrec.serve.app import create_app
 from fusionrec.serve.demo import ContentFactors
 from fusionrec.serve.settings import ServeSettings
-from fusionrec.serve.swap import LOAD_SWITCH_INTERVAL_S
+from fusionrec.serve.swap import LOAD_SWITCH_INTERVAL_S, retire
 from tests.serve.conftest import API_KEY
 
 KEY = {"X-API-Key": API_KEY}
@@ -98,3 +99,17 @@ def test_a_failed_load_leaves_the_old_model_and_the_interval(
             client.app.state.switcher.switch(second_artifact)  # type: ignore[attr-defined]
         assert client.get("/v1/model").json()["artifact"] == str(artifact)  # still the first
     assert sys.getswitchinterval() == before
+
+
+def test_a_retired_service_closes_its_store_threads_and_lets_go_of_its_parts(
+    artifact: Path, second_artifact: Path, store_url: str
+) -> None:
+    with TestClient(create_app(_settings(artifact, store_url))) as client:
+        old = client.app.state.service  # type: ignore[attr-defined]
+        client.post("/v1/admin/model", json={"artifact": str(second_artifact)}, headers=KEY)
+        index, guard = weakref.ref(old.index), old.guard
+        retire(old, pause_s=0.0)  # what the switcher's timer runs RETIRE_AFTER_S after the swap
+        assert vars(old) == {} and index() is None  # nothing of the old model is kept
+        with pytest.raises(RuntimeError, match="shutdown"):
+            guard.read(lambda: None)  # its store threads take no more calls
+        assert client.get("/v1/users/u1/recommendations?k=5").status_code == 200  # the new model is untouched
