@@ -86,7 +86,7 @@ def _read_array(file: Any, path: Path, name: str, entry: dict[str, Any], base: i
             f"{array.nbytes} bytes but its offsets span {end - begin}; the file is damaged, save it again"
         )
     file.seek(base + begin)
-    view = memoryview(array.reshape(-1).view(np.uint8))  # (nbytes,) the array's own memory
+    view = array.reshape(-1).view(np.uint8).data  # (nbytes,) the array's own memory
     done = 0
     while done < len(view):
         read = file.readinto(view[done : done + READ_BLOCK_BYTES])

@@ -204,7 +204,7 @@ def _cached_or_built(vectors: np.ndarray, kind: str, options: IndexOptions) -> A
         return _build(vectors, kind, options)
     # hashed from the array's own memory: tobytes() would copy it first while holding the interpreter lock
     # (0.3 s at 1,000,000 x 128 beside serving threads); the digest is the same
-    digest = hashlib.sha256(vectors.reshape(-1).view(np.uint8))
+    digest = hashlib.sha256(vectors.reshape(-1).view(np.uint8).data)
     digest.update(repr((kind, options.hnsw_m, options.hnsw_ef_construction)).encode())
     path = Path(options.cache_dir) / f"{kind}-{digest.hexdigest()[:24]}.faiss"
     if path.is_file():
