@@ -69,13 +69,25 @@ SWAP_THREAD = "swap"
 
 
 def load_thread_at() -> str:
-    """The innermost frames of the thread loading (or letting go of) a model: where it let go of the lock."""
-    for thread in threading.enumerate():
-        frame = sys._current_frames().get(thread.ident or -1) if thread.name in (SWAP_THREAD, RETIRE_THREAD) else None
-        if frame is not None:
-            frames = traceback.extract_stack(frame)[-3:]
-            return " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
-    return "(no load running)"
+    """Where the other busy threads are (the loading one first): one of them just let go of the lock.
+
+    Threads waiting on a lock, a queue or a sleep are left out.
+    """
+    frames = sys._current_frames()
+    busy = []
+    for thread in sorted(threading.enumerate(), key=lambda t: t.name not in (SWAP_THREAD, RETIRE_THREAD)):
+        frame = frames.get(thread.ident or -1)
+        if frame is None or thread is threading.current_thread():
+            continue
+        stack = traceback.extract_stack(frame)[-3:]
+        if Path(stack[-1].filename).name in IDLE_FILES:
+            continue
+        where = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(stack))
+        busy.append(f"[{thread.name}] {where}")
+    return "; ".join(busy[:3]) or "(every thread waiting)"
+
+
+IDLE_FILES = {"threading.py", "queue.py", "thread.py", "selectors.py"}
 
 
 def collection_timer(pauses: list[tuple[float, int, float]]) -> Any:
@@ -168,12 +180,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for user in users[:200]:  # warm-up: first calls fill caches
         switcher.service.recommend_user(user, args.k)
     pauses: list[tuple[float, int, float]] = []  # (seconds since start, generation, ms) of slow collections
-    gc.callbacks.append(collection_timer(pauses))
+    timer = collection_timer(pauses)
+    gc.callbacks.append(timer)
     probe = Probe()
     probe.start()
     start = time.perf_counter() + 0.05
-    result = drive(switcher, users, args, second)
-    probe.done.set()
+    try:
+        result = drive(switcher, users, args, second)
+    finally:
+        probe.done.set()
+        gc.callbacks.remove(timer)
     slow = [f"{at - start:.1f} s: gen {generation} {ms:.0f} ms" for at, generation, ms in pauses if ms > 5]
     out = {**report(result, probe, start, args), "gc_over_5ms": slow, "load_average": os.getloadavg()}
     print(json.dumps(out, indent=2))
