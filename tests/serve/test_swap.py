@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import gc
+import sys
+import weakref
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from fusionrec.data.dataset import Split
-from fusionrec.models.artifact import save_artifact
+from fusionrec.models.artifact import LoadedArtifact, load_artifact, save_artifact
+from fusionrec.serve import swap
 from fusionrec.serve.app import create_app
 from fusionrec.serve.demo import ContentFactors
 from fusionrec.serve.settings import ServeSettings
+from fusionrec.serve.swap import LOAD_SWITCH_INTERVAL_S, retire
 from tests.serve.conftest import API_KEY
 
 KEY = {"X-API-Key": API_KEY}
@@ -62,3 +67,51 @@ def test_another_worker_on_the_store_follows_the_swap(artifact: Path, second_art
         assert switcher.check() is True  # what its background thread runs every model_check_s
         assert second.get("/v1/model").json()["version"] == version
         assert switcher.check() is False  # already serving it
+
+
+def test_the_new_artifact_loads_with_a_shorter_switch_interval(
+    artifact: Path, second_artifact: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[float] = []
+
+    def recording_load(path: str | Path) -> LoadedArtifact:
+        seen.append(sys.getswitchinterval())
+        return load_artifact(path)
+
+    monkeypatch.setattr(swap, "load_artifact", recording_load)
+    before = sys.getswitchinterval()
+    with TestClient(create_app(_settings(artifact, store_url))) as client:
+        client.app.state.switcher.switch(second_artifact)  # type: ignore[attr-defined]
+        assert client.get("/v1/model").json()["artifact"] == str(second_artifact)
+    assert seen == [pytest.approx(min(before, LOAD_SWITCH_INTERVAL_S or before))]
+    assert sys.getswitchinterval() == before  # restored once the load is done
+
+
+def test_a_failed_load_leaves_the_old_model_and_the_interval(
+    artifact: Path, second_artifact: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_service(*args: object) -> None:
+        raise RuntimeError("no memory left")
+
+    before = sys.getswitchinterval()
+    with TestClient(create_app(_settings(artifact, store_url))) as client:
+        monkeypatch.setattr(swap, "RecommendationService", broken_service)
+        with pytest.raises(RuntimeError, match="no memory left"):
+            client.app.state.switcher.switch(second_artifact)  # type: ignore[attr-defined]
+        assert client.get("/v1/model").json()["artifact"] == str(artifact)  # still the first
+    assert sys.getswitchinterval() == before
+
+
+def test_a_retired_service_closes_its_store_threads_and_lets_go_of_its_parts(
+    artifact: Path, second_artifact: Path, store_url: str
+) -> None:
+    with TestClient(create_app(_settings(artifact, store_url))) as client:
+        old = client.app.state.service  # type: ignore[attr-defined]
+        client.post("/v1/admin/model", json={"artifact": str(second_artifact)}, headers=KEY)
+        index, guard = weakref.ref(old.index), old.guard
+        retire(old, pause_s=0.0)  # what the switcher's timer runs RETIRE_AFTER_S after the swap
+        gc.collect()  # parts that refer to each other (user states and profiles) go with the next collection
+        assert vars(old) == {} and index() is None  # nothing of the old model is kept
+        with pytest.raises(RuntimeError, match="shutdown"):
+            guard.read(lambda: None)  # its store threads take no more calls
+        assert client.get("/v1/users/u1/recommendations?k=5").status_code == 200  # the new model is untouched

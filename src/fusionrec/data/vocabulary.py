@@ -7,7 +7,7 @@ is the only place where the two meet.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +15,9 @@ import numpy as np
 from fusionrec.errors import UnknownIdError
 
 _EXAMPLES_SHOWN = 5
+_LOOKUP_BLOCK = 5_000
+"""Ids indexed per call (a millisecond or two): a server builds a new model's vocabularies beside serving
+threads (a swap), and one call over a million ids would hold the interpreter lock for half a second."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,11 @@ class Vocabulary:
     _lookup: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        lookup = {raw: i for i, raw in enumerate(self.ids)}
+        lookup: dict[str, int] = {}
+        for first in range(0, len(self.ids), _LOOKUP_BLOCK):
+            lookup.update(
+                zip(self.ids[first : first + _LOOKUP_BLOCK], range(first, first + _LOOKUP_BLOCK), strict=False)
+            )
         if len(lookup) != len(self.ids):
             raise ValueError(f"{self.kind} vocabulary has duplicate ids; each raw id must appear once")
         object.__setattr__(self, "_lookup", lookup)
@@ -55,6 +62,11 @@ class Vocabulary:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def lookup(self) -> Mapping[str, int]:
+        """Raw id -> index (read-only; shared, so that a catalog built on the vocabulary need not copy it)."""
+        return self._lookup
 
     def __contains__(self, raw_id: object) -> bool:
         return str(raw_id) in self._lookup

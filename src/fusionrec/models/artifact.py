@@ -39,13 +39,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from safetensors.numpy import load_file, save
+from safetensors.numpy import save
 
 from fusionrec.data.dataset import Dataset, Protocol, Split, UserContent
 from fusionrec.data.interactions import Interactions
 from fusionrec.data.vocabulary import Vocabulary
 from fusionrec.errors import ArtifactError
 from fusionrec.models.base import Recommender
+from fusionrec.models.blocks import loads_id_lists, read_safetensors
 from fusionrec.models.manifest import (
     DATA,
     FORMAT_VERSION,
@@ -73,6 +74,7 @@ logger = logging.getLogger(__name__)
 
 TRUSTED_MODULES = ("fusionrec.",)
 _VECTOR_TOLERANCE = 1e-4
+_CHECK_ROWS = 16_384
 USER_VALUES, USER_MASK = "user_content/values", "user_content/mask"
 
 
@@ -251,15 +253,15 @@ def load_artifact(path: str | Path, *, trusted_modules: tuple[str, ...] = TRUSTE
     path = Path(path)
     manifest = verify_artifact(path)
     _log_version_differences(path, manifest.get("versions") or {})
-    split = _rebuild_split(path, manifest, load_file(str(path / DATA)))
+    split = _rebuild_split(path, manifest, read_safetensors(path / DATA))
     if data_fingerprint(split) != manifest.get("data_fingerprint"):
         raise ArtifactError(f"{path}: the training data does not match the manifest's data_fingerprint; save again")
     model = _build_model(manifest, trusted_modules, path)
-    model.load_state_arrays(split, dict(load_file(str(path / STATE))))
+    model.load_state_arrays(split, read_safetensors(path / STATE))
     loaded = LoadedArtifact(path, manifest, model, split)
     loaded.encoders = encoder_specs(path, manifest, split.dataset.modalities)
     if VECTORS in manifest["files"]:
-        vectors = load_file(str(path / VECTORS))
+        vectors = read_safetensors(path / VECTORS)
         loaded.user_vectors, loaded.item_vectors = vectors["user_vectors"], vectors["item_vectors"]
         _check_vectors(loaded)
     logger.info("loaded %s from %s (%d users, %d items)", manifest["component"], path, split.n_users, split.n_items)
@@ -267,7 +269,7 @@ def load_artifact(path: str | Path, *, trusted_modules: tuple[str, ...] = TRUSTE
 
 
 def _rebuild_split(path: Path, manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> Split:
-    vocab = json.loads((path / VOCAB).read_text())
+    vocab = loads_id_lists((path / VOCAB).read_text())
     users = Vocabulary(tuple(vocab["users"]), kind="user")
     items = Vocabulary(tuple(vocab["items"]), kind="item")
     train = Interactions(
@@ -334,11 +336,22 @@ def _check_vectors(loaded: LoadedArtifact) -> None:
     stored = loaded.item_vectors
     if rebuilt is None or stored is None:
         return
-    if rebuilt.shape != stored.shape or not np.allclose(rebuilt, stored, atol=_VECTOR_TOLERANCE, rtol=1e-3):
+    if rebuilt.shape != stored.shape or not _close_in_blocks(rebuilt, stored):
         raise ArtifactError(
             f"{loaded.path}: the model rebuilt from {STATE} gives item vectors {rebuilt.shape} that differ from "
             f"{VECTORS} {stored.shape}; it was saved by another version of its model class. Save it again"
         )
+
+
+def _close_in_blocks(rebuilt: np.ndarray, stored: np.ndarray) -> bool:
+    """``np.allclose`` of two (n, d) arrays a block of rows at a time: its temporaries stay small, and a
+    load beside serving threads (a swap) lets them run between blocks."""
+    return all(
+        np.allclose(
+            rebuilt[first : first + _CHECK_ROWS], stored[first : first + _CHECK_ROWS], atol=_VECTOR_TOLERANCE, rtol=1e-3
+        )
+        for first in range(0, max(len(stored), 1), _CHECK_ROWS)
+    )
 
 
 def _log_version_differences(path: Path, saved: dict[str, Any]) -> None:

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from fusionrec.data.dataset import Split
 from fusionrec.encoders.config import EncoderSpec
 from fusionrec.errors import ArtifactError
+from fusionrec.models.blocks import dumps_in_blocks
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -77,7 +78,8 @@ def data_fingerprint(split: Split) -> str:
     for array in (split.train.user_index, split.train.item_index):
         digest.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
     for vocabulary in (split.dataset.users, split.dataset.items):
-        digest.update(json.dumps(list(vocabulary.ids)).encode())
+        for piece in dumps_in_blocks(vocabulary.ids):  # the bytes of json.dumps(list(ids)), a slice at a time
+            digest.update(piece)
     return digest.hexdigest()
 
 

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,41 +46,52 @@ class ItemInfo:
 class ItemCatalog:
     """Raw item ids <-> indices plus display fields.
 
+    The trained items' ids and lookup are the artifact's vocabulary's, shared
+    rather than copied (a model swap builds the new catalog beside serving
+    threads; copying a million ids held them up); items added at run time
+    are kept beside them.
+
     Args:
         item_ids: raw ids in index order.
         table: optional item table, one row per item, with ``title``,
             ``poster`` (path relative to the media root, or an http(s) URL)
             and any other text columns (returned as metadata).
+        lookup: ``{raw id: index}`` of ``item_ids`` when it is already built (a vocabulary's).
     """
 
-    def __init__(self, item_ids: list[str], table: pd.DataFrame | None = None) -> None:
-        self._ids = list(item_ids)
-        self._lookup = {raw: i for i, raw in enumerate(self._ids)}
-        self.n_trained = len(self._ids)
-        self._titles = _column(table, "title", len(self._ids))
-        self._posters = _column(table, "poster", len(self._ids))
+    def __init__(
+        self, item_ids: Sequence[str], table: pd.DataFrame | None = None, lookup: Mapping[str, int] | None = None
+    ) -> None:
+        self._trained_ids = item_ids
+        self._trained_lookup = lookup if lookup is not None else {raw: i for i, raw in enumerate(item_ids)}
+        self._added_ids: list[str] = []
+        self._added_lookup: dict[str, int] = {}
+        self.n_trained = len(item_ids)
+        self._titles = _column(table, "title", self.n_trained)
+        self._posters = _column(table, "poster", self.n_trained)
         self._metadata_columns = _metadata_columns(table)
         self._added: dict[int, dict[str, str]] = {}
         self._summaries: dict[int, tuple[str, str, str | None]] = {}
 
     @classmethod
     def from_dataset(cls, dataset: Dataset) -> ItemCatalog:
-        return cls(list(dataset.items.ids), dataset.item_table)
+        return cls(dataset.items.ids, dataset.item_table, dataset.items.lookup)
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return self.n_trained + len(self._added_ids)
 
     def __contains__(self, item_id: object) -> bool:
-        return str(item_id) in self._lookup
+        return self.index_of(str(item_id)) is not None
 
     def index_of(self, item_id: str) -> int | None:
         """The index of ``item_id``, or None when unknown."""
-        return self._lookup.get(item_id)
+        index = self._trained_lookup.get(item_id)
+        return self._added_lookup.get(item_id) if index is None else index
 
     def indices(self, item_ids: list[str], *, source: str) -> np.ndarray:
         """int64 indices of ``item_ids``; raises NotFoundError naming the unknown ones."""
-        found = [self._lookup.get(raw, -1) for raw in item_ids]
-        unknown = [raw for raw, i in zip(item_ids, found, strict=True) if i < 0]
+        found = [self.index_of(raw) for raw in item_ids]
+        unknown = [raw for raw, i in zip(item_ids, found, strict=True) if i is None]
         if unknown:
             raise NotFoundError(
                 f"{source}: {len(unknown)} of {len(item_ids)} item id(s) are not in the catalog of "
@@ -88,11 +100,11 @@ class ItemCatalog:
         return np.asarray(found, dtype=np.int64)
 
     def item_id(self, index: int) -> str:
-        return self._ids[index]
+        return self._trained_ids[index] if index < self.n_trained else self._added_ids[index - self.n_trained]
 
     def info(self, index: int) -> ItemInfo:
         """Display fields of the item at ``index``."""
-        raw = self._ids[index]
+        raw = self.item_id(index)
         title = self._titles[index] if index < len(self._titles) else None
         poster = self._posters[index] if index < len(self._posters) else None
         return ItemInfo(index, raw, title or raw, poster or None, self._metadata(index))
@@ -116,12 +128,12 @@ class ItemCatalog:
         self, item_id: str, title: str | None = None, poster: str | None = None, metadata: dict[str, str] | None = None
     ) -> tuple[int, bool]:
         """Add ``item_id`` or update its fields (None keeps a field); returns ``(index, created)``."""
-        index = self._lookup.get(item_id)
+        index = self.index_of(item_id)
         created = index is None
         if index is None:
-            index = len(self._ids)
-            self._ids.append(item_id)
-            self._lookup[item_id] = index
+            index = len(self)
+            self._added_ids.append(item_id)
+            self._added_lookup[item_id] = index
             self._titles.append(None)
             self._posters.append(None)
         if title is not None:

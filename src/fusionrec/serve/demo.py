@@ -109,7 +109,13 @@ class ContentFactors(Recommender):
     def item_embeddings(self) -> np.ndarray | None:
         if self.id_vectors_ is None:
             return None
-        return np.sum(list(self.modality_item_vectors().values()), axis=0).astype(np.float32)
+        # added in place, part after part (the order np.sum over a stack of them adds in): stacking them first
+        # would copy every part into a (parts, n_items, d) array
+        first, *rest = self.modality_item_vectors().values()
+        total = first.astype(np.float32)
+        for part in rest:
+            total += part
+        return total
 
     def user_embeddings(self, user_index: np.ndarray) -> np.ndarray | None:
         return None if self.user_vectors_ is None else self.user_vectors_[user_index]
