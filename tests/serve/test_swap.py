@@ -112,6 +112,7 @@ def test_a_retired_service_closes_its_store_threads_and_lets_go_of_its_parts(
         retire(old, pause_s=0.0)  # what the switcher's timer runs RETIRE_AFTER_S after the swap
         gc.collect()  # parts that refer to each other (user states and profiles) go with the next collection
         assert vars(old) == {} and index() is None  # nothing of the old model is kept
+        retire(old, pause_s=0.0)  # the switcher's own timer finds it retired already
         with pytest.raises(RuntimeError, match="shutdown"):
             guard.read(lambda: None)  # its store threads take no more calls
         assert client.get("/v1/users/u1/recommendations?k=5").status_code == 200  # the new model is untouched

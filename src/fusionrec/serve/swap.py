@@ -149,8 +149,11 @@ def retire(service: RecommendationService, pause_s: float = RELEASE_PAUSE_S) -> 
     index, its vectors) held the interpreter lock for a tenth of a second at
     1,000,000 items; part by part, with a pause between, the serving threads
     run in between. Runs :data:`RETIRE_AFTER_S` after the swap, when the
-    requests that started on the service have ended.
+    requests that started on the service have ended. A service already
+    retired is left as it is.
     """
+    if "guard" not in vars(service):
+        return
     service.guard.close(wait_s=1.0)
     for name in list(vars(service)):
         delattr(service, name)
