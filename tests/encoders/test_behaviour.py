@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from fusionrec.data import demo_split
+from fusionrec.encoders import behaviour_training
 from fusionrec.encoders.behaviour import (
     BehaviourTuning,
     behaviour_tuned_specs,
@@ -38,7 +40,11 @@ def test_settings_are_checked_with_the_key_named() -> None:
         parse_tuning({"epoch": 2})
 
 
-def test_tuning_pulls_co_taken_items_together_and_is_cached(tmp_path: Path) -> None:
+def test_tuning_pulls_co_taken_items_together_and_is_cached(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.INFO, logger=behaviour_training.__name__)
+    monkeypatch.setattr(behaviour_training, "PROGRESS_EVERY_S", 0.0)  # every step reports its progress
     split = demo_split()
     table = split.dataset.item_table
     assert table is not None
@@ -47,6 +53,7 @@ def test_tuning_pulls_co_taken_items_together_and_is_cached(tmp_path: Path) -> N
     config = BehaviourTuning.model_validate(TINY)
     pairs = co_interaction_pairs(train.user_index, train.item_index, config.max_pairs, config.seed)
     folder = tune_text_encoder(texts, pairs, config, tmp_path)
+    assert "step 1/3" in caplog.text and "step 3/3" in caplog.text  # progress within the epoch, not only after it
     stamp = (folder / "fusionrec-tuning.json").stat().st_mtime_ns
     assert tune_text_encoder(texts, pairs, config, tmp_path) == folder  # the same data: reused, not retrained
     assert (folder / "fusionrec-tuning.json").stat().st_mtime_ns == stamp

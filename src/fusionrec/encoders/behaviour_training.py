@@ -7,6 +7,7 @@ when a tuning runs.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
     from fusionrec.encoders.behaviour import BehaviourTuning
 
 logger = logging.getLogger(__name__)
+
+PROGRESS_EVERY_S = 30.0
+"""A tuning step's progress is logged at most this often (one step takes seconds on a CPU)."""
 
 
 def load_base(model: str, max_seq_length: int) -> Any:
@@ -38,9 +42,11 @@ def train(model: Any, texts: Sequence[str], pairs: np.ndarray, config: Behaviour
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
     model.train()
     losses = []
-    for _ in range(config.epochs):
+    n_steps = -(-len(pairs) // config.batch_size)
+    for epoch in range(1, config.epochs + 1):
         order = rng.permutation(len(pairs))
         total, steps = 0.0, 0
+        started = logged = time.monotonic()
         for start in range(0, len(order) - 1, config.batch_size):
             batch = pairs[order[start : start + config.batch_size]]
             if len(batch) < 2:
@@ -53,6 +59,11 @@ def train(model: Any, texts: Sequence[str], pairs: np.ndarray, config: Behaviour
             loss.backward()
             optimizer.step()
             total, steps = total + float(loss.detach()), steps + 1
+            if time.monotonic() - logged >= PROGRESS_EVERY_S:
+                logged = time.monotonic()
+                elapsed = logged - started
+                message = "behaviour tuning: epoch %d/%d, step %d/%d, loss %.4f, %.0f s"
+                logger.info(message, epoch, config.epochs, steps, n_steps, total / steps, elapsed)
         losses.append(round(total / max(steps, 1), 4))
         logger.info("behaviour tuning: epoch loss %.4f over %d steps", losses[-1], steps)
     model.eval()
