@@ -180,20 +180,17 @@ class ContentEncoder:
         value, reason = self._input(spec, raw)
         if reason:
             return None, reason
-        _refuse_corpus_encoders(spec)
-        encoder, lock = shared_encoder(spec)
-        with lock:
-            result = encoder.encode([value])
-        if not result.mask[0]:
-            return None, result.reasons[0] or "unusable input"
+        values, reason = encode_input(spec, value)
+        if values is None:
+            return None, reason
         expected = self.dims.get(spec.modality)
-        if result.values.shape[1] != expected:
+        if values.shape[0] != expected:
             raise UnsupportedError(
-                f"the {spec.modality} encoder ({spec.encoder_name}) gives {result.values.shape[1]} values but the "
+                f"the {spec.modality} encoder ({spec.encoder_name}) gives {values.shape[0]} values but the "
                 f"model's {spec.modality} features have {expected}; the artifact's encoder spec does not match "
                 "its features, save it again with the specs the features were encoded with"
             )
-        return result.values[0].astype(np.float32), ""
+        return values, ""
 
     def _input(self, spec: EncoderSpec, raw: Any) -> tuple[Any, str]:
         """The encoder's input made as encode_dataset makes it from an item-table row, or a mask reason."""
@@ -260,12 +257,22 @@ def encode_text(spec: EncoderSpec, text: str) -> tuple[np.ndarray | None, str]:
     Raises:
         UnsupportedError: the encoder depends on its training corpus, or cannot load here.
     """
+    return encode_input(spec, text, unusable="unusable text")
+
+
+def encode_input(spec: EncoderSpec, value: Any, unusable: str = "unusable input") -> tuple[np.ndarray | None, str]:
+    """float32 (dim,) features of one encoder input by ``spec``'s shared encoder, or None and why it was masked
+    (the encoder's reason, else ``unusable``).
+
+    Raises:
+        UnsupportedError: the encoder depends on its training corpus, or cannot load here.
+    """
     _refuse_corpus_encoders(spec)
     encoder, lock = shared_encoder(spec)
     with lock:
-        result = encoder.encode([text])
+        result = encoder.encode([value])
     if not result.mask[0]:
-        return None, result.reasons[0] or "unusable text"
+        return None, result.reasons[0] or unusable
     return result.values[0].astype(np.float32), ""
 
 
@@ -325,4 +332,12 @@ class _ImageFile:
         return path
 
 
-__all__ = ["CONTENT_KINDS", "ContentEncoder", "EncodedContent", "encode_payload", "encode_text", "shared_encoder"]
+__all__ = [
+    "CONTENT_KINDS",
+    "ContentEncoder",
+    "EncodedContent",
+    "encode_input",
+    "encode_payload",
+    "encode_text",
+    "shared_encoder",
+]
