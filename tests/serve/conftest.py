@@ -16,6 +16,7 @@ from fusionrec.data.dataset import Split
 from fusionrec.models.artifact import save_artifact
 from fusionrec.models.base import Recommender
 from fusionrec.serve.demo import ContentFactors, synthetic_split
+from fusionrec.serve.store import EventStore
 
 API_KEY = "test-key-123"
 POSTGRES_URL = "postgresql+psycopg://root@127.0.0.1:5432/test"
@@ -95,8 +96,6 @@ def any_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tu
         pytest.skip("no PostgreSQL server at 127.0.0.1:5432 (start one with trust auth and a database 'test')")
     prefix = f"t{uuid.uuid4().hex[:10]}_"
     yield POSTGRES_URL, prefix
-    from fusionrec.serve.store import EventStore
-
     cleanup = EventStore(POSTGRES_URL, prefix)
     cleanup.drop()
     cleanup.close()
@@ -171,3 +170,12 @@ def client_for(model: Recommender, folder: Path, store_url: str):  # type: ignor
     loaded = load_artifact(path, trusted_modules=(type(model).__module__,))
     service = RecommendationService(loaded, EventStore(store_url), settings)
     return TestClient(create_app(settings, service))
+
+
+@pytest.fixture
+def store(any_store_url: tuple[str, str]) -> Iterator[EventStore]:
+    """An open :class:`EventStore` on each store :func:`any_store_url` gives, closed after the test."""
+    url, prefix = any_store_url
+    opened = EventStore(url, prefix)
+    yield opened
+    opened.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import astuple
 
 import pytest
@@ -16,14 +15,6 @@ from fusionrec.serve.errors import ForgottenUserError
 from fusionrec.serve.store import EventStore, IdHasher, NewEvent
 
 USER = "alice@example.com"
-
-
-@pytest.fixture
-def store(any_store_url: tuple[str, str]) -> Iterator[EventStore]:
-    url, prefix = any_store_url
-    opened = EventStore(url, prefix)
-    yield opened
-    opened.close()
 
 
 def record(store: EventStore, user_id: str, n: int, key_prefix: str | None = None) -> None:

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
-import pytest
 
 from fusionrec.serve.profile_store import UserProfileRecord
 from fusionrec.serve.rebuild_queue import RebuildQueue
 from fusionrec.serve.store import EventStore
 
 USER, MODEL = "alice@example.com", "model-a"
-
-
-@pytest.fixture
-def store(any_store_url: tuple[str, str]) -> Iterator[EventStore]:
-    url, prefix = any_store_url
-    opened = EventStore(url, prefix)
-    yield opened
-    opened.close()
 
 
 def profile(

@@ -3,20 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
-import pytest
 import sqlalchemy as sa
 
 from fusionrec.serve.store import EventStore, NewEvent
-
-
-@pytest.fixture
-def store(any_store_url: tuple[str, str]) -> Iterator[EventStore]:
-    url, prefix = any_store_url
-    opened = EventStore(url, prefix)
-    yield opened
-    opened.close()
 
 
 def test_events_are_stored_and_read_back_per_user_oldest_first(store: EventStore) -> None:
