@@ -45,7 +45,7 @@ from fusionrec.data.catalog import CatalogColumns
 from fusionrec.encoders.config import EncoderSpec
 from fusionrec.errors import ConfigError
 from fusionrec.evaluation.metrics import METRICS
-from fusionrec.llm.user_settings import UserProfileSettings
+from fusionrec.llm.user_settings import ItemProfileSettings, UserProfileSettings
 from fusionrec.models import DEFAULT_MODEL, MODEL_REGISTRY, check_model_params
 from fusionrec.models.train_config import TrainConfig
 from fusionrec.recipes import read_recipe
@@ -220,6 +220,7 @@ class ExperimentConfig(BaseModel):
     encoders: list[EncoderSpec] = Field(
         default_factory=list, description="[[encoders]] tables: content features computed (and cached) before training"
     )
+    item_profiles: ItemProfileSettings | None = None  # [item_profiles]: LLM item profiles as modality "profile"
     user_profiles: UserProfileSettings | None = None  # [user_profiles]: summaries of training histories as content
 
     @field_validator("seeds")

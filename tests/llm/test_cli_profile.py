@@ -33,6 +33,7 @@ def test_profile_items_writes_profiles_and_a_report_and_reuses_the_cache(
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0 and json.loads(report.read_text())["n_cached"] == 3
     assert len(fake_server.requests) == asked and "3 answers from cache" in again.output
+    assert "profiles: 3 of 3 (" in result.output  # off a terminal, plain progress lines
 
 
 def test_a_bad_option_exits_with_a_message(tmp_path: Path) -> None:

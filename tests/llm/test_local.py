@@ -63,6 +63,19 @@ def test_a_cut_free_text_answer_still_counts_and_the_cache_repeats_it(local: Lla
     assert second.cached and second.text == first.text
 
 
+def test_copies_of_the_model_answer_side_by_side_as_one_copy_does() -> None:
+    requests = [GenerationRequest(f"q{i}", f"Name a film about the number {i}.", max_tokens=12) for i in range(4)]
+    with LlamaCppGenerator("smollm2", n_ctx=512, n_threads=1) as one:
+        expected = [generation.text for generation in one.generate(requests)]
+    with LlamaCppGenerator("smollm2", n_ctx=512, n_threads=1, instances=2) as two:
+        answers = two.generate(requests)
+        assert two.workers == 2 and len({id(copy) for copy in two._copies}) == 2
+    assert [generation.text for generation in answers] == expected and all(g.ok for g in answers)
+    assert two._llama is None and two._copies == []  # closed: every copy released
+    with pytest.raises(LLMError, match="instances is 0"):
+        LlamaCppGenerator("smollm2", instances=0)
+
+
 def test_a_prompt_longer_than_the_context_is_a_reported_failure(local: LlamaCppGenerator) -> None:
     [result] = local.generate([GenerationRequest("long", "word " * 3000, max_tokens=8)])
     assert not result.ok and "llama.cpp failed" in result.error and "after 1 try" in result.error

@@ -8,6 +8,7 @@ keeps only what is its own: what it reads and what it asks.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +54,12 @@ SchemaModeOption = Annotated[
 CachePath = Annotated[
     Path | None, typer.Option(help="Generation cache (SQLite); default $FUSIONREC_CACHE/llm/generations.sqlite.")
 ]
-Workers = Annotated[int, typer.Option(min=1, help="Requests in flight at once (server only).")]
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        min=1, help="Requests in flight at once: connections to a server (default 4), copies of the local model (1)."
+    ),
+]
 Timeout = Annotated[float, typer.Option(min=0.1, help="Seconds per server request.")]
 Threads = Annotated[int | None, typer.Option(help="CPU threads of the local model.")]
 
@@ -66,18 +72,18 @@ class _Backend:
     model: str
     gguf: str
     schema_mode: str
-    workers: int
+    workers: int | None
     timeout: float
     threads: int | None
 
     def build(self, cache: GenerationCache | None) -> Generator:
         if self.url is None:
-            return LlamaCppGenerator(self.gguf, n_threads=self.threads, cache=cache)
+            return LlamaCppGenerator(self.gguf, n_threads=self.threads, instances=self.workers or 1, cache=cache)
         if self.schema_mode not in ("json_schema", "json_object", "none"):
             raise ConfigError(f"--schema-mode is {self.schema_mode!r}; expected json_schema, json_object or none")
         mode = cast(SchemaMode, self.schema_mode)
         return OpenAIGenerator(
-            self.url, self.model, timeout=self.timeout, workers=self.workers, schema_mode=mode, cache=cache
+            self.url, self.model, timeout=self.timeout, workers=self.workers or 4, schema_mode=mode, cache=cache
         )
 
 
@@ -103,7 +109,7 @@ def items(
         bool, typer.Option("--retry-failed", help="Ask again for items whose cached answer was unusable.")
     ] = False,
     max_tokens: Annotated[int, typer.Option(min=16, help="Most tokens per profile.")] = 200,
-    workers: Workers = 4,
+    workers: Workers = None,
     timeout: Timeout = 60.0,
     threads: Threads = None,
     name: Annotated[str | None, typer.Option(help="Stem of the .inter file in the data folder.")] = None,
@@ -146,7 +152,7 @@ def users(
     cache: CachePath = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Ask the model for every user.")] = False,
     max_tokens: Annotated[int, typer.Option(min=8, help="Most tokens per one-sentence profile.")] = 40,
-    workers: Workers = 4,
+    workers: Workers = None,
     timeout: Timeout = 60.0,
     threads: Threads = None,
 ) -> None:
@@ -176,7 +182,22 @@ def _store(cache: Path | None, no_cache: bool) -> GenerationCache | None:
 
 
 def _profile(generator: Generator, description: str, run: Callable[[Generator, Progressed], R]) -> R:
-    """``run`` with the generator open and a progress bar that its ``progress`` callback moves."""
+    """``run`` with the generator open and a progress bar that its ``progress`` callback moves.
+
+    Off a terminal (a log file, CI) each chunk prints a plain line instead: done, total, rate, time left.
+    """
+    if not console.is_terminal:
+        started = time.perf_counter()
+
+        def report(done: int, total: int) -> None:
+            elapsed = time.perf_counter() - started
+            rate = done / elapsed * 60 if elapsed > 0 else 0.0
+            left = (total - done) / rate if rate > 0 else 0.0
+            line = f"{description}: {done:,} of {total:,} ({rate:,.1f}/min, {left:,.0f} min left)"
+            console.print(line, highlight=False)
+
+        with generator:
+            return run(generator, report)
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with generator, Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(description, total=None)

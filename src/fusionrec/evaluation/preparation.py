@@ -4,8 +4,9 @@ What ``fusionrec train`` and ``fusionrec benchmark`` both run before any model
 is fitted (:func:`prepare_split`): a prepared data set (an MMRec folder or an
 ``.inter`` stem under the data folder) or a raw catalog split as configured;
 the content a content model reads, encoded through the feature cache (a
-content model without content is an error naming the fix); with a
-``[user_profiles]`` table, each user's training history summarised by a
+content model without content is an error naming the fix); with an
+``[item_profiles]`` table, each item described by a language model and
+embedded as the modality ``"profile"``; with a ``[user_profiles]`` table, each user's training history summarised by a
 language model and embedded as ``split.user_content``; and, for
 ``model.name = "auto"``, the model and settings chosen on valid
 (:func:`resolve_auto`, evidence in ``auto.json``).
@@ -31,6 +32,7 @@ from fusionrec.encoders.behaviour import behaviour_tuned_specs
 from fusionrec.encoders.config import default_specs
 from fusionrec.errors import ConfigError, DataFileError
 from fusionrec.evaluation.auto import AutoChoice, choose_settings
+from fusionrec.llm.item_step import attach_item_profiles
 from fusionrec.llm.user_step import attach_user_profiles
 from fusionrec.models import WRAPPER_MODELS, reads_content
 
@@ -51,9 +53,12 @@ def prepare_split(config: ExperimentConfig) -> tuple[Split, ExperimentConfig]:
     """
     split = split_from_settings(config.data)
     encoders = attach_encoded_features(split, config)
+    item_profiles = None
+    if config.item_profiles is not None:  # LLM descriptions of the items' metadata as one more modality
+        item_profiles, _ = attach_item_profiles(split, config.item_profiles)
     require_content(split, config)
     if config.user_profiles is not None:  # summaries of the training histories as user content
-        attach_user_profiles(split, config.user_profiles)
+        attach_user_profiles(split, config.user_profiles, item_profiles)
     return split, config.model_copy(update={"encoders": encoders})
 
 

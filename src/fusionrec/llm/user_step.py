@@ -22,9 +22,9 @@ from fusionrec.encoders.cache import default_cache_dir
 from fusionrec.llm.cache import GenerationCache
 from fusionrec.llm.http import OpenAIGenerator
 from fusionrec.llm.local import LlamaCppGenerator
-from fusionrec.llm.profiles import read_profiles
+from fusionrec.llm.profiles import ProfileReport, read_profiles
 from fusionrec.llm.user_profiles import UserProfileReport, profile_users, read_user_profiles, user_content
-from fusionrec.llm.user_settings import UserProfileSettings
+from fusionrec.llm.user_settings import ProfileSourceSettings, UserProfileSettings
 
 if TYPE_CHECKING:
     from fusionrec.data.dataset import Split
@@ -33,13 +33,26 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def attach_user_profiles(split: Split, settings: UserProfileSettings) -> UserProfileReport:
+def attach_user_profiles(
+    split: Split, settings: UserProfileSettings, item_profiles: ProfileReport | None = None
+) -> UserProfileReport:
     """Profile ``split``'s users from its training part and set ``split.user_content``; returns the report.
+
+    Args:
+        split: the split whose training histories are summarised.
+        settings: the ``[user_profiles]`` table.
+        item_profiles: item profiles to quote beside the titles when ``settings.item_profiles`` names no file
+            (the experiment's ``[item_profiles]``).
 
     Raises:
         LLMError: no user got a profile (the most common failure is named).
     """
-    report = read_user_profiles(settings.profiles, split) if settings.profiles else _generated(split, settings)
+    if settings.item_profiles is not None:
+        item_profiles = read_profiles(settings.item_profiles, split.dataset)
+    if settings.profiles:
+        report = read_user_profiles(settings.profiles, split)
+    else:
+        report = _generated(split, settings, item_profiles)
     for line in report.lines():
         logger.info("%s", line)
     features = default_cache_dir() / "features"
@@ -47,9 +60,8 @@ def attach_user_profiles(split: Split, settings: UserProfileSettings) -> UserPro
     return report
 
 
-def _generated(split: Split, settings: UserProfileSettings) -> UserProfileReport:
-    store = GenerationCache(settings.cache or default_cache_dir() / "llm" / "generations.sqlite")
-    items = read_profiles(settings.item_profiles, split.dataset) if settings.item_profiles else None
+def _generated(split: Split, settings: UserProfileSettings, items: ProfileReport | None) -> UserProfileReport:
+    store = generation_cache(settings)
     try:
         with generator_for(settings, store) as generator:
             return profile_users(
@@ -65,8 +77,15 @@ def _generated(split: Split, settings: UserProfileSettings) -> UserProfileReport
         store.close()
 
 
-def generator_for(settings: UserProfileSettings, cache: GenerationCache | None) -> Generator:
+def generation_cache(settings: ProfileSourceSettings) -> GenerationCache:
+    """The generation cache ``settings`` name (default ``$FUSIONREC_CACHE/llm/generations.sqlite``)."""
+    return GenerationCache(settings.cache or default_cache_dir() / "llm" / "generations.sqlite")
+
+
+def generator_for(settings: ProfileSourceSettings, cache: GenerationCache | None) -> Generator:
     """The backend ``settings`` name: a server by URL, else the local GGUF model."""
     if settings.llm_url is not None:
-        return OpenAIGenerator(settings.llm_url, settings.llm_model, cache=cache)
-    return LlamaCppGenerator(settings.llm_gguf, n_threads=settings.threads, cache=cache)
+        return OpenAIGenerator(settings.llm_url, settings.llm_model, workers=settings.workers or 4, cache=cache)
+    return LlamaCppGenerator(
+        settings.llm_gguf, n_threads=settings.threads, instances=settings.workers or 1, cache=cache
+    )
