@@ -61,7 +61,8 @@ def main() -> int:
     test, train = split.test.to_csr(), split.train.to_csr()
     order = sample_order(test, args.users, args.sample_seed)
     logger.info("%d test users in sample order (seed %d): %s...", len(order), args.sample_seed, order[:10].tolist())
-    stage = LLMReranked.around(base, **({"threads": args.threads} if args.threads else {}))
+    llm = {"threads": args.threads or None, "workers": args.workers or None}
+    stage = LLMReranked.around(base, **{key: value for key, value in llm.items() if value})
     started, load_before = time.perf_counter(), os.getloadavg()
     done = warm_cache(stage, order, started + 60 * args.budget_min)
     seconds, load_after = time.perf_counter() - started, os.getloadavg()
@@ -91,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
         "--budget-min", type=float, default=600.0, help="stop reranking new users after this many minutes"
     )
     parser.add_argument("--threads", type=int, default=0, help="CPU threads of the local model (0: llama.cpp's)")
+    parser.add_argument("--workers", type=int, default=0, help="copies of the local model answering side by side")
     parser.add_argument("--out", help="folder for the JSON record and the per-user values")
     return parser
 

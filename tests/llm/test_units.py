@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
 import fusionrec.llm as llm
 from fusionrec.llm import GenerationRequest, LLMError, RetryPolicy, cache_key, load_prompt, parse_structured, quote_data
+from fusionrec.llm.http import OpenAIGenerator
+from fusionrec.llm.local import LlamaCppGenerator
 from fusionrec.llm.prompts import available_prompts, parse_prompt
+from fusionrec.llm.settings import GeneratorSettings
+from fusionrec.models.llm_rerank import LLMReranked
 
 SCHEMA = {"type": "object", "required": ["a"], "properties": {"a": {"type": "integer"}}}
 
@@ -85,3 +90,15 @@ def test_retry_delays_grow_are_capped_and_jittered_within_half() -> None:
     assert all(2.0 <= d <= 4.0 for d in jittered) and len(set(jittered)) > 1
     with pytest.raises(ValueError, match="max_tries"):
         RetryPolicy(max_tries=0)
+
+
+def test_generator_settings_build_the_named_backend_with_its_workers(tmp_path: Path) -> None:
+    cache = str(tmp_path / "llm.sqlite")
+    local = GeneratorSettings(cache=cache, workers=2, threads=1).build()
+    assert isinstance(local, LlamaCppGenerator) and local.instances == 2 and local.workers == 2
+    assert GeneratorSettings(cache="none").build().workers == 1  # one copy of the local model by default
+    server = GeneratorSettings(url="http://127.0.0.1:9", cache=cache).build()
+    assert isinstance(server, OpenAIGenerator) and server.workers == 4
+    assert LLMReranked(workers=3).llm.workers == 3
+    for generator in (local, server):
+        generator.close()

@@ -44,6 +44,11 @@ class GeneratorSettings(BaseModel):
     threads: int | None = Field(
         default=None, ge=1, description="CPU threads of the local model; None lets llama.cpp choose"
     )
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        description="requests in flight at once: server connections (None: 4) or copies of the local model (None: 1)",
+    )
     timeout_s: float = Field(default=60.0, gt=0, description="seconds per request to the server")
 
     def cache_path(self) -> Path | None:
@@ -57,8 +62,9 @@ class GeneratorSettings(BaseModel):
         path = self.cache_path()
         cache = None if path is None else GenerationCache(path)
         if self.url:
-            return OpenAIGenerator(self.url, self.url_model, timeout=self.timeout_s, cache=cache)
-        return LlamaCppGenerator(self.gguf, n_threads=self.threads, cache=cache)
+            workers = self.workers or 4
+            return OpenAIGenerator(self.url, self.url_model, timeout=self.timeout_s, workers=workers, cache=cache)
+        return LlamaCppGenerator(self.gguf, n_threads=self.threads, instances=self.workers or 1, cache=cache)
 
 
 __all__ = ["NO_CACHE", "GeneratorSettings"]

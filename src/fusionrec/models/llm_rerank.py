@@ -60,12 +60,14 @@ class LLMStageSettings(RerankConfig):
     url_model: str = Field("default", description="the model name sent to the server")
     cache: str = Field("", description="SQLite cache file; empty: $FUSIONREC_CACHE/llm/generations.sqlite; 'none'")
     threads: int | None = Field(None, ge=1, description="CPU threads of the local model; None lets llama.cpp choose")
+    workers: int | None = Field(
+        None, ge=1, description="requests in flight: server connections (None: 4) or local model copies (None: 1)"
+    )
 
     def generator_settings(self) -> GeneratorSettings:
         """The language model these settings name (the server timeout keeps its default)."""
-        return GeneratorSettings(
-            gguf=self.gguf, url=self.url, url_model=self.url_model, cache=self.cache, threads=self.threads
-        )
+        llm = {"gguf": self.gguf, "url": self.url, "url_model": self.url_model, "cache": self.cache}
+        return GeneratorSettings(**llm, threads=self.threads, workers=self.workers)
 
 
 class LLMRerankConfig(WrapperConfig, LLMStageSettings):
@@ -82,7 +84,7 @@ class LLMReranked(ScorerWrapper):
         base: the registered name of the model to rerank (not ``llm-rerank``).
         base_params: the base model's hyper-parameters.
         n_candidates, repeats, llm_weight, seed, history, prompt_version: :class:`~fusionrec.llm.rerank.RerankConfig`.
-        gguf, url, url_model, cache, threads: :class:`~fusionrec.llm.settings.GeneratorSettings` (which model).
+        gguf, url, url_model, cache, threads, workers: :class:`~fusionrec.llm.settings.GeneratorSettings` (which model).
         train_config: training settings of a base model trained by gradient descent.
     """
 
@@ -104,11 +106,12 @@ class LLMReranked(ScorerWrapper):
         url_model: str = "default",
         cache: str = "",
         threads: int | None = None,
+        workers: int | None = None,
         train_config: TrainConfig | dict[str, Any] | None = None,
     ) -> None:
         rerank: dict[str, Any] = {"n_candidates": n_candidates, "repeats": repeats, "llm_weight": llm_weight}
         rerank |= {"seed": seed, "history": history, "prompt_version": prompt_version}
-        llm = {"gguf": gguf, "url": url, "url_model": url_model, "cache": cache, "threads": threads}
+        llm = {"gguf": gguf, "url": url, "url_model": url_model, "cache": cache, "threads": threads, "workers": workers}
         super().__init__(base, base_params, train_config, LLMStageSettings, **rerank, **llm)
         settings = cast(LLMStageSettings, self.settings)
         self.rerank: RerankConfig = settings
