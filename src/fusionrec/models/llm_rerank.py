@@ -66,8 +66,14 @@ class LLMStageSettings(RerankConfig):
 
     def generator_settings(self) -> GeneratorSettings:
         """The language model these settings name (the server timeout keeps its default)."""
-        llm = {"gguf": self.gguf, "url": self.url, "url_model": self.url_model, "cache": self.cache}
-        return GeneratorSettings(**llm, threads=self.threads, workers=self.workers)
+        return GeneratorSettings(
+            gguf=self.gguf,
+            url=self.url,
+            url_model=self.url_model,
+            cache=self.cache,
+            threads=self.threads,
+            workers=self.workers,
+        )
 
 
 class LLMRerankConfig(WrapperConfig, LLMStageSettings):
