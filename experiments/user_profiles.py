@@ -1,10 +1,12 @@
-"""The flagship with LLM user profiles against the flagship without, on all users and on the profiled ones.
+"""The flagship with LLM profiles against the flagship without, on all users, the profiled ones and short histories.
 
 Reads two result folders written by ``fusionrec benchmark --out-dir`` (per-user
-test values of each seed; seeds are averaged per user) and a ``fusionrec
-profile users`` file, and prints paired tests (t-test and Wilcoxon) of A
-against B over all users, over the users with a profile, and over those
-without. Test values are read once, at the valid-chosen point the runs kept.
+test values of each seed; seeds are averaged per user) and, optionally, a
+``fusionrec profile users`` file, and prints paired tests (t-test and
+Wilcoxon) of A against B over all users, over the users with a profile and
+those without (with ``--profiles``), and over the quarter of users with the
+shortest training histories (who lean on their profile most) and the rest.
+Test values are read once, at the valid-chosen point the runs kept.
 
 Usage::
 
@@ -44,16 +46,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("with_profiles", type=Path, help="result folder of the run with user profiles (A)")
     parser.add_argument("without", type=Path, help="result folder of the run without (B)")
-    parser.add_argument("--profiles", type=Path, required=True, help="the profile users file the run read")
+    parser.add_argument("--profiles", type=Path, help="the profile users file the run read (groups by profile)")
     parser.add_argument("--dataset", default="ml100k-mm")
     parser.add_argument("--part", default="test")
     args = parser.parse_args()
     split = load_split(None, args.dataset)
-    report = read_user_profiles(args.profiles, split)
-    profiled = np.array([str(u) in report.profiles for u in split.dataset.users.ids])
+    history = np.bincount(split.train.user_index, minlength=split.n_users)
+    short = history <= np.quantile(history, 0.25)
+    groups = [("all", np.ones(split.n_users, dtype=bool))]
+    if args.profiles is not None:
+        report = read_user_profiles(args.profiles, split)
+        profiled = np.array([str(u) in report.profiles for u in split.dataset.users.ids])
+        groups += [("profiled", profiled), ("not profiled", ~profiled)]
+    limit = int(history[short].max())
+    groups += [(f"history <= {limit} training items", short), (f"history > {limit}", ~short)]
     a, b = seeds_averaged(args.with_profiles, args.part), seeds_averaged(args.without, args.part)
     rows = []
-    for group, keep in (("all", np.ones_like(profiled)), ("profiled", profiled), ("not profiled", ~profiled)):
+    for group, keep in groups:
         for test in compare(restricted(a, keep), restricted(b, keep), ["recall@20", "ndcg@20"]):
             rows.append({"users": group, **test.to_dict()})
     print(json.dumps(rows, indent=2))
