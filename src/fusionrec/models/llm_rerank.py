@@ -52,28 +52,13 @@ _USERS_PER_LOG = 10  # users whose requests go out together between two progress
 logger = logging.getLogger(__name__)
 
 
-class LLMStageSettings(RerankConfig):
-    """The stage's own settings: the reranking (:class:`RerankConfig`) and the language model asked."""
-
-    gguf: str = Field("smollm2", description="a packaged GGUF model name or a .gguf path (used when url is empty)")
-    url: str = Field("", description="base URL of an OpenAI-compatible server; empty runs the GGUF model locally")
-    url_model: str = Field("default", description="the model name sent to the server")
-    cache: str = Field("", description="SQLite cache file; empty: $FUSIONREC_CACHE/llm/generations.sqlite; 'none'")
-    threads: int | None = Field(None, ge=1, description="CPU threads of the local model; None lets llama.cpp choose")
-    workers: int | None = Field(
-        None, ge=1, description="requests in flight: server connections (None: 4) or local model copies (None: 1)"
-    )
+class LLMStageSettings(RerankConfig, GeneratorSettings):
+    """The stage's own settings: the reranking (:class:`RerankConfig`) and the language model asked
+    (:class:`~fusionrec.llm.settings.GeneratorSettings`)."""
 
     def generator_settings(self) -> GeneratorSettings:
-        """The language model these settings name (the server timeout keeps its default)."""
-        return GeneratorSettings(
-            gguf=self.gguf,
-            url=self.url,
-            url_model=self.url_model,
-            cache=self.cache,
-            threads=self.threads,
-            workers=self.workers,
-        )
+        """The language model these settings name."""
+        return GeneratorSettings(**self.model_dump(include=set(GeneratorSettings.model_fields)))
 
 
 class LLMRerankConfig(WrapperConfig, LLMStageSettings):
@@ -90,7 +75,8 @@ class LLMReranked(ScorerWrapper):
         base: the registered name of the model to rerank (not ``llm-rerank``).
         base_params: the base model's hyper-parameters.
         n_candidates, repeats, llm_weight, seed, history, prompt_version: :class:`~fusionrec.llm.rerank.RerankConfig`.
-        gguf, url, url_model, cache, threads, workers: :class:`~fusionrec.llm.settings.GeneratorSettings` (which model).
+        gguf, url, url_model, cache, threads, workers, timeout_s: which model,
+            :class:`~fusionrec.llm.settings.GeneratorSettings`.
         train_config: training settings of a base model trained by gradient descent.
     """
 
@@ -113,11 +99,13 @@ class LLMReranked(ScorerWrapper):
         cache: str = "",
         threads: int | None = None,
         workers: int | None = None,
+        timeout_s: float = 60.0,
         train_config: TrainConfig | dict[str, Any] | None = None,
     ) -> None:
         rerank: dict[str, Any] = {"n_candidates": n_candidates, "repeats": repeats, "llm_weight": llm_weight}
         rerank |= {"seed": seed, "history": history, "prompt_version": prompt_version}
-        llm = {"gguf": gguf, "url": url, "url_model": url_model, "cache": cache, "threads": threads, "workers": workers}
+        llm: dict[str, Any] = {"gguf": gguf, "url": url, "url_model": url_model, "cache": cache}
+        llm |= {"threads": threads, "workers": workers, "timeout_s": timeout_s}
         super().__init__(base, base_params, train_config, LLMStageSettings, **rerank, **llm)
         settings = cast(LLMStageSettings, self.settings)
         self.rerank: RerankConfig = settings
