@@ -175,6 +175,10 @@ def test_user_content_checks_shapes_and_finiteness() -> None:
         UserContent(np.array([[np.nan, 1.0]], np.float32), np.array([True]))
     masked = UserContent(np.array([[np.nan, 1.0]], np.float32), np.array([False]))
     assert not masked.values.any()  # a masked row is zeroed, never read
+    with pytest.raises(FeatureShapeError, match="2 texts for 1 users"):
+        UserContent(np.zeros((1, 2), np.float32), np.array([True]), texts=("a", "b"))
+    texts = UserContent(np.zeros((2, 2), np.float32), np.array([True, False]), texts=("likes crime", "kept?"))
+    assert texts.texts == ("likes crime", "") and texts.text(0) == "likes crime" and texts.text(1) is None
     with pytest.raises(FeatureShapeError, match="4 users"):
         Split(
             make_split().dataset,

@@ -45,3 +45,5 @@ def test_an_artifact_keeps_the_user_content(tmp_path: Path) -> None:
     assert restored is not None
     np.testing.assert_array_equal(restored.values, split.user_content.values)
     np.testing.assert_array_equal(restored.mask, split.user_content.mask)
+    assert restored.texts == split.user_content.texts and restored.text(1) is None  # user b failed: masked
+    assert restored.text(0) and "Heat (1995)" in restored.text(0)

@@ -212,7 +212,11 @@ def test_a_model_without_user_content_rebuilds_nothing(settings: ServeSettings) 
 
 def test_the_profile_route_and_the_rebuild_metric(service: RecommendationService) -> None:
     with TestClient(create_app(service.settings, service)) as client:
-        assert client.get(f"/v1/users/{HORROR_USER}/profile").json()["source"] == "training"
+        trained = client.get(f"/v1/users/{HORROR_USER}/profile").json()
+        index = service.users.index_or_missing([HORROR_USER])[0]
+        content = service.profiles.trained_content
+        written = content.text(int(index)) if content is not None else None  # what the artifact kept from training
+        assert trained["source"] == "training" and written and trained["text"] == written and "Ghost Night" in written
         event = {"user_id": HORROR_USER, "item_id": "rom00", "type": "like"}
         assert client.post("/v1/events", json=event, headers={"X-API-Key": API_KEY}).status_code == 201
         client.app.state.service.profiles.queue.run_pending()  # type: ignore[attr-defined]

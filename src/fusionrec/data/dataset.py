@@ -126,11 +126,15 @@ class UserContent:
         values: float32 (n_users, d) features, in user-index order; rows of masked users are zero.
         mask: bool (n_users,) True where the user's content is usable.
         source: what made the features (shown in reports and errors).
+        texts: the text each row embeds, in user-index order ("" where masked), when the content was made from
+            text (a language model's summaries); None when unknown. It travels in artifacts, so a service can
+            show a user the profile the model was trained with.
     """
 
     values: np.ndarray
     mask: np.ndarray
     source: str = "user content"
+    texts: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         values = np.asarray(self.values, dtype=np.float32)
@@ -145,8 +149,19 @@ class UserContent:
             raise FeatureShapeError(
                 f"{self.source} has {int(bad.sum()):,} usable rows with non-finite values; mask them or fix the encoder"
             )
+        if self.texts is not None and len(self.texts) != len(mask):
+            raise FeatureShapeError(f"{self.source} has {len(self.texts):,} texts for {len(mask):,} users")
         object.__setattr__(self, "values", np.where(mask[:, None], values, np.float32(0.0)).astype(np.float32))
         object.__setattr__(self, "mask", mask)
+        if self.texts is not None:
+            kept = tuple(text if usable else "" for text, usable in zip(self.texts, mask, strict=True))
+            object.__setattr__(self, "texts", kept)
+
+    def text(self, index: int) -> str | None:
+        """The text user ``index``'s row embeds, or None (masked, or the texts are unknown)."""
+        if self.texts is None or not self.mask[index]:
+            return None
+        return self.texts[index]
 
     @property
     def dim(self) -> int:

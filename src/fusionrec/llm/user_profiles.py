@@ -241,7 +241,8 @@ def user_content(
     cache = FeatureCache(cache_dir) if cache_dir is not None else None
     text_encoder = build_encoder(encoder, **options)
     values, mask, _, _ = encode_inputs(text_encoder, ItemInputs(texts, reasons), USER_PROFILE_MODALITY, cache)
-    return UserContent(values, mask, source=f"user profiles ({report.template}, {encoder})")
+    kept = tuple(text or "" for text in texts)
+    return UserContent(values, mask, source=f"user profiles ({report.template}, {encoder})", texts=kept)
 
 
 def read_user_profiles(path: str | Path, split: Split) -> UserProfileReport:

@@ -54,6 +54,7 @@ from fusionrec.models.manifest import (
     MANIFEST,
     RESERVED_NAMES,
     STATE,
+    USER_TEXTS,
     VECTORS,
     VOCAB,
     data_fingerprint,
@@ -173,6 +174,8 @@ def _write_files(model: Recommender, split: Split, folder: Path) -> dict[str, st
     (folder / VOCAB).write_text(json.dumps({"users": list(dataset.users.ids), "items": list(dataset.items.ids)}))
     if dataset.item_table is not None:
         (folder / ITEMS).write_text(json.dumps(_table_to_json(dataset.item_table)))
+    if split.user_content is not None and split.user_content.texts is not None:
+        (folder / USER_TEXTS).write_text(json.dumps(list(split.user_content.texts), ensure_ascii=False))
     vectors = _model_vectors(model, dataset.n_users)
     if vectors:
         _write_safetensors(folder / VECTORS, vectors)
@@ -297,7 +300,10 @@ def _rebuild_split(path: Path, manifest: dict[str, Any], arrays: dict[str, np.nd
     protocol: Protocol = "cold" if manifest.get("protocol") == "cold" else "warm"
     content = None
     if USER_VALUES in arrays:
-        content = UserContent(arrays[USER_VALUES], arrays[USER_MASK], source=f"{path / DATA}:{USER_VALUES}")
+        texts = json.loads((path / USER_TEXTS).read_text()) if USER_TEXTS in manifest["files"] else None
+        content = UserContent(
+            arrays[USER_VALUES], arrays[USER_MASK], source=f"{path / DATA}:{USER_VALUES}", texts=texts
+        )
     description = f"train part restored from {path}"
     return Split(dataset, train, empty, empty, protocol=protocol, description=description, user_content=content)
 

@@ -41,7 +41,9 @@ STATE, DATA, VOCAB, ITEMS, VECTORS = (
     "items.json",
     "vectors.safetensors",
 )
-RESERVED_NAMES = frozenset({MANIFEST, STATE, DATA, VOCAB, ITEMS, VECTORS})
+#: The texts of the training user content (LLM profiles), one per user index ("" where masked).
+USER_TEXTS = "user_texts.json"
+RESERVED_NAMES = frozenset({MANIFEST, STATE, DATA, VOCAB, ITEMS, VECTORS, USER_TEXTS})
 #: The resolved experiment ``fusionrec train --save`` stores beside the model (its ``encoders`` are read back).
 EXPERIMENT = "experiment.json"
 

@@ -39,6 +39,7 @@ from fusionrec.serve.errors import StoreUnavailableError
 from fusionrec.serve.rebuild_queue import RebuildQueue
 
 if TYPE_CHECKING:
+    from fusionrec.data.dataset import UserContent
     from fusionrec.serve.profile_store import UserProfileRecord
     from fusionrec.serve.resilience import StoreGuard
     from fusionrec.serve.settings import ServeSettings
@@ -57,6 +58,7 @@ class ProfileView:
         source: ``events`` (rebuilt since training), ``training`` (the artifact's), or ``none`` (the model
             reads no profile for this user).
         record: the rebuilt profile (source ``events``), else None.
+        text: the training profile's text (source ``training``, when the artifact keeps it), else None.
         rebuild: ``idle``, ``pending`` (a rebuild waits or runs), ``failed`` (the last one failed; the
             profile shown is the previous one) or ``unavailable`` (the service cannot rebuild profiles).
         error: why the last rebuild failed, or why rebuilding is unavailable.
@@ -68,6 +70,7 @@ class ProfileView:
     rebuild: str
     error: str = ""
     degraded: bool = False
+    text: str | None = None
 
 
 class RebuiltProfiles:
@@ -80,7 +83,8 @@ class RebuiltProfiles:
         builder: rebuilds one profile; None when the served model cannot rebuild them.
         model_key: the served model's fingerprint (profiles are stored per model).
         reason: why ``builder`` is None (shown by the profile route).
-        has_user_content: the served model reads user content (trained users have a training profile).
+        trained_content: the user content the served model was trained with (trained users have a training
+            profile, whose text is shown where the artifact keeps it); None when the model reads none.
     """
 
     def __init__(
@@ -92,11 +96,11 @@ class RebuiltProfiles:
         builder: UserProfileBuilder | None,
         model_key: str,
         reason: str = "",
-        has_user_content: bool = False,
+        trained_content: UserContent | None = None,
     ) -> None:
         self.store, self.guard, self.settings, self.states = store, guard, settings, states
         self.builder, self.model_key, self.reason = builder, model_key, reason
-        self.has_user_content = has_user_content
+        self.trained_content = trained_content
         self.enabled = builder is not None and settings.profile_rebuild
         delay, bound = settings.profile_rebuild_delay_s, settings.profile_rebuild_max_pending
         self.queue = RebuildQueue(self.rebuild, delay, bound, log_id=states.log_id)
@@ -152,11 +156,12 @@ class RebuiltProfiles:
 
     def view(self, user_id: str) -> ProfileView:
         """The user's current profile and the state of its rebuild (for ``GET /v1/users/{id}/profile``)."""
-        trained = self.has_user_content and self.states.trained_index(user_id) is not None
-        if not trained:
+        index = self.states.trained_index(user_id) if self.trained_content is not None else None
+        if self.trained_content is None or index is None:
             return ProfileView("none", None, "unavailable" if not self.enabled else "idle", self.reason)
+        text = self.trained_content.text(index)
         if not self.enabled:
-            return ProfileView("training", None, "unavailable", self.reason or "profile_rebuild is off")
+            return ProfileView("training", None, "unavailable", self.reason or "profile_rebuild is off", text=text)
         degraded = False
         try:
             record = self.guard.read(self.store.user_profile, user_id, self.model_key)
@@ -165,7 +170,7 @@ class RebuiltProfiles:
         failure = self.queue.failure(user_id)
         state = "pending" if self.queue.pending(user_id) else "failed" if failure else "idle"
         source = "training" if record is None else "events"
-        return ProfileView(source, record, state, failure.message if failure else "", degraded)
+        return ProfileView(source, record, state, failure.message if failure else "", degraded, text)
 
     def close(self) -> None:
         """Stop the rebuild thread (waiting rebuilds are dropped; a restart asks for them again)."""

@@ -233,7 +233,7 @@ class UserProfileOut(BaseModel):
     )
     text: str | None = Field(
         default=None,
-        description="the profile text (rebuilt profiles; the artifact keeps only the embedded training one)",
+        description="the profile text: the rebuilt one, or the training one where the artifact keeps it",
     )
     writer: str | None = Field(default=None, description="who wrote the text: the language model's id, or template")
     version: int = Field(

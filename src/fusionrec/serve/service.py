@@ -119,8 +119,9 @@ class RecommendationService:
             trained_at=_epoch_seconds(self.manifest.get("created_at")),
         )
         builder, why_not = profile_builder(loaded, self.catalog, self.words.generator)
+        trained_content = loaded.split.user_content if why_not != NO_USER_CONTENT else None
         self.profiles = RebuiltProfiles(
-            store, self.guard, settings, self.states, builder, self.model_key, why_not, why_not != NO_USER_CONTENT
+            store, self.guard, settings, self.states, builder, self.model_key, why_not, trained_content
         )
         self.states.profiles = self.profiles if self.profiles.enabled else None
         parts = self.model.modality_item_vectors() if self.content_aware else None  # type: ignore[attr-defined]

@@ -65,6 +65,7 @@ def build_router(settings: ServeSettings) -> APIRouter:
             return UserProfileOut(
                 user_id=user_id,
                 source=view.source,  # type: ignore[arg-type]
+                text=view.text,
                 built_at=built_at,
                 rebuild=view.rebuild,  # type: ignore[arg-type]
                 error=view.error,
