@@ -104,3 +104,9 @@ def test_train_saves_an_artifact_that_evaluate_reads(demo_folder: Path, tmp_path
     evaluated = invoke("evaluate", str(artifact), "--data-dir", str(demo_folder), "--dataset", "demo")
     test_row = next(line for line in evaluated.splitlines() if "test" in line)
     assert f"{trained['metrics']['recall@20']['mean']:.4f}" in test_row
+
+
+@pytest.mark.parametrize("command", ["train", "benchmark"])
+def test_a_bad_ray_split_is_refused_before_data_is_read(command: str) -> None:
+    result = CliRunner().invoke(app, [command, "--dataset", "nowhere", "--ray-split", "sideways"])
+    assert result.exit_code == 2 and "--ray-split is 'sideways'; expected 'batch' or 'alternate'" in result.output

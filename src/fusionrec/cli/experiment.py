@@ -22,7 +22,13 @@ import typer
 from fusionrec import evaluation  # its names load on first use (lazy_loader): --help stays light
 from fusionrec.cli.app import app
 from fusionrec.cli.output import console, fail_on_library_errors, print_rows
-from fusionrec.cli.ray_options import RayAddressOption, RayWorkersOption, training_on_ray
+from fusionrec.cli.ray_options import (
+    RayAddressOption,
+    RaySplitOption,
+    RayWorkersOption,
+    check_ray_split,
+    training_on_ray,
+)
 from fusionrec.config import AUTO, dump_config, load_config, read_config_file
 from fusionrec.errors import ConfigError, DataError, FusionrecError
 from fusionrec.models import DEFAULT_MODEL, MODEL_REGISTRY
@@ -87,8 +93,10 @@ def train(
     out_dir: Annotated[Path | None, typer.Option(help="Folder for per-user values and configs.")] = None,
     ray_address: RayAddressOption = None,
     ray_workers: RayWorkersOption = 2,
+    ray_split: RaySplitOption = "batch",
 ) -> None:
     """Train one model (early stopping on valid), report valid and test, optionally save an artifact."""
+    check_ray_split(ray_split)
     flags = {
         "data_dir": data_dir,
         "dataset": dataset,
@@ -108,7 +116,7 @@ def train(
     split, resolved = evaluation.prepare_split(resolved)
     resolved, choice = evaluation.choose_for_experiment(split, resolved)
     console.print(f"training {resolved.model.name} on {split.dataset.name} ({split.protocol}), seed {chosen_seed}")
-    with training_on_ray(ray_address, ray_workers):
+    with training_on_ray(ray_address, ray_workers, ray_split):
         recommender, run = evaluation.fit_and_evaluate(
             split,
             resolved.model.name,
@@ -162,8 +170,10 @@ def benchmark(
     out_dir: Annotated[Path | None, typer.Option(help="Folder for per-user values and configs.")] = None,
     ray_address: RayAddressOption = None,
     ray_workers: RayWorkersOption = 2,
+    ray_split: RaySplitOption = "batch",
 ) -> None:
     """Run models x datasets (or recipes) x seeds; print a table; write JSON (one object, or a list)."""
+    check_ray_split(ray_split)
     target = out_dir or (json_path.with_suffix("") if json_path else Path("runs") / "benchmark")
     results = []
     for job in benchmark_jobs(config, dataset, model, recipe, auto):
@@ -177,7 +187,7 @@ def benchmark(
         name = resolved.data.dataset or "data"
         folder = target / name / (job.get("recipe") or resolved.model.name)
         resolved.output.dir = folder
-        with training_on_ray(ray_address, ray_workers):
+        with training_on_ray(ray_address, ray_workers, ray_split):
             results.append(evaluation.run_experiment(resolved))
     print_report(results, "benchmark (test at the valid-chosen point, mean ± std over seeds)")
     if json_path is not None:
