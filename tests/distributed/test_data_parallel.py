@@ -16,7 +16,7 @@ from fusionrec.data.dataset import Split
 from fusionrec.distributed.data_parallel import BatchSplit, shared_epoch
 from fusionrec.distributed.ray_train import RayTrainConfig, adam
 from fusionrec.models import build_model
-from fusionrec.models.training import TorchRecommender, _run_epoch, seed_everything
+from fusionrec.models.training import TorchRecommender, run_epoch, seed_everything
 from fusionrec.testing.datasets import checkerboard_split
 
 #: settings without dropout or noise, so that a loss is a function of the weights and the batch alone
@@ -88,7 +88,7 @@ def test_one_worker_trains_an_epoch_exactly_as_one_process(name: str, how: Batch
         if shared:
             losses.append(shared_epoch(model, module, optimizer, split, rng, None, world=1, how=how))
         else:
-            losses.append(_run_epoch(model, module, optimizer, split, rng))
+            losses.append(run_epoch(model, module, optimizer, split, rng))
         weights.append(copy.deepcopy(module.state_dict()))
     assert losses[0] == losses[1]
     for key, value in weights[0].items():

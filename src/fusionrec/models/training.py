@@ -236,7 +236,7 @@ def train(model: TorchRecommender, split: Split, config: TrainConfig, callbacks:
     for epoch in range(1, config.epochs + 1):
         hooks.on_epoch_start(run, epoch)
         epoch_started = time.perf_counter()
-        history.losses.append(_run_epoch(model, module, optimizer, split, rng, average))
+        history.losses.append(run_epoch(model, module, optimizer, split, rng, average))
         seconds = time.perf_counter() - epoch_started
         history.train_seconds += seconds
         history.epochs_run = epoch
@@ -377,7 +377,7 @@ class _BestTracker:
         history.best_epoch, history.best_valid = self.best_epoch, self.best
 
 
-def _run_epoch(
+def run_epoch(
     model: TorchRecommender,
     module: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -385,6 +385,7 @@ def _run_epoch(
     rng: np.random.Generator,
     average: WeightAverage | None = None,
 ) -> float:
+    """One pass over ``model``'s batches in this process (what data-parallel training reproduces); mean loss."""
     module.train()
     total, count = 0.0, 0
     for batch in model.batches(split, rng):
