@@ -49,9 +49,12 @@ def test_profile_users_writes_a_line_per_user_fewest_history_first(fake_server: 
     out, report = tmp_path / "users.jsonl", tmp_path / "report.json"
     args = ["profile", "users", str(tmp_path / "tiny"), "--llm-url", fake_server.url, "--out", str(out)]
     args += ["--report", str(report), "--no-cache", "--fewest-first", "--limit", "2", "--workers", "1"]
-    result = CliRunner().invoke(app, args)
+    result = CliRunner().invoke(app, [*args, "--max-items", "1"])
     assert result.exit_code == 0, result.output
     lines = {line["user_id"]: line for line in map(json.loads, out.read_text().splitlines())}
     assert sorted(lines) == ["a", "b", "c", "d"] and lines["c"]["profile"]["summary"] == "Likes crime films."
     assert "outside the requested" in lines["a"]["error"] and "no training interaction" in lines["d"]["error"]
     assert json.loads(report.read_text())["n_profiled"] == 2 and len(fake_server.requests) == 2
+    for request in fake_server.requests:  # --max-items 1: one history line per prompt
+        prompt = request["messages"][-1]["content"]
+        assert len(json.loads(prompt.split("<user_history>")[1].split("</user_history>")[0])) == 1

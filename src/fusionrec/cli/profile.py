@@ -33,6 +33,7 @@ from fusionrec.llm import (
 )
 from fusionrec.llm.http import SchemaMode
 from fusionrec.llm.profile_report import SubjectReport, write_report
+from fusionrec.llm.user_profiles import MAX_HISTORY_ITEMS
 
 if TYPE_CHECKING:
     from fusionrec.llm import Generator
@@ -152,6 +153,7 @@ def users(
     cache: CachePath = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Ask the model for every user.")] = False,
     max_tokens: Annotated[int, typer.Option(min=8, help="Most tokens per one-sentence profile.")] = 40,
+    max_items: Annotated[int, typer.Option(min=1, help="Most training items quoted per user.")] = MAX_HISTORY_ITEMS,
     workers: Workers = None,
     timeout: Timeout = 60.0,
     threads: Threads = None,
@@ -167,6 +169,7 @@ def users(
             split,
             generator,
             item_profiles=items_report,
+            max_items=max_items,
             max_tokens=max_tokens,
             fewest_first=fewest_first,
             limit=limit,
