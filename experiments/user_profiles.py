@@ -63,6 +63,8 @@ def main() -> None:
     a, b = seeds_averaged(args.with_profiles, args.part), seeds_averaged(args.without, args.part)
     rows = []
     for group, keep in groups:
+        if keep.sum() < 2:  # a paired test needs two users (e.g. no user without a profile)
+            continue
         for test in compare(restricted(a, keep), restricted(b, keep), ["recall@20", "ndcg@20"]):
             rows.append({"users": group, **test.to_dict()})
     print(json.dumps(rows, indent=2))
