@@ -118,7 +118,8 @@ def test_valid_metric_is_shared_by_evaluation_and_train(experiment_file):
         ({"train.lrr": "0.1"}, r"train\.lrr \(override\): unknown key; allowed keys here: average_decay, .*lr"),
         (
             {"typo": "1"},
-            r"typo \(override\): unknown key; allowed keys here: data, description, encoders, evaluation, item_profiles, model",
+            r"typo \(override\): unknown key; allowed keys here: data, description, encoders, evaluation, "
+            r"item_profiles, model",
         ),
         ({"data.split.kinds": "1"}, r"data\.split\.kinds .*allowed keys here: kind, min_interactions, ratios, seed"),
         ({"train.lr": "fast"}, r"train\.lr \(override\): got 'fast'; Input should be a valid number"),
