@@ -65,7 +65,9 @@ def store_url(tmp_path: Path) -> str:
 def settings(artifact: Path, store_url: str):  # type: ignore[no-untyped-def]
     from fusionrec.serve.settings import ServeSettings
 
-    return ServeSettings(artifact=artifact, store_url=store_url, api_key=API_KEY, sync_interval_s=0)
+    # generous store timeouts: a test must not fall back to a degraded answer because the machine is busy
+    timeouts = {"store_timeout_s": 30.0, "store_write_timeout_s": 30.0}
+    return ServeSettings(artifact=artifact, store_url=store_url, api_key=API_KEY, sync_interval_s=0, **timeouts)
 
 
 @pytest.fixture

@@ -139,7 +139,7 @@ class FaultProxy:
         if self._loop is None:
             coroutine.close()
             raise RuntimeError("the fault proxy is not started; call start() or use it as a context manager")
-        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=10)
+        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=90)
 
     # --- the proxy's own thread ----------------------------------------------------------------------
 
@@ -178,8 +178,8 @@ class FaultProxy:
             link.close()
         self._links.clear()
         others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-        if others:  # closed links' tasks end on their own, so none is destroyed while pending
-            await asyncio.wait(others, timeout=5)
+        if others:  # closed links' tasks end on their own, so none is destroyed while pending (a busy machine
+            await asyncio.wait(others, timeout=60)  # may take seconds to run them: the wait ends when they do)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         assert self._flowing is not None
