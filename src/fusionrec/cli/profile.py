@@ -20,7 +20,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from fusionrec.cli.app import app
 from fusionrec.cli.output import console, fail_on_library_errors
 from fusionrec.data import read_mmrec
-from fusionrec.encoders.cache import default_cache_dir
 from fusionrec.encoders.loading import read_items
 from fusionrec.errors import ConfigError
 from fusionrec.llm import (
@@ -31,6 +30,7 @@ from fusionrec.llm import (
     profile_users,
     read_profiles,
 )
+from fusionrec.llm.cache import default_cache_path
 from fusionrec.llm.http import SchemaMode
 from fusionrec.llm.profile_report import SubjectReport, write_report
 from fusionrec.llm.user_profiles import MAX_HISTORY_ITEMS
@@ -181,7 +181,7 @@ def users(
 
 def _store(cache: Path | None, no_cache: bool) -> GenerationCache | None:
     """The generation cache the options name, or None with ``--no-cache``."""
-    return None if no_cache else GenerationCache(cache or default_cache_dir() / "llm" / "generations.sqlite")
+    return None if no_cache else GenerationCache(cache or default_cache_path())
 
 
 def _profile(generator: Generator, description: str, run: Callable[[Generator, Progressed], R]) -> R:

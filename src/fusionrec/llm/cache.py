@@ -26,6 +26,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from fusionrec.encoders.cache import default_cache_dir
 from fusionrec.llm.base import Generation, GenerationRequest
 
 SCHEMA_VERSION = 2
@@ -41,6 +42,11 @@ CREATE TABLE IF NOT EXISTS generations_v2 (
     completion_tokens INTEGER NOT NULL
 )
 """
+
+
+def default_cache_path() -> Path:
+    """Where generations are cached unless told otherwise: ``$FUSIONREC_CACHE/llm/generations.sqlite``."""
+    return default_cache_dir() / "llm" / "generations.sqlite"
 
 
 def cache_key(model_id: str, request: GenerationRequest) -> str:

@@ -17,9 +17,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fusionrec.encoders.cache import default_cache_dir
 from fusionrec.llm.base import Generator
-from fusionrec.llm.cache import GenerationCache
+from fusionrec.llm.cache import GenerationCache, default_cache_path
 from fusionrec.llm.http import OpenAIGenerator
 from fusionrec.llm.local import LlamaCppGenerator
 
@@ -55,12 +54,15 @@ class GeneratorSettings(BaseModel):
         """The cache file, or None when caching is off."""
         if self.cache == NO_CACHE:
             return None
-        return Path(self.cache).expanduser() if self.cache else default_cache_dir() / "llm" / "generations.sqlite"
+        return Path(self.cache).expanduser() if self.cache else default_cache_path()
 
     def build(self) -> Generator:
-        """The generator (nothing loads until it first generates)."""
+        """The generator, with the cache ``cache`` names (nothing loads until it first generates)."""
         path = self.cache_path()
-        cache = None if path is None else GenerationCache(path)
+        return self.generator(None if path is None else GenerationCache(path))
+
+    def generator(self, cache: GenerationCache | None) -> Generator:
+        """The generator these settings name, with ``cache`` (a server by URL, else the local GGUF model)."""
         if self.url:
             workers = self.workers or 4
             return OpenAIGenerator(self.url, self.url_model, timeout=self.timeout_s, workers=workers, cache=cache)

@@ -19,10 +19,9 @@ import logging
 from typing import TYPE_CHECKING
 
 from fusionrec.encoders.cache import default_cache_dir
-from fusionrec.llm.cache import GenerationCache
-from fusionrec.llm.http import OpenAIGenerator
-from fusionrec.llm.local import LlamaCppGenerator
+from fusionrec.llm.cache import GenerationCache, default_cache_path
 from fusionrec.llm.profiles import ProfileReport, read_profiles
+from fusionrec.llm.settings import GeneratorSettings
 from fusionrec.llm.user_profiles import UserProfileReport, profile_users, read_user_profiles, user_content
 from fusionrec.llm.user_settings import ProfileSourceSettings, UserProfileSettings
 
@@ -79,13 +78,16 @@ def _generated(split: Split, settings: UserProfileSettings, items: ProfileReport
 
 def generation_cache(settings: ProfileSourceSettings) -> GenerationCache:
     """The generation cache ``settings`` name (default ``$FUSIONREC_CACHE/llm/generations.sqlite``)."""
-    return GenerationCache(settings.cache or default_cache_dir() / "llm" / "generations.sqlite")
+    return GenerationCache(settings.cache or default_cache_path())
 
 
 def generator_for(settings: ProfileSourceSettings, cache: GenerationCache | None) -> Generator:
     """The backend ``settings`` name: a server by URL, else the local GGUF model."""
-    if settings.llm_url is not None:
-        return OpenAIGenerator(settings.llm_url, settings.llm_model, workers=settings.workers or 4, cache=cache)
-    return LlamaCppGenerator(
-        settings.llm_gguf, n_threads=settings.threads, instances=settings.workers or 1, cache=cache
+    named = GeneratorSettings(
+        gguf=settings.llm_gguf,
+        url=settings.llm_url or "",
+        url_model=settings.llm_model,
+        threads=settings.threads,
+        workers=settings.workers,
     )
+    return named.generator(cache)
